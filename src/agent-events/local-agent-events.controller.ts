@@ -1,0 +1,3 @@
+import { agentEventsController } from './agent-events-controller.factory.js';
+
+export const LocalAgentEventsController = agentEventsController('local');

@@ -1,0 +1,115 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { ClientsService, isDuplicateKey } from '../clients/clients.service.js';
+import { ApiError } from '../common/api-error.js';
+import { DeliveryQueueService } from '../deliveries/delivery-queue.service.js';
+import { StatusService, type StatusChangeResult } from '../status/status.service.js';
+import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
+import { Agent, type AgentStatus, type AgentType } from './entities/agent.entity.js';
+
+/** The fields a client sends for an agent of either type. */
+export interface AgentFields {
+  extension_name?: string;
+  agent_number?: string;
+  status?: AgentStatus;
+}
+
+export type AgentResponse = { id: number; status: AgentStatus } & ({ extension_name: string } | { agent_number: string });
+
+export function toAgentResponse(agent: Agent): AgentResponse {
+  const kind = AGENT_KINDS[agent.agentType];
+  return { id: agent.id, [kind.nameField]: agent[kind.column] ?? '', status: agent.agentStatus } as AgentResponse;
+}
+
+/** Local and remote agents alike; the type is a parameter. */
+@Injectable()
+export class AgentsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clients: ClientsService,
+    private readonly status: StatusService,
+    private readonly queue: DeliveryQueueService,
+  ) {}
+
+  async create(clientId: string, type: AgentType, fields: AgentFields): Promise<AgentResponse> {
+    const kind = AGENT_KINDS[type];
+    await this.clients.require(clientId);
+    const repository = this.dataSource.getRepository(Agent);
+    const agent = repository.create({ clientId, agentType: type, [kind.column]: fields[kind.nameField], agentStatus: 'logged_out', statusSequence: 0 });
+    await this.saveUnique(kind, fields, () => repository.insert(agent));
+    return toAgentResponse(agent);
+  }
+
+  async list(clientId: string, type: AgentType): Promise<AgentResponse[]> {
+    await this.clients.require(clientId);
+    const agents = await this.dataSource.getRepository(Agent).find({ where: { clientId, agentType: type }, order: { id: 'ASC' } });
+    return agents.map(toAgentResponse);
+  }
+
+  async get(clientId: string, type: AgentType, agentId: number): Promise<AgentResponse> {
+    return toAgentResponse(await this.require(clientId, type, agentId));
+  }
+
+  /** The agent, or 404: `client_not_found` first, then `agent_not_found` (also for an agent of the other type). */
+  async require(clientId: string, type: AgentType, agentId: number, manager: EntityManager = this.dataSource.manager): Promise<Agent> {
+    const agent = await manager.getRepository(Agent).findOneBy({ id: agentId, clientId, agentType: type });
+    if (agent) return agent;
+    await this.clients.require(clientId, manager);
+    throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
+  }
+
+  async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
+    const kind = AGENT_KINDS[type];
+    const { agent, change } = await this.dataSource.transaction(async (manager) => {
+      const agent = await this.require(clientId, type, agentId, manager);
+      const name = fields[kind.nameField];
+      if (name !== undefined && name !== agent[kind.column]) {
+        await this.saveUnique(kind, fields, () => manager.getRepository(Agent).update({ id: agent.id }, { [kind.column]: name }));
+        agent[kind.column] = name;
+      }
+      const change = fields.status ? await this.status.changeIn(manager, agent, fields.status, 'api') : undefined;
+      if (change) agent.agentStatus = change.agentStatus;
+      return { agent, change };
+    });
+    await this.queue.enqueueAfterCommit(change?.deliveryIds ?? []);
+    return toAgentResponse(agent);
+  }
+
+  async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
+    const agent = await this.require(clientId, type, agentId);
+    // The agent's agent events go with it (ON DELETE CASCADE); deliveries already committed still go out.
+    await this.dataSource.getRepository(Agent).delete({ id: agent.id });
+  }
+
+  /** A status change reported by the PBX for the agent with this extension or number (event_source=phone). */
+  async changeStatusByPhone(
+    clientId: string,
+    identity: { extension_name?: string; agent_number?: string },
+    agentStatus: AgentStatus,
+  ): Promise<{ agent: Agent; change: StatusChangeResult }> {
+    const kind = identity.extension_name !== undefined ? AGENT_KINDS.local : AGENT_KINDS.remote;
+    const name = identity[kind.nameField];
+    const result = await this.dataSource.transaction(async (manager) => {
+      const agent = await manager.getRepository(Agent).findOneBy({ clientId, agentType: kind.type, [kind.column]: name });
+      if (!agent) {
+        await this.clients.require(clientId, manager);
+        throw ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
+      }
+      return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };
+    });
+    await this.queue.enqueueAfterCommit(result.change.deliveryIds);
+    return result;
+  }
+
+  private async saveUnique(kind: AgentKind, fields: AgentFields, write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      if (isDuplicateKey(error)) {
+        throw new ApiError(HttpStatus.CONFLICT, 'agent_exists', `An agent with ${kind.nameField} ${fields[kind.nameField]} already exists in this client.`);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AgentEventsModule } from './agent-events/agent-events.module.js';
+import { AgentsModule } from './agents/agents.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import { ClientsModule } from './clients/clients.module.js';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/configuration.js';
+import { DatabaseModule } from './database/database.module.js';
+import { HealthModule } from './health/health.module.js';
+import { QueueModule } from './queue/queue.module.js';
+import { TelephonyModule } from './telephony/telephony.module.js';
+
+/** The HTTP API; `withWorker` also runs the delivery worker in the same process (one machine). */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, options: { withWorker?: boolean } = {}): DynamicModule {
+    void options;
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        QueueModule,
+        AuthModule,
+        ClientsModule,
+        AgentsModule,
+        AgentEventsModule,
+        TelephonyModule,
+        HealthModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Response } from 'express';
+
+const CODES: Record<number, string> = {
+  400: 'bad_request',
+  401: 'invalid_token',
+  403: 'access_denied',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limit_exceeded',
+  503: 'unavailable',
+};
+
+/** Every error leaves as `{"message", "status"}`; never a stack trace or SQL. A 500 carries an id that is also logged. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { httpStatus, body } = this.describe(exception);
+    if (response.headersSent) return;
+    response.status(httpStatus).json(body);
+  }
+
+  private describe(exception: unknown): { httpStatus: number; body: { message: string; status: string } } {
+    if (exception instanceof HttpException) {
+      const httpStatus = exception.getStatus();
+      const raw = exception.getResponse();
+      if (typeof raw === 'object' && raw && 'status' in raw && typeof raw.status === 'string') {
+        return { httpStatus, body: { message: String((raw as unknown as { message: unknown }).message), status: raw.status } };
+      }
+      const message = typeof raw === 'string' ? raw : String((raw as { message?: unknown }).message ?? exception.message);
+      return { httpStatus, body: { message, status: CODES[httpStatus] ?? (httpStatus < 500 ? 'bad_request' : 'internal_error') } };
+    }
+    const bodyParserError = exception as { type?: string; status?: number; message?: string };
+    if (bodyParserError?.type === 'entity.parse.failed') {
+      return { httpStatus: 400, body: { message: 'The request body is not valid JSON.', status: 'malformed_json' } };
+    }
+    if (bodyParserError?.type === 'entity.too.large') {
+      return { httpStatus: 413, body: { message: 'The request body is too large.', status: 'payload_too_large' } };
+    }
+    if (typeof bodyParserError?.status === 'number' && bodyParserError.status >= 400 && bodyParserError.status < 500) {
+      return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status: 'bad_request' } };
+    }
+    const errorId = randomUUID();
+    this.logger.error(`error ${errorId}: ${(exception as Error)?.stack ?? String(exception)}`);
+    return {
+      httpStatus: HttpStatus.INTERNAL_SERVER_ERROR,
+      body: { message: `Internal error; quote error id ${errorId} when reporting it.`, status: 'internal_error' },
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../../libs/webhook/src/index.js';
+
+/** Every setting of the service, parsed and checked once at start. */
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  adminToken: string;
+  pbxToken: string;
+  defaultAgentEventLimit: number;
+  queuePrefix: string;
+  runMigrations: boolean;
+  webhook: {
+    timeoutMs: number;
+    retryScheduleMs: number[];
+    retryAfterMaxMs: number;
+    allowedCidrs: string[];
+    concurrency: number;
+    maxResponseBytes: number;
+    secretOverlapMs: number;
+  };
+  reconcileIntervalMs: number;
+  shutdownGraceMs: number;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** The tokens of `.env.example`: fine on a laptop, refused in production. */
+export const EXAMPLE_TOKENS = ['change-me-admin-token', 'change-me-pbx-token'];
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const raw = env[name] || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like ${fallback}, got "${raw}".`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.join(' or ')}//, got "${raw}".`);
+  }
+  return raw;
+}
+
+function token(env: Env, name: string, fallback: string, production: boolean): string {
+  const value = env[name] || fallback;
+  if (value.length < 16) throw new ConfigError(`${name} must be at least 16 characters long.`);
+  if (production && EXAMPLE_TOKENS.includes(value)) {
+    throw new ConfigError(`${name} is the example token; set a secret one when NODE_ENV=production.`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const nodeEnv = env.NODE_ENV || 'development';
+  const production = nodeEnv === 'production';
+  const queuePrefix = env.QUEUE_PREFIX || '{agent-events}';
+  if (!/^[\w{}:.-]{1,64}$/.test(queuePrefix)) {
+    throw new ConfigError(`QUEUE_PREFIX may hold letters, digits and _ - : . { } only (at most 64), got "${queuePrefix}".`);
+  }
+  let retryScheduleMs: number[];
+  try {
+    retryScheduleMs = parseRetrySchedule(env.WEBHOOK_RETRY_SCHEDULE || DEFAULT_RETRY_SCHEDULE);
+  } catch (error) {
+    throw new ConfigError(`WEBHOOK_RETRY_SCHEDULE is invalid: ${(error as Error).message}`);
+  }
+  const allowedCidrs = (env.WEBHOOK_ALLOWED_CIDRS || '')
+    .split(',')
+    .map((cidr) => cidr.trim())
+    .filter(Boolean);
+  return {
+    nodeEnv,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    databaseUrl: url(env, 'DATABASE_URL', 'mysql://root@127.0.0.1:3306/agent_events', ['mysql:', 'mariadb:']),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    adminToken: token(env, 'ADMIN_TOKEN', EXAMPLE_TOKENS[0], production),
+    pbxToken: token(env, 'PBX_TOKEN', EXAMPLE_TOKENS[1], production),
+    defaultAgentEventLimit: int(env, 'DEFAULT_AGENT_EVENT_LIMIT', 20, 0, 1_000_000),
+    queuePrefix,
+    runMigrations: env.RUN_MIGRATIONS === 'true',
+    webhook: {
+      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      retryScheduleMs,
+      retryAfterMaxMs: int(env, 'WEBHOOK_RETRY_AFTER_MAX_MS', 6 * 3600_000, 0),
+      allowedCidrs,
+      concurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 1000),
+      maxResponseBytes: 64 * 1024,
+      secretOverlapMs: 24 * 3600_000,
+    },
+    reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 5000, 100),
+    shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0),
+  };
+}

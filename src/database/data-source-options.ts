@@ -1,0 +1,26 @@
+import type { DataSourceOptions } from 'typeorm';
+import { Agent } from '../agents/entities/agent.entity.js';
+import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
+import { Client } from '../clients/entities/client.entity.js';
+import { DeliveryAttempt } from '../deliveries/entities/delivery-attempt.entity.js';
+import { Delivery } from '../deliveries/entities/delivery.entity.js';
+import { StatusChange } from '../status/entities/status-change.entity.js';
+import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
+
+export const ENTITIES = [Client, Agent, AgentEvent, StatusChange, Delivery, DeliveryAttempt];
+export const MIGRATIONS = [InitialSchema1764100000000];
+
+/** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
+export function dataSourceOptions(databaseUrl: string, poolSize = 16): DataSourceOptions {
+  return {
+    type: 'mysql',
+    url: databaseUrl.replace(/^mariadb:/, 'mysql:'),
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    synchronize: false,
+    timezone: 'Z',
+    charset: 'utf8mb4_unicode_ci',
+    poolSize,
+    extra: { connectionLimit: poolSize, enableKeepAlive: true },
+  };
+}

@@ -1,0 +1,42 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
+
+/** Adds delivery jobs to BullMQ; the job id is the delivery id, so adding one twice is harmless. */
+@Injectable()
+export class DeliveryQueueService {
+  private readonly logger = new Logger(DeliveryQueueService.name);
+
+  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
+
+  async enqueue(deliveryIds: string[], delayMs = 0): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    await this.queue.addBulk(
+      deliveryIds.map((deliveryId) => ({
+        name: 'deliver',
+        data: { deliveryId },
+        opts: { jobId: deliveryId, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+      })),
+    );
+  }
+
+  /**
+   * Called right after a commit. Redis being down must not fail a request whose change is already
+   * committed: the reconciler finds the pending rows and enqueues them later.
+   */
+  async enqueueAfterCommit(deliveryIds: string[]): Promise<void> {
+    if (deliveryIds.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
+    });
+    try {
+      await Promise.race([this.enqueue(deliveryIds), timeout]);
+    } catch (error) {
+      this.logger.warn(`enqueue of ${deliveryIds.length} deliveries deferred to the reconciler: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

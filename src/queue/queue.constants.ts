@@ -1,0 +1,5 @@
+export const WEBHOOK_QUEUE = 'webhooks';
+
+export interface WebhookJobData {
+  deliveryId: string;
+}

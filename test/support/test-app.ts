@@ -1,0 +1,89 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module.js';
+import { configureApp } from '../../src/app.setup.js';
+import { loadConfig, type AppConfig } from '../../src/config/configuration.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const PBX_TOKEN = 'test-pbx-token-0123456789';
+export const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+export const pbx = { Authorization: `Bearer ${PBX_TOKEN}` };
+
+const runId = process.env.AE_TEST_RUN ?? randomBytes(3).toString('hex');
+const baseDatabaseUrl = process.env.DATABASE_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A database and a queue prefix of the suite's own, so suites and runs never see each other's data. */
+export function suiteResources(suite: string) {
+  const name = `ae_${runId}_${suite}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 64);
+  const url = new URL(baseDatabaseUrl);
+  url.pathname = `/${name}`;
+  return { databaseName: name, databaseUrl: url.toString(), queuePrefix: `{ae-${runId}-${suite}}`, redisUrl };
+}
+
+export interface TestApp {
+  app: INestApplication;
+  config: AppConfig;
+  http: () => ReturnType<typeof request>;
+  /** Direct SQL on the suite's database, for asserting rows. */
+  sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
+  redis: Redis;
+  /** Deletes every Redis key of the suite's queue prefix: a Redis that lost its data, for this suite only. */
+  loseRedisData: () => Promise<number>;
+  close: () => Promise<void>;
+}
+
+export async function createTestApp(suite: string, env: Record<string, string> = {}, options: { withWorker?: boolean } = {}): Promise<TestApp> {
+  const resources = suiteResources(suite);
+  const server = await mysql.createConnection({ uri: baseDatabaseUrl.replace(/\/[^/]*$/, '/') });
+  await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
+  await server.query(`CREATE DATABASE \`${resources.databaseName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  await server.end();
+
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: resources.databaseUrl,
+    REDIS_URL: resources.redisUrl,
+    QUEUE_PREFIX: resources.queuePrefix,
+    ADMIN_TOKEN,
+    PBX_TOKEN,
+    RUN_MIGRATIONS: 'true',
+    ...env,
+  });
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, options)] }).compile();
+  const app = configureApp(moduleRef.createNestApplication({ logger: ['error', 'warn'] }));
+  await app.init();
+
+  const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
+  const redis = new Redis(resources.redisUrl, { lazyConnect: false });
+  const loseRedisData = async () => {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${resources.queuePrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) removed += await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return removed;
+  };
+  return {
+    app,
+    config,
+    http: () => request(app.getHttpServer()),
+    sql: async (query, params = []) => (await pool.query(query, params))[0] as never,
+    redis,
+    loseRedisData,
+    close: async () => {
+      await app.close();
+      await loseRedisData();
+      await pool.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
+      await pool.end();
+      redis.disconnect();
+    },
+  };
+}
