@@ -1,10 +1,12 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AgentEventsModule } from './agent-events/agent-events.module.js';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ClientsModule } from './clients/clients.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
+import { DeliveriesModule } from './deliveries/deliveries.module.js';
+import { DeliveryWorkerModule } from './deliveries/delivery-worker.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { QueueModule } from './queue/queue.module.js';
@@ -13,8 +15,7 @@ import { TelephonyModule } from './telephony/telephony.module.js';
 /** The HTTP API; `withWorker` also runs the delivery worker in the same process (one machine). */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, options: { withWorker?: boolean } = {}): DynamicModule {
-    void options;
+  static forRoot(config: AppConfig, options: { withWorker?: boolean; extraModules?: Type[] } = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -27,6 +28,9 @@ export class AppModule {
         AgentEventsModule,
         TelephonyModule,
         HealthModule,
+        DeliveriesModule,
+        ...(options.withWorker ? [DeliveryWorkerModule] : []),
+        ...(options.extraModules ?? []),
       ],
     };
   }

@@ -1,6 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ClientsController } from './clients.controller.js';
 import { ClientsService } from './clients.service.js';
+import { SigningSecretsController } from './signing-secrets.controller.js';
+import { SigningSecretsService } from './signing-secrets.service.js';
 
-@Module({ controllers: [ClientsController], providers: [ClientsService], exports: [ClientsService] })
+@Module({
+  controllers: [ClientsController, SigningSecretsController],
+  providers: [ClientsService, SigningSecretsService],
+  exports: [ClientsService],
+})
 export class ClientsModule {}

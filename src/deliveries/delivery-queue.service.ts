@@ -21,6 +21,14 @@ export class DeliveryQueueService {
     );
   }
 
+  /** Enqueues a delivery again now, replacing a finished job of the same id (a running one is left to finish). */
+  async replace(deliveryId: string): Promise<void> {
+    const state = await this.queue.getJobState(deliveryId);
+    if (state === 'active') return;
+    if (state !== 'unknown') await this.queue.remove(deliveryId);
+    await this.enqueue([deliveryId]);
+  }
+
   /**
    * Called right after a commit. Redis being down must not fail a request whose change is already
    * committed: the reconciler finds the pending rows and enqueues them later.

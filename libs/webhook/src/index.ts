@@ -1,0 +1,10 @@
+export { appendQuery, buildWebhookRequest, encodeForm } from './form-encoding.js';
+export type { WebhookRequest } from './form-encoding.js';
+export { DEFAULT_RETRY_SCHEDULE, parseRetryAfter, parseRetrySchedule, retryDelayMs } from './retry-schedule.js';
+export type { DelayBounds } from './retry-schedule.js';
+export { readLimited, snippet } from './response-snippet.js';
+export type { LimitedText } from './response-snippet.js';
+export { generateSigningSecret, signatureHeader, signPayload } from './signing.js';
+export { TargetNotAllowedError } from './target-not-allowed-error.js';
+export { TargetPolicy } from './target-policy.js';
+export type { AllAddressesResolver, UrlCheckResult } from './target-policy.js';

@@ -1,0 +1,31 @@
+// `npm start`: services up, database created and migrated, then API and delivery worker in one process.
+import 'dotenv/config';
+import { spawn, spawnSync } from 'node:child_process';
+import { ensureServices } from './services.mjs';
+
+function run(command, args, label) {
+  const result = spawnSync(command, args, { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`agent-events: ${label} failed (exit ${result.status ?? result.signal}).`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+try {
+  const { databaseUrl, redisUrl } = await ensureServices({ databaseUrl: process.env.DATABASE_URL, redisUrl: process.env.REDIS_URL });
+  process.env.DATABASE_URL = databaseUrl;
+  process.env.REDIS_URL = redisUrl;
+} catch (error) {
+  console.error(`agent-events: ${error.message}`);
+  process.exit(1);
+}
+
+console.log('agent-events: compiling…');
+run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], 'compiling');
+run(process.execPath, ['dist/src/database/migrate.js'], 'migrating the database');
+
+const role = process.argv[2] ?? 'all';
+const entry = role === 'worker' ? ['dist/src/worker.js'] : ['dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
+const child = spawn(process.execPath, ['--enable-source-maps', ...entry], { stdio: 'inherit' });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

@@ -1,0 +1,24 @@
+// `npm test`: unit and e2e suites against real MariaDB and Redis; every run gets databases and queue
+// prefixes of its own (named after AE_TEST_RUN), so two runs never collide.
+import 'dotenv/config';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { ensureServices } from './services.mjs';
+
+try {
+  const base = new URL(process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/agent_events');
+  base.pathname = '/agent_events_test';
+  const { databaseUrl, redisUrl } = await ensureServices({ databaseUrl: base.toString(), redisUrl: process.env.REDIS_URL });
+  process.env.DATABASE_URL = databaseUrl;
+  process.env.REDIS_URL = redisUrl;
+} catch (error) {
+  console.error(`agent-events: ${error.message}`);
+  process.exit(1);
+}
+
+process.env.AE_TEST_RUN ||= `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim();
+const result = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', '--maxWorkers=2', ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);

@@ -1,0 +1,33 @@
+import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Access } from '../auth/access.decorator.js';
+import { ApiErrors } from '../common/api-errors.decorator.js';
+import { ClientIdPipe } from '../common/id-params.js';
+import { SigningSecretsService, type SigningSecretView } from './signing-secrets.service.js';
+
+const EXAMPLE = { signing_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', previous_signing_secret: null, previous_valid_until: null };
+
+@ApiTags('clients')
+@ApiBearerAuth()
+@Access('admin', 'client')
+@Controller('client/:client_id/signing-secret')
+export class SigningSecretsController {
+  constructor(private readonly secrets: SigningSecretsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The secret that signs webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)' })
+  @ApiOkResponse({ schema: { example: EXAMPLE } })
+  @ApiErrors(400, 401, 403, 404)
+  get(@Param('client_id', ClientIdPipe) clientId: string): Promise<SigningSecretView> {
+    return this.secrets.get(clientId);
+  }
+
+  @Post('rotate')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Make a new signing secret; for 24 hours both sign (two signatures in webhook-signature)' })
+  @ApiOkResponse({ schema: { example: EXAMPLE } })
+  @ApiErrors(400, 401, 403, 404)
+  rotate(@Param('client_id', ClientIdPipe) clientId: string): Promise<SigningSecretView> {
+    return this.secrets.rotate(clientId);
+  }
+}

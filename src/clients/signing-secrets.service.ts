@@ -1,0 +1,48 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { generateSigningSecret } from '../../libs/webhook/src/index.js';
+import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { ClientsService } from './clients.service.js';
+import type { Client } from './entities/client.entity.js';
+
+export interface SigningSecretView {
+  signing_secret: string;
+  previous_signing_secret: string | null;
+  previous_valid_until: string | null;
+}
+
+/** The client's Standard Webhooks secret; after a rotation the old one keeps signing for a day. */
+@Injectable()
+export class SigningSecretsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clients: ClientsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async get(clientId: string): Promise<SigningSecretView> {
+    return this.view(await this.clients.require(clientId));
+  }
+
+  async rotate(clientId: string): Promise<SigningSecretView> {
+    return this.dataSource.transaction(async (manager) => {
+      const client = await this.clients.require(clientId, manager, true);
+      client.previousSigningSecret = client.signingSecret;
+      client.signingSecret = generateSigningSecret();
+      client.secretRotatedAt = new Date();
+      await manager.save(client);
+      return this.view(client);
+    });
+  }
+
+  private view(client: Client): SigningSecretView {
+    const until = client.secretRotatedAt ? new Date(client.secretRotatedAt.getTime() + this.config.webhook.secretOverlapMs) : null;
+    const previousValid = client.previousSigningSecret && until && until.getTime() > Date.now();
+    return {
+      signing_secret: client.signingSecret,
+      previous_signing_secret: previousValid ? client.previousSigningSecret : null,
+      previous_valid_until: previousValid ? until.toISOString() : null,
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { AgentType } from '../agents/entities/agent.entity.js';
+import { Access } from '../auth/access.decorator.js';
+import { AgentTypePipe } from '../common/agent-type.pipe.js';
+import { ApiErrors } from '../common/api-errors.decorator.js';
+import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { DeliveryLogService } from './delivery-log.service.js';
+import { ClientDeliveryQueryDto, DeliveryDetailDto, DeliveryPageDto, DeliveryPageQueryDto } from './dto/delivery.dto.js';
+
+@ApiTags('deliveries')
+@ApiBearerAuth()
+@Access('admin', 'client')
+@Controller('client/:client_id')
+export class DeliveriesController {
+  constructor(private readonly log: DeliveryLogService) {}
+
+  @Get('agent/:agent_type/:agent_id/event/:event_id/delivery')
+  @ApiOperation({ summary: 'The deliveries of one agent event, newest first' })
+  @ApiParam({ name: 'agent_type', enum: ['local', 'remote'] })
+  @ApiOkResponse({ type: DeliveryPageDto })
+  @ApiErrors(400, 401, 403, 404)
+  listForEvent(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_type', AgentTypePipe) type: AgentType,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Param('event_id', PositiveIntPipe) eventId: number,
+    @Query() query: DeliveryPageQueryDto,
+  ): Promise<DeliveryPageDto> {
+    return this.log.listForEvent(clientId, type, agentId, eventId, query.page, query.per_page);
+  }
+
+  @Get('delivery')
+  @ApiOperation({ summary: "The client's deliveries, newest first, optionally of one state" })
+  @ApiOkResponse({ type: DeliveryPageDto })
+  @ApiErrors(400, 401, 403, 404)
+  listForClient(@Param('client_id', ClientIdPipe) clientId: string, @Query() query: ClientDeliveryQueryDto): Promise<DeliveryPageDto> {
+    return this.log.listForClient(clientId, query.state, query.page, query.per_page);
+  }
+
+  @Get('delivery/:delivery_id')
+  @ApiOperation({ summary: 'One delivery with its payload and every attempt' })
+  @ApiOkResponse({ type: DeliveryDetailDto })
+  @ApiErrors(400, 401, 403, 404)
+  get(@Param('client_id', ClientIdPipe) clientId: string, @Param('delivery_id') deliveryId: string): Promise<DeliveryDetailDto> {
+    return this.log.get(clientId, deliveryId);
+  }
+
+  @Post('delivery/:delivery_id/retry')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Send a delivery again now, whatever its state, with the same webhook-id' })
+  @ApiAcceptedResponse({ type: DeliveryDetailDto })
+  @ApiErrors(400, 401, 403, 404)
+  retry(@Param('client_id', ClientIdPipe) clientId: string, @Param('delivery_id') deliveryId: string): Promise<DeliveryDetailDto> {
+    return this.log.retry(clientId, deliveryId);
+  }
+}

@@ -1,0 +1,15 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { DeliveryQueueModule } from './delivery-queue.module.js';
+import { DeliveryProcessor } from './delivery.processor.js';
+import { DeliveryService } from './delivery.service.js';
+import { ReconcilerService } from './reconciler.service.js';
+import { WebhookSenderService } from './webhook-sender.service.js';
+
+/** The worker side: the BullMQ processor, the sender and the reconciler. No HTTP endpoints. */
+@Module({
+  imports: [HttpModule, DeliveryQueueModule],
+  providers: [DeliveryProcessor, DeliveryService, WebhookSenderService, ReconcilerService],
+  exports: [ReconcilerService],
+})
+export class DeliveryWorkerModule {}

@@ -1,0 +1,113 @@
+import { HttpService } from '@nestjs/axios';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { buildWebhookRequest, readLimited, signatureHeader, snippet } from '../../libs/webhook/src/index.js';
+import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { USER_AGENT } from './user-agent.js';
+import { TargetPolicyService } from './target-policy.service.js';
+
+export interface OutgoingWebhook {
+  id: string;
+  method: 'GET' | 'POST';
+  url: string;
+  payload: Record<string, string>;
+  secrets: string[];
+  sequence: number;
+  changedAt: Date;
+}
+
+export interface SendResult {
+  statusCode: number | null;
+  error: string | null;
+  retryAfter: string | undefined;
+  responseSnippet: string | null;
+  durationMs: number;
+}
+
+/** Sends one webhook request and reports what happened; never throws for a receiver's failure. */
+@Injectable()
+export class WebhookSenderService implements OnModuleDestroy {
+  // Keep-alive to receivers; `lookup` checks the address actually connected to (no DNS rebinding).
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  constructor(
+    private readonly httpService: HttpService,
+    private readonly targets: TargetPolicyService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    const lookup = targets.policy.lookup;
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256, lookup });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256, lookup });
+  }
+
+  async send(webhook: OutgoingWebhook): Promise<SendResult> {
+    const started = performance.now();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const request = buildWebhookRequest(webhook.method, webhook.url, webhook.payload);
+    const failed = (error: string): SendResult => ({
+      statusCode: null,
+      error,
+      retryAfter: undefined,
+      responseSnippet: null,
+      durationMs: Math.round(performance.now() - started),
+    });
+    const verdict = this.targets.policy.checkUrl(request.url);
+    if (!verdict.ok) return failed(`target_not_allowed: ${verdict.reason}`);
+    try {
+      const response = await this.httpService.axiosRef.request<Readable>({
+        method: request.method,
+        url: request.url,
+        data: request.body,
+        headers: {
+          ...request.headers,
+          'User-Agent': USER_AGENT,
+          'webhook-id': webhook.id,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signatureHeader(webhook.secrets, webhook.id, timestamp, request.signedContent),
+          'Agent-Event-Sequence': String(webhook.sequence),
+          'Agent-Event-Changed-At': webhook.changedAt.toISOString(),
+        },
+        httpAgent: this.httpAgent,
+        httpsAgent: this.httpsAgent,
+        maxRedirects: 0,
+        timeout: this.config.webhook.timeoutMs,
+        signal: AbortSignal.timeout(this.config.webhook.timeoutMs),
+        responseType: 'stream',
+        decompress: true,
+        validateStatus: () => true,
+        transformRequest: [(data: unknown) => data],
+        proxy: false,
+      });
+      const body = await readLimited(response.data, this.config.webhook.maxResponseBytes);
+      const retryAfter = response.headers['retry-after'];
+      const statusCode = response.status;
+      return {
+        statusCode,
+        error: statusCode >= 300 && statusCode < 400 ? `redirect to ${String(response.headers.location ?? '?')} not followed` : null,
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+        responseSnippet: body.text ? snippet(body.text) : null,
+        durationMs: Math.round(performance.now() - started),
+      };
+    } catch (error) {
+      return failed(describeError(error, this.config.webhook.timeoutMs));
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+function describeError(error: unknown, timeoutMs: number): string {
+  const { code, message, cause } = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const causeCode = cause?.code ?? code;
+  if (causeCode === 'TARGET_NOT_ALLOWED') return `target_not_allowed: ${cause?.message ?? message}`;
+  if (code === 'ECONNABORTED' || code === 'ERR_CANCELED' || causeCode === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
+    return `timeout: no complete answer within ${timeoutMs} ms`;
+  }
+  return `${causeCode ?? 'error'}: ${message ?? String(error)}`.slice(0, 500);
+}

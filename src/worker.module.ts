@@ -1,0 +1,14 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/configuration.js';
+import { DatabaseModule } from './database/database.module.js';
+import { DeliveryWorkerModule } from './deliveries/delivery-worker.module.js';
+import { QueueModule } from './queue/queue.module.js';
+
+/** The delivery worker on its own: BullMQ processor and reconciler, no HTTP. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return { module: WorkerModule, imports: [ConfigModule.forRoot(config), DatabaseModule, QueueModule, DeliveryWorkerModule] };
+  }
+}
