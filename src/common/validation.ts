@@ -1,4 +1,5 @@
 import { ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { ApiError } from './api-error.js';
 
 function describe(errors: ValidationError[], parent = ''): string[] {
@@ -22,3 +23,9 @@ export const VALIDATION_OPTIONS: ValidationPipeOptions = {
 export function bodyPipe(type: new () => object): ValidationPipe {
   return new ValidationPipe({ ...VALIDATION_OPTIONS, expectedType: type });
 }
+
+/**
+ * An optional field: it may be left out, but when given it is validated, `null` included. (`IsOptional` would let
+ * `null` through unchecked, so `{"extension_name": null}` would blank a required column.)
+ */
+export const IsOmittable = () => ValidateIf((_object: object, value: unknown) => value !== undefined);

@@ -42,6 +42,12 @@ export class DeliveryProcessor extends WorkerHost implements OnApplicationBootst
     return outcome.kind;
   }
 
+  /** Redis trouble (a lost key, a dropped connection): logged; the reconciler puts the delivery back from MySQL. */
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.warn(`worker: ${error.message}`);
+  }
+
   @OnWorkerEvent('failed')
   onFailed(job: Job<WebhookJobData> | undefined, error: Error): void {
     if (!(error instanceof RetryLaterError) && !(error instanceof UnrecoverableError)) {

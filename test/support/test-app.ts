@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +38,13 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-export async function createTestApp(suite: string, env: Record<string, string> = {}, options: { withWorker?: boolean } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  withWorker?: boolean;
+  /** Replace providers, e.g. a name resolver for the target policy. */
+  customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+}
+
+export async function createTestApp(suite: string, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const resources = suiteResources(suite);
   const server = await mysql.createConnection({ uri: baseDatabaseUrl.replace(/\/[^/]*$/, '/') });
   await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
@@ -55,7 +61,8 @@ export async function createTestApp(suite: string, env: Record<string, string> =
     RUN_MIGRATIONS: 'true',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config, options)] }).compile();
+  const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
+  const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
   const app = configureApp(moduleRef.createNestApplication({ logger: ['error', 'warn'] }));
   await app.init();
 

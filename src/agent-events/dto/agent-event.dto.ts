@@ -1,10 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { IsIn, IsString, IsUrl, MaxLength } from 'class-validator';
+import { IsOmittable } from '../../common/validation.js';
 import { EVENT_TYPES, HTTP_METHODS, type EventType, type HttpMethod } from '../entities/agent-event.entity.js';
 
 const property = (required: boolean) => (required ? ApiProperty : ApiPropertyOptional);
-const optional = (required: boolean) => (required ? [] : [IsOptional()]);
+const optional = (required: boolean) => (required ? [] : [IsOmittable()]);
 
 const UrlField = (required: boolean) =>
   applyDecorators(

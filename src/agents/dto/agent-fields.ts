@@ -1,6 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsIn, IsString, Length, Matches } from 'class-validator';
+import { IsOmittable } from '../../common/validation.js';
 import { AGENT_STATUSES, type AgentStatus } from '../entities/agent.entity.js';
 
 const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
@@ -13,7 +14,7 @@ export const ExtensionNameField = (required: boolean) =>
       maxLength: 255,
       description: "The extension's full name; unique within the client.",
     }),
-    ...(required ? [] : [IsOptional()]),
+    ...(required ? [] : [IsOmittable()]),
     IsString(),
     Length(1, 255),
     Matches(NO_CONTROL_CHARACTERS, { message: 'extension_name must not contain control characters' }),
@@ -26,7 +27,7 @@ export const AgentNumberField = (required: boolean) =>
       pattern: '^\\+?[0-9]{1,31}$',
       description: "The external agent's phone number: digits with an optional leading +; unique within the client.",
     }),
-    ...(required ? [] : [IsOptional()]),
+    ...(required ? [] : [IsOmittable()]),
     IsString(),
     Matches(/^\+?[0-9]{1,31}$/, { message: 'agent_number must be digits with an optional leading +, at most 31 digits' }),
   );
@@ -37,7 +38,7 @@ export const AgentStatusField = () =>
       enum: AGENT_STATUSES,
       description: '`available`: in the queue, takes queue calls; `logged_out`: out of it. A change here has event_source=api.',
     }),
-    IsOptional(),
+    IsOmittable(),
     IsIn(AGENT_STATUSES, { message: `status must be one of: ${AGENT_STATUSES.join(', ')}` }),
   );
 

@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ReceivedRequest {
+  method: string;
+  /** Path and query exactly as they arrived on the wire. */
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Wait this long before answering (for timeouts and slow receivers). */
+  delayMs?: number;
+}
+
+/** A real HTTP receiver on loopback: records every request; answers from a script of replies, then 200. */
+export class Receiver {
+  readonly requests: ReceivedRequest[] = [];
+  private readonly replies: Reply[] = [];
+  private readonly server: http.Server;
+  private waiters: { count: number; resolve: () => void }[] = [];
+
+  constructor() {
+    this.server = http.createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        this.requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
+        const reply = this.replies.shift() ?? { status: 200, body: 'ok' };
+        const answer = () => {
+          if (response.destroyed) return;
+          response.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? '');
+        };
+        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        else answer();
+        this.waiters = this.waiters.filter((waiter) => {
+          if (this.requests.length < waiter.count) return true;
+          waiter.resolve();
+          return false;
+        });
+      });
+    });
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  url(path = '/hook'): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  /** The next requests get these answers, in order. */
+  reply(...replies: Reply[]): this {
+    this.replies.push(...replies);
+    return this;
+  }
+
+  /** Resolves once `count` requests have arrived in all; rejects after `timeoutMs`. */
+  waitFor(count: number, timeoutMs = 15_000): Promise<ReceivedRequest[]> {
+    if (this.requests.length >= count) return Promise.resolve(this.requests);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`receiver got ${this.requests.length} of ${count} requests in ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        count,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(this.requests);
+        },
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` returns a truthy value; for state that settles asynchronously (MySQL rows after a worker ran). */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await sleep(50);
+  }
+}
