@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
@@ -20,8 +20,19 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
   return error instanceof RetryLaterError ? error.delayMs : 5000;
 }
 
-@Processor(WEBHOOK_QUEUE, { settings: { backoffStrategy: deliveryBackoff } })
-export class DeliveryProcessor extends WorkerHost implements OnApplicationBootstrap {
+/**
+ * How long a job stays locked to a worker that stopped answering (killed, frozen) before another takes it over.
+ * Read from the environment when the class is defined, since BullMQ starts the worker with these options.
+ */
+const LOCK_MS = Number(process.env.WORKER_LOCK_MS) || 30_000;
+
+@Processor(WEBHOOK_QUEUE, {
+  settings: { backoffStrategy: deliveryBackoff },
+  lockDuration: LOCK_MS,
+  stalledInterval: LOCK_MS,
+  maxStalledCount: 5,
+})
+export class DeliveryProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryProcessor.name);
 
   constructor(
@@ -33,6 +44,11 @@ export class DeliveryProcessor extends WorkerHost implements OnApplicationBootst
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.webhook.concurrency;
+  }
+
+  /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.worker.close();
   }
 
   async process(job: Job<WebhookJobData>): Promise<string> {

@@ -1,5 +1,5 @@
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -28,7 +28,7 @@ export interface SendResult {
 
 /** Sends one webhook request and reports what happened; never throws for a receiver's failure. */
 @Injectable()
-export class WebhookSenderService implements OnModuleDestroy {
+export class WebhookSenderService implements OnApplicationShutdown {
   // Keep-alive to receivers; `lookup` checks the address actually connected to (no DNS rebinding).
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
@@ -96,7 +96,7 @@ export class WebhookSenderService implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }

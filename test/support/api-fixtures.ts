@@ -46,7 +46,7 @@ export async function createEvent(t: TestApp, clientId: string, type: AgentType,
   return response.body.id as number;
 }
 
-export async function setStatus(t: TestApp, clientId: string, type: AgentType, agentId: number, status: 'available' | 'logged_out') {
+export function setStatus(t: TestApp, clientId: string, type: AgentType, agentId: number, status: 'available' | 'logged_out') {
   return t.http().put(`/client/${clientId}/agent/${type}/${agentId}`).set(admin).send({ status });
 }
 

@@ -36,7 +36,7 @@ export class Receiver {
           if (response.destroyed) return;
           response.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? '');
         };
-        if (reply.delayMs) setTimeout(answer, reply.delayMs);
+        if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
         else answer();
         this.waiters = this.waiters.filter((waiter) => {
           if (this.requests.length < waiter.count) return true;

@@ -1,0 +1,134 @@
+import mysql from 'mysql2/promise';
+import request from 'supertest';
+import { eventually, Receiver } from './support/receiver.js';
+import { buildService, freePort, runService, type ServiceProcess } from './support/processes.js';
+import { ADMIN_TOKEN, admin, PBX_TOKEN, suiteResources } from './support/test-app.js';
+
+/** API and worker as separate processes, the way they run in production. */
+describe('the service as processes', () => {
+  const resources = suiteResources('processes');
+  const running: ServiceProcess[] = [];
+  let env: Record<string, string>;
+  let api: ServiceProcess;
+  let base: string;
+  let pool: mysql.Pool;
+  let receiver: Receiver;
+
+  const start = (entry: 'main' | 'worker', args: string[] = []) => {
+    const service = runService(entry, env, args);
+    running.push(service);
+    return service;
+  };
+
+  beforeAll(async () => {
+    buildService();
+    const server = await mysql.createConnection({ uri: resources.databaseUrl.replace(/\/[^/]*$/, '/') });
+    await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
+    await server.query(`CREATE DATABASE \`${resources.databaseName}\``);
+    await server.end();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = {
+      PORT: String(port),
+      DATABASE_URL: resources.databaseUrl,
+      REDIS_URL: resources.redisUrl,
+      QUEUE_PREFIX: resources.queuePrefix,
+      ADMIN_TOKEN,
+      PBX_TOKEN,
+      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+      WEBHOOK_RETRY_SCHEDULE: '0,200ms,200ms',
+      WORKER_LOCK_MS: '1500',
+      RECONCILE_INTERVAL_MS: '500',
+      SHUTDOWN_GRACE_MS: '8000',
+    };
+    const migrate = runService('database/migrate', env);
+    expect((await migrate.exited).code).toBe(0);
+    api = start('main');
+    await api.waitForOutput('Swagger UI');
+    pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 2 });
+  });
+
+  afterAll(async () => {
+    for (const service of running) service.child.kill('SIGKILL');
+    await Promise.all(running.map((service) => service.exited));
+    await pool.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
+    await pool.end();
+  });
+
+  beforeEach(async () => {
+    receiver = await new Receiver().start();
+  });
+  afterEach(() => receiver.stop());
+
+  let clients = 0;
+  async function loggedInAgent(): Promise<{ clientId: string; agentId: number }> {
+    const clientId = `p${++clients}`;
+    await request(base).post('/client/').set(admin).send({ id: clientId, name: 'Process test' }).expect(201);
+    const agent = await request(base).post(`/client/${clientId}/agent/local/`).set(admin).send({ extension_name: `${clientId}@ringme.ru` }).expect(201);
+    await request(base)
+      .post(`/client/${clientId}/agent/local/${agent.body.id}/event/`)
+      .set(admin)
+      .send({ url: receiver.url(), event_type: 'agent-login', method: 'GET' })
+      .expect(201);
+    await request(base).put(`/client/${clientId}/agent/local/${agent.body.id}`).set(admin).send({ status: 'available' }).expect(200);
+    return { clientId, agentId: agent.body.id };
+  }
+
+  const deliveryState = async (clientId: string) => {
+    const [rows] = await pool.query('SELECT id, state, attempts FROM deliveries WHERE client_id = ?', [clientId]);
+    return (rows as { id: string; state: string; attempts: number }[])[0];
+  };
+
+  it('prints where the API, Swagger UI, health and Bull Board are, and answers health', async () => {
+    for (const line of ['API ', 'Swagger UI', '/docs', 'Health', '/health', 'Bull Board', '/admin/queues', 'Admin token']) {
+      expect(api.output()).toContain(line);
+    }
+    await request(base).get('/health').expect(200, { status: 'ok', mysql: 'up', redis: 'up' });
+  });
+
+  it('shows the delivery queue in Bull Board behind basic auth (user admin, the admin token)', async () => {
+    await request(base).get('/admin/queues').expect(401);
+    await request(base).get('/admin/queues').auth('admin', 'wrong-password').expect(401);
+    const page = await request(base).get('/admin/queues').auth('admin', ADMIN_TOKEN).expect(200);
+    expect(page.text).toContain('<html');
+    const queues = await request(base).get('/admin/queues/api/queues').auth('admin', ADMIN_TOKEN).expect(200);
+    expect(JSON.stringify(queues.body)).toContain('webhooks');
+  });
+
+  it('keeps a delivery committed while no worker runs, and a worker started later sends it', async () => {
+    const { clientId } = await loggedInAgent();
+    expect(await deliveryState(clientId)).toMatchObject({ state: 'pending', attempts: 0 });
+    const worker = start('worker');
+    await receiver.waitFor(1);
+    await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded');
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+
+  it('still delivers when the worker is killed with SIGKILL while a slow receiver holds the request', async () => {
+    receiver.reply({ status: 200, delayMs: 60_000 });
+    const doomed = start('worker');
+    const { clientId } = await loggedInAgent();
+    const [first] = await receiver.waitFor(1);
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    const replacement = start('worker');
+    const requests = await receiver.waitFor(2, 30_000);
+    expect(requests[1].headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(requests[1].url).toBe(first.url);
+    await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded', 20_000);
+    replacement.child.kill('SIGTERM');
+    expect((await replacement.exited).code).toBe(0);
+  });
+
+  it('on SIGTERM lets the in-flight request finish, records it, and exits 0', async () => {
+    receiver.reply({ status: 200, delayMs: 1500, body: 'slow but fine' });
+    const worker = start('worker');
+    const { clientId } = await loggedInAgent();
+    await receiver.waitFor(1);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(await deliveryState(clientId)).toMatchObject({ state: 'succeeded', attempts: 1 });
+    expect(receiver.requests).toHaveLength(1);
+  });
+});

@@ -1,0 +1,296 @@
+import { agentName, createAgent, createClient, createEvent, dbState, login, logout, nameField, setStatus, type AgentType } from './support/api-fixtures.js';
+import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
+
+interface StatusChangeRow {
+  id: number;
+  client_id: string;
+  agent_id: number;
+  agent_type: string;
+  old_status: string;
+  agent_status: string;
+  event_source: string;
+  sequence: number;
+  changed_at: Date;
+}
+
+interface DeliveryRow {
+  id: string;
+  client_id: string;
+  agent_id: number;
+  agent_event_id: number;
+  status_change_id: number;
+  url: string;
+  method: string;
+  payload: string;
+  state: string;
+  attempts: number;
+}
+
+describe('status change detection and the outbox', () => {
+  let t: TestApp;
+  let clientN = 0;
+  beforeAll(async () => {
+    t = await createTestApp('status_changes');
+  });
+  afterAll(() => t.close());
+
+  const statusChanges = (agentId: number) => t.sql<StatusChangeRow>('SELECT * FROM status_changes WHERE agent_id = ? ORDER BY sequence', [agentId]);
+  const deliveries = (agentId: number) =>
+    t.sql<DeliveryRow>(
+      'SELECT id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, state, attempts FROM deliveries WHERE agent_id = ? ORDER BY agent_event_id, created_at',
+      [agentId],
+    );
+
+  /** A fresh client with one agent of the type; names are unique per client. */
+  async function freshAgent(type: AgentType, name = agentName(type, 1)) {
+    const clientId = `s${++clientN}`;
+    await createClient(t, clientId);
+    const agentId = await createAgent(t, clientId, type, name);
+    return { clientId, agentId, name };
+  }
+
+  describe.each<[AgentType, string]>([
+    ['local', '000*094@ringme.ru'],
+    ['remote', '+74951234567'],
+  ])('a %s agent', (type, name) => {
+    it('writes one status change and one pending delivery per agent-login event when it logs in through the API', async () => {
+      const { clientId, agentId } = await freshAgent(type, name);
+      const login1 = await createEvent(t, clientId, type, agentId, { url: 'https://a.example.com/in?x=1', method: 'GET', event_type: 'agent-login' });
+      const login2 = await createEvent(t, clientId, type, agentId, { url: 'https://b.example.com/in', method: 'POST', event_type: 'agent-login' });
+      await createEvent(t, clientId, type, agentId, logout());
+      const startedAt = Date.now();
+
+      await setStatus(t, clientId, type, agentId, 'available').expect(200, { id: agentId, [nameField(type)]: name, status: 'available' });
+
+      const changes = await statusChanges(agentId);
+      expect(changes).toEqual([
+        {
+          id: expect.anything(),
+          client_id: clientId,
+          agent_id: agentId,
+          agent_type: type,
+          old_status: 'logged_out',
+          agent_status: 'available',
+          event_source: 'api',
+          sequence: 1,
+          changed_at: expect.any(Date),
+        },
+      ]);
+      expect(Math.abs(changes[0].changed_at.getTime() - startedAt)).toBeLessThan(5000);
+      const payload = JSON.stringify({ agent_status: 'available', agent_type: type, event_source: 'api', agent_id: String(agentId), [nameField(type)]: name });
+      const common = { client_id: clientId, agent_id: agentId, status_change_id: changes[0].id, payload, state: 'pending', attempts: 0 };
+      expect(await deliveries(agentId)).toEqual([
+        { ...common, id: expect.any(String), agent_event_id: login1, url: 'https://a.example.com/in?x=1', method: 'GET' },
+        { ...common, id: expect.any(String), agent_event_id: login2, url: 'https://b.example.com/in', method: 'POST' },
+      ]);
+    });
+
+    it('freezes the payload fields in the order of the spec', async () => {
+      const { clientId, agentId } = await freshAgent(type, name);
+      await createEvent(t, clientId, type, agentId, login());
+      await setStatus(t, clientId, type, agentId, 'available').expect(200);
+      const [delivery] = await deliveries(agentId);
+      expect(Object.keys(JSON.parse(delivery.payload))).toEqual(['agent_status', 'agent_type', 'event_source', 'agent_id', nameField(type)]);
+    });
+
+    it('fires the agent-logout events, and only those, when it logs out', async () => {
+      const { clientId, agentId } = await freshAgent(type, name);
+      await createEvent(t, clientId, type, agentId, login());
+      await setStatus(t, clientId, type, agentId, 'available').expect(200);
+      const out = await createEvent(t, clientId, type, agentId, { url: 'https://out.example.com/', method: 'POST', event_type: 'agent-logout' });
+      await setStatus(t, clientId, type, agentId, 'logged_out').expect(200, { id: agentId, [nameField(type)]: name, status: 'logged_out' });
+
+      const changes = await statusChanges(agentId);
+      expect(changes.map((c) => [c.old_status, c.agent_status, c.sequence])).toEqual([
+        ['logged_out', 'available', 1],
+        ['available', 'logged_out', 2],
+      ]);
+      const logoutDeliveries = (await deliveries(agentId)).filter((d) => d.status_change_id === changes[1].id);
+      expect(logoutDeliveries).toEqual([
+        {
+          id: expect.any(String),
+          client_id: clientId,
+          agent_id: agentId,
+          agent_event_id: out,
+          status_change_id: changes[1].id,
+          url: 'https://out.example.com/',
+          method: 'POST',
+          payload: JSON.stringify({ agent_status: 'logged_out', agent_type: type, event_source: 'api', agent_id: String(agentId), [nameField(type)]: name }),
+          state: 'pending',
+          attempts: 0,
+        },
+      ]);
+    });
+  });
+
+  it('sends nothing when an available agent logs in again', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    await createEvent(t, clientId, 'local', agentId, login());
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    const before = await dbState(t);
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200, { id: agentId, extension_name: agentName('local', 1), status: 'available' });
+    expect(await dbState(t)).toEqual(before);
+  });
+
+  it('sends nothing when a new agent, logged out, is logged out', async () => {
+    const { clientId, agentId } = await freshAgent('remote');
+    await createEvent(t, clientId, 'remote', agentId, logout());
+    const before = await dbState(t);
+    await setStatus(t, clientId, 'remote', agentId, 'logged_out').expect(200, { id: agentId, agent_number: agentName('remote', 1), status: 'logged_out' });
+    expect(await dbState(t)).toEqual(before);
+  });
+
+  it('records a status change but no delivery for an agent without agent events', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    expect((await statusChanges(agentId)).map((c) => c.agent_status)).toEqual(['available']);
+    expect(await deliveries(agentId)).toEqual([]);
+  });
+
+  it('numbers the status changes of each agent 1, 2, 3 across login, logout, login', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    const other = await createAgent(t, clientId, 'local', 'other');
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    await setStatus(t, clientId, 'local', other, 'available').expect(200);
+    await setStatus(t, clientId, 'local', agentId, 'logged_out').expect(200);
+    await setStatus(t, clientId, 'local', agentId, 'logged_out').expect(200);
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    expect((await statusChanges(agentId)).map((c) => [c.sequence, c.old_status, c.agent_status])).toEqual([
+      [1, 'logged_out', 'available'],
+      [2, 'available', 'logged_out'],
+      [3, 'logged_out', 'available'],
+    ]);
+    expect((await statusChanges(other)).map((c) => c.sequence)).toEqual([1]);
+    expect(await t.sql('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [agentId])).toEqual([{ agent_status: 'available', status_sequence: 3 }]);
+  });
+
+  it("does not fire another agent's agent events", async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    const other = await createAgent(t, clientId, 'local', 'other');
+    await createEvent(t, clientId, 'local', other, login());
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    expect(await t.sql('SELECT COUNT(*) AS n FROM deliveries WHERE client_id = ?', [clientId])).toEqual([{ n: 0 }]);
+  });
+
+  it('puts the new name in the payload when one PUT renames the agent and logs it in', async () => {
+    const { clientId, agentId } = await freshAgent('local', '101@old');
+    await createEvent(t, clientId, 'local', agentId, login());
+    await t
+      .http()
+      .put(`/client/${clientId}/agent/local/${agentId}`)
+      .set(admin)
+      .send({ extension_name: '102@new', status: 'available' })
+      .expect(200, { id: agentId, extension_name: '102@new', status: 'available' });
+    const [delivery] = await deliveries(agentId);
+    expect(JSON.parse(delivery.payload)).toEqual({ agent_status: 'available', agent_type: 'local', event_source: 'api', agent_id: String(agentId), extension_name: '102@new' });
+  });
+
+  it('uses the agent event as it is at the moment of the change: updated ones fire with their new url and method, deleted ones not at all', async () => {
+    const { clientId, agentId } = await freshAgent('remote');
+    const kept = await createEvent(t, clientId, 'remote', agentId, login('https://old.example.com/'));
+    const removed = await createEvent(t, clientId, 'remote', agentId, login('https://removed.example.com/'));
+    const moved = await createEvent(t, clientId, 'remote', agentId, logout());
+    await t.http().put(`/client/${clientId}/agent/remote/${agentId}/event/${kept}`).set(admin).send({ url: 'https://new.example.com/', method: 'POST' }).expect(200);
+    await t.http().delete(`/client/${clientId}/agent/remote/${agentId}/event/${removed}`).set(admin).expect(204);
+    await t.http().put(`/client/${clientId}/agent/remote/${agentId}/event/${moved}`).set(admin).send({ event_type: 'agent-login' }).expect(200);
+    await setStatus(t, clientId, 'remote', agentId, 'available').expect(200);
+    expect((await deliveries(agentId)).map((d) => [d.agent_event_id, d.url, d.method])).toEqual([
+      [kept, 'https://new.example.com/', 'POST'],
+      [moved, 'https://hooks.example.com/out', 'POST'],
+    ]);
+  });
+
+  it('keeps the status changes and deliveries of an agent after the agent is deleted', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    await createEvent(t, clientId, 'local', agentId, login());
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    await t.http().delete(`/client/${clientId}/agent/local/${agentId}`).set(admin).expect(204);
+    expect(await statusChanges(agentId)).toHaveLength(1);
+    expect((await deliveries(agentId)).map((d) => d.state)).toEqual(['pending']);
+  });
+
+  describe('concurrency', () => {
+    it('makes exactly one status change and one delivery per matching event of 20 concurrent API logins', async () => {
+      const { clientId, agentId, name } = await freshAgent('local');
+      const events = [
+        await createEvent(t, clientId, 'local', agentId, login('https://one.example.com/')),
+        await createEvent(t, clientId, 'local', agentId, login('https://two.example.com/')),
+        await createEvent(t, clientId, 'local', agentId, login('https://three.example.com/')),
+      ];
+      await createEvent(t, clientId, 'local', agentId, logout());
+      const responses = await Promise.all(Array.from({ length: 20 }, () => setStatus(t, clientId, 'local', agentId, 'available')));
+      for (const response of responses) {
+        expect([response.status, response.body]).toEqual([200, { id: agentId, extension_name: name, status: 'available' }]);
+      }
+      const changes = await statusChanges(agentId);
+      expect(changes.map((c) => [c.sequence, c.old_status, c.agent_status, c.event_source])).toEqual([[1, 'logged_out', 'available', 'api']]);
+      const rows = await deliveries(agentId);
+      expect(rows.map((d) => d.agent_event_id)).toEqual(events);
+      expect(new Set(rows.map((d) => d.status_change_id))).toEqual(new Set([changes[0].id]));
+    });
+
+    it('makes exactly one status change of 20 concurrent remote logins, 10 from the API and 10 from the PBX', async () => {
+      const { clientId, agentId, name } = await freshAgent('remote');
+      const eventId = await createEvent(t, clientId, 'remote', agentId, login());
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          i % 2
+            ? setStatus(t, clientId, 'remote', agentId, 'available')
+            : t.http().post('/pbx/agent-command').set(pbx).send({ client_id: clientId, agent_number: name, command: 'login' }),
+        ),
+      );
+      const pbxAnswers = responses.filter((_, i) => i % 2 === 0);
+      for (const response of pbxAnswers) {
+        expect([response.status, response.body]).toEqual([200, { agent_id: agentId, agent_type: 'remote', agent_status: 'available', changed: expect.any(Boolean) }]);
+      }
+      for (const response of responses.filter((_, i) => i % 2 === 1)) {
+        expect([response.status, response.body]).toEqual([200, { id: agentId, agent_number: name, status: 'available' }]);
+      }
+      const changes = await statusChanges(agentId);
+      expect(changes).toHaveLength(1);
+      expect(pbxAnswers.filter((r) => r.body.changed)).toHaveLength(changes[0].event_source === 'phone' ? 1 : 0);
+      const rows = await deliveries(agentId);
+      expect(rows.map((d) => [d.agent_event_id, JSON.parse(d.payload).event_source])).toEqual([[eventId, changes[0].event_source]]);
+    });
+
+    it('keeps the sequence gapless and each old_status equal to the previous new status under 30 concurrent logins and logouts', async () => {
+      const { clientId, agentId, name } = await freshAgent('local');
+      await createEvent(t, clientId, 'local', agentId, login());
+      await createEvent(t, clientId, 'local', agentId, logout());
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => {
+          const status = i % 2 ? 'available' : 'logged_out';
+          return i % 3
+            ? setStatus(t, clientId, 'local', agentId, status)
+            : t
+                .http()
+                .post('/pbx/agent-command')
+                .set(pbx)
+                .send({ client_id: clientId, extension_name: name, command: status === 'available' ? 'login' : 'logout' });
+        }),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(30).fill(200));
+      const changes = await statusChanges(agentId);
+      expect(changes.length).toBeGreaterThan(0);
+      expect(changes.map((c) => c.sequence)).toEqual(changes.map((_, i) => i + 1));
+      changes.forEach((change, i) => {
+        expect(change.old_status).toBe(i === 0 ? 'logged_out' : changes[i - 1].agent_status);
+        expect(change.agent_status).not.toBe(change.old_status);
+      });
+      const [agent] = await t.sql<{ agent_status: string; status_sequence: number }>('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [agentId]);
+      expect(agent).toEqual({ agent_status: changes[changes.length - 1].agent_status, status_sequence: changes.length });
+      const rows = await deliveries(agentId);
+      expect(rows).toHaveLength(changes.length);
+      for (const change of changes) {
+        const [delivery] = rows.filter((d) => d.status_change_id === change.id);
+        expect(JSON.parse(delivery.payload)).toEqual({
+          agent_status: change.agent_status,
+          agent_type: 'local',
+          event_source: change.event_source,
+          agent_id: String(agentId),
+          extension_name: name,
+        });
+      }
+    });
+  });
+});

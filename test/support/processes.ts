@@ -1,0 +1,45 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** Compiles the service once, as `npm start` does, so that tests can run the real entry points as processes. */
+export function buildService(): void {
+  const result = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForOutput: (text: string, timeoutMs?: number) => Promise<void>;
+}
+
+/** Runs `node dist/src/<entry>.js` with the given environment, collecting what it prints. */
+export function runService(entry: 'main' | 'worker' | 'database/migrate', env: Record<string, string>, args: string[] = []): ServiceProcess {
+  const child = spawn(process.execPath, [`dist/src/${entry}.js`, ...args], {
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForOutput = async (text: string, timeoutMs = 20_000) => {
+    const until = Date.now() + timeoutMs;
+    while (!output.includes(text)) {
+      if (child.exitCode !== null || Date.now() > until) throw new Error(`"${text}" never printed; output:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return { child, output: () => output, exited, waitForOutput };
+}
