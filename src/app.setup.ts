@@ -1,8 +1,8 @@
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
-import { VALIDATION_OPTIONS } from './common/validation.js';
+import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
 
 /** Existing clients of the public API call `{base}/api/ver1.0/...`: every resource answers there too. */
 export const API_PREFIX = '/api/ver1.0';
@@ -16,7 +16,7 @@ export function configureApp(app: INestApplication): INestApplication {
     next();
   });
   app.useGlobalFilters(new ApiExceptionFilter());
-  app.useGlobalPipes(new ValidationPipe(VALIDATION_OPTIONS));
+  app.useGlobalPipes(new ApiValidationPipe(VALIDATION_OPTIONS));
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(

@@ -28,6 +28,14 @@ export class ApiExceptionFilter implements ExceptionFilter {
   }
 
   private describe(exception: unknown): { httpStatus: number; body: { message: string; status: string } } {
+    // The Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause.
+    const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: unknown } | undefined;
+    if (parserError?.type === 'entity.parse.failed') {
+      return { httpStatus: 400, body: { message: 'The request body is not valid JSON.', status: 'malformed_json' } };
+    }
+    if (parserError?.type === 'entity.too.large') {
+      return { httpStatus: 413, body: { message: 'The request body is too large.', status: 'payload_too_large' } };
+    }
     if (exception instanceof HttpException) {
       const httpStatus = exception.getStatus();
       const raw = exception.getResponse();
@@ -37,13 +45,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const message = typeof raw === 'string' ? raw : String((raw as { message?: unknown }).message ?? exception.message);
       return { httpStatus, body: { message, status: CODES[httpStatus] ?? (httpStatus < 500 ? 'bad_request' : 'internal_error') } };
     }
-    const bodyParserError = exception as { type?: string; status?: number; message?: string };
-    if (bodyParserError?.type === 'entity.parse.failed') {
-      return { httpStatus: 400, body: { message: 'The request body is not valid JSON.', status: 'malformed_json' } };
-    }
-    if (bodyParserError?.type === 'entity.too.large') {
-      return { httpStatus: 413, body: { message: 'The request body is too large.', status: 'payload_too_large' } };
-    }
+    const bodyParserError = exception as { status?: number };
     if (typeof bodyParserError?.status === 'number' && bodyParserError.status >= 400 && bodyParserError.status < 500) {
       return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status: 'bad_request' } };
     }

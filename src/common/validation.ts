@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe, ValidationPipeOptions } from '@nestjs/common';
+import { ValidationError, ValidationPipe, ValidationPipeOptions, type ArgumentMetadata } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
 import { ApiError } from './api-error.js';
 
@@ -18,6 +18,18 @@ export const VALIDATION_OPTIONS: ValidationPipeOptions = {
   validationError: { target: false, value: false },
   exceptionFactory: (errors) => ApiError.validation(describe(errors).join('; ')),
 };
+
+/**
+ * The global pipe. Path parameters are left as the strings they arrived as, for their own pipes to parse: with
+ * `transform` on, ValidationPipe would first turn an `agent_id` typed `number` into `Number("1e3")` = 1000 (or
+ * "0x10" into 16), and PositiveIntPipe could no longer refuse it.
+ */
+export class ApiValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'param') return Promise.resolve(value);
+    return super.transform(value, metadata);
+  }
+}
 
 /** For handlers whose body type is only known at run time (the controllers made per agent type). */
 export function bodyPipe(type: new () => object): ValidationPipe {

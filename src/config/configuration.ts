@@ -21,6 +21,7 @@ export interface AppConfig {
     secretOverlapMs: number;
   };
   reconcileIntervalMs: number;
+  workerLockMs: number;
   shutdownGraceMs: number;
 }
 
@@ -102,6 +103,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       secretOverlapMs: 24 * 3600_000,
     },
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 5000, 100),
+    workerLockMs: int(env, 'WORKER_LOCK_MS', 30_000, 500),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0),
   };
 }

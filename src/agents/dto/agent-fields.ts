@@ -2,7 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, Length, Matches } from 'class-validator';
 import { IsOmittable } from '../../common/validation.js';
-import { AGENT_STATUSES, type AgentStatus } from '../entities/agent.entity.js';
+import { AGENT_STATUSES } from '../entities/agent.entity.js';
 
 const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
 
