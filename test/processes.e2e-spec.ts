@@ -121,6 +121,35 @@ describe('the service as processes', () => {
     expect((await replacement.exited).code).toBe(0);
   });
 
+  it('accepts a status change while Redis is unreachable, and the committed delivery is sent once a worker can reach Redis', async () => {
+    const port = await freePort();
+    // Same database, but a Redis address where nothing listens.
+    const cut = runService('main', { ...env, PORT: String(port), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    running.push(cut);
+    await cut.waitForOutput('Swagger UI');
+    const cutBase = `http://127.0.0.1:${port}`;
+    const health = await request(cutBase).get('/health').expect(503);
+    expect(health.body).toEqual({ message: 'redis is not answering', status: 'unavailable' });
+
+    const clientId = `p${++clients}`;
+    await request(cutBase).post('/client/').set(admin).send({ id: clientId, name: 'No Redis' }).expect(201);
+    const agent = await request(cutBase).post(`/client/${clientId}/agent/local/`).set(admin).send({ extension_name: 'noredis@ringme.ru' }).expect(201);
+    await request(cutBase)
+      .post(`/client/${clientId}/agent/local/${agent.body.id}/event/`)
+      .set(admin)
+      .send({ url: receiver.url(), event_type: 'agent-login', method: 'POST' })
+      .expect(201);
+    await request(cutBase).put(`/client/${clientId}/agent/local/${agent.body.id}`).set(admin).send({ status: 'available' }).expect(200);
+    expect(await deliveryState(clientId)).toMatchObject({ state: 'pending', attempts: 0 });
+
+    const worker = start('worker');
+    const [received] = await receiver.waitFor(1);
+    expect(received.body).toBe(`agent_status=available&agent_type=local&event_source=api&agent_id=${agent.body.id}&extension_name=noredis%40ringme.ru`);
+    await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded');
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+  });
+
   it('on SIGTERM lets the in-flight request finish, records it, and exits 0', async () => {
     receiver.reply({ status: 200, delayMs: 1500, body: 'slow but fine' });
     const worker = start('worker');
