@@ -25,14 +25,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function which(command) {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
-  for (const extra of [
-    '/usr/local/sbin',
-    '/usr/sbin',
-    '/sbin',
-    '/usr/local/bin',
-    '/usr/bin',
-    '/bin',
-  ]) {
+  for (const extra of ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/local/bin', '/usr/bin', '/bin']) {
     if (!dirs.includes(extra)) dirs.push(extra);
   }
   for (const dir of dirs) {
@@ -109,9 +102,7 @@ function parseDatabaseUrl(databaseUrl) {
   try {
     url = new URL(databaseUrl);
   } catch {
-    throw new Error(
-      `DATABASE_URL is not a valid URL: use the form mysql://user:password@host:port/database.`,
-    );
+    throw new Error(`DATABASE_URL is not a valid URL: use the form mysql://user:password@host:port/database.`);
   }
   if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
     throw new Error(
@@ -130,9 +121,7 @@ function parseDatabaseUrl(databaseUrl) {
 
 function requireDatabaseName(cfg) {
   if (!cfg.database) {
-    throw new Error(
-      `DATABASE_URL names no database: use the form mysql://user:password@host:port/database.`,
-    );
+    throw new Error(`DATABASE_URL names no database: use the form mysql://user:password@host:port/database.`);
   }
   return cfg.database;
 }
@@ -226,11 +215,7 @@ async function startMariadb(cfg, log) {
   await run('install', ['-d', '-o', 'mysql', '-g', 'mysql', '-m', '0755', '/run/mysqld']);
   const startStopDaemon = which('start-stop-daemon');
   if (startStopDaemon) {
-    await run(
-      startStopDaemon,
-      ['--start', '--oknodo', '--background', '--exec', MARIADBD, '--', '--user=mysql'],
-      { capture: false },
-    );
+    await run(startStopDaemon, ['--start', '--oknodo', '--background', '--exec', MARIADBD, '--', '--user=mysql'], { capture: false });
   } else {
     const child = spawn(MARIADBD, ['--user=mysql'], { detached: true, stdio: 'ignore' });
     child.on('error', () => {});
@@ -288,21 +273,14 @@ async function ensureMysql(databaseUrl, log) {
     if (error && isAccessDenied(error)) throw new Error(mysqlDeniedMessage(cfg, error));
   }
   if (error) {
-    throw new Error(
-      `MySQL/MariaDB at ${cfg.host}:${cfg.port} answered with an error (${error.message}): check DATABASE_URL.`,
-    );
+    throw new Error(`MySQL/MariaDB at ${cfg.host}:${cfg.port} answered with an error (${error.message}): check DATABASE_URL.`);
   }
 
   await withMysql(cfg, async (connection) => {
-    const [rows] = await connection.query(
-      'SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?',
-      [database],
-    );
+    const [rows] = await connection.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
     if (rows.length > 0) return;
     log(`agent-events: creating database ${database}…`);
-    await connection.query(
-      `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    );
+    await connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   }).catch((cause) => {
     throw new Error(
       `Could not create database ${database} on ${cfg.host}:${cfg.port} (${cause.message}): ` +
@@ -316,9 +294,7 @@ export async function createDatabase(databaseUrl) {
   const cfg = parseDatabaseUrl(databaseUrl);
   const database = requireDatabaseName(cfg);
   await withMysql(cfg, (connection) =>
-    connection.query(
-      `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-    ),
+    connection.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`),
   );
 }
 
@@ -326,9 +302,7 @@ export async function createDatabase(databaseUrl) {
 export async function dropDatabase(databaseUrl) {
   const cfg = parseDatabaseUrl(databaseUrl);
   const database = requireDatabaseName(cfg);
-  await withMysql(cfg, (connection) =>
-    connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`),
-  );
+  await withMysql(cfg, (connection) => connection.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`));
 }
 
 /* -------------------------------------------------------------------- Redis */
@@ -341,9 +315,7 @@ function parseRedisUrl(redisUrl) {
     throw new Error(`REDIS_URL is not a valid URL: use the form redis://host:port.`);
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new Error(
-      `REDIS_URL must start with redis:// or rediss:// (got ${url.protocol}//): use the form redis://host:port.`,
-    );
+    throw new Error(`REDIS_URL must start with redis:// or rediss:// (got ${url.protocol}//): use the form redis://host:port.`);
   }
   return { host: hostOf(url) || '127.0.0.1', port: url.port ? Number(url.port) : 6379 };
 }
@@ -436,22 +408,9 @@ async function startRedis(cfg, redisUrl, log) {
   }
   const bind = cfg.host === '::1' ? '::1' : '127.0.0.1';
   log(`agent-events: starting Redis (redis-server on ${bind}:${cfg.port})…`);
-  await run(
-    binary,
-    [
-      '--daemonize',
-      'yes',
-      '--bind',
-      bind,
-      '--port',
-      String(cfg.port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ],
-    { capture: false },
-  );
+  await run(binary, ['--daemonize', 'yes', '--bind', bind, '--port', String(cfg.port), '--save', '', '--appendonly', 'no'], {
+    capture: false,
+  });
   return true;
 }
 

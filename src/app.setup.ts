@@ -25,7 +25,7 @@ export function configureApp(app: INestApplication): INestApplication {
       .setTitle('agent-events')
       .setDescription(
         'Webhooks on queue agents: when an agent really logs in to or out of the queue (from the API or its own phone), ' +
-          'every matching agent event receives the agent\'s new status, form-urlencoded, with retries until it gets there. ' +
+          "every matching agent event receives the agent's new status, form-urlencoded, with retries until it gets there. " +
           `Every path also answers under \`${API_PREFIX}\`. Errors are \`{"message", "status"}\`.`,
       )
       .setVersion('1.0')

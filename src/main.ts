@@ -20,4 +20,6 @@ console.log(`Swagger UI  ${base}/docs  (OpenAPI JSON ${base}/docs-json)`);
 console.log(`Health      ${base}/health`);
 console.log(`Bull Board  ${base}/admin/queues  (user admin, password: the admin token)`);
 console.log(`Admin token ${config.adminToken}  |  PBX token ${config.pbxToken}`);
-console.log(withWorker ? 'Delivery worker: running in this process' : 'Delivery worker: not in this process (start one: node dist/src/worker.js)');
+console.log(
+  withWorker ? 'Delivery worker: running in this process' : 'Delivery worker: not in this process (start one: node dist/src/worker.js)',
+);

@@ -1,4 +1,15 @@
-import { AGENT_TYPES, agentName, createAgent, createClient, createEvent, dbState, login, logout, otherType, type AgentType } from './support/api-fixtures.js';
+import {
+  AGENT_TYPES,
+  agentName,
+  createAgent,
+  createClient,
+  createEvent,
+  dbState,
+  login,
+  logout,
+  otherType,
+  type AgentType,
+} from './support/api-fixtures.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 const eventRows = (t: TestApp, where: string, params: unknown[]) =>
@@ -18,7 +29,10 @@ describe('agent events (subscriptions) of local and remote agents', () => {
     let agent: number;
     let sibling: number;
     let base: string;
-    const agentNotFound = (id: number, client = 'e1') => ({ message: `There is no ${type} agent ${id} in client ${client}.`, status: 'agent_not_found' });
+    const agentNotFound = (id: number, client = 'e1') => ({
+      message: `There is no ${type} agent ${id} in client ${client}.`,
+      status: 'agent_not_found',
+    });
 
     beforeAll(async () => {
       agent = await createAgent(t, 'e1', type, agentName(type, 1));
@@ -33,10 +47,22 @@ describe('agent events (subscriptions) of local and remote agents', () => {
         .set(admin)
         .send({ event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' })
         .expect(201);
-      expect(response.body).toEqual({ url: 'https://somehost.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: expect.any(Number) });
+      expect(response.body).toEqual({
+        url: 'https://somehost.com/fordel/show.php',
+        method: 'GET',
+        event_type: 'agent-login',
+        id: expect.any(Number),
+      });
       expect(Object.keys(response.body)).toEqual(['url', 'method', 'event_type', 'id']);
       expect(await eventRows(t, 'id = ?', [response.body.id])).toEqual([
-        { id: response.body.id, client_id: 'e1', agent_id: agent, url: 'https://somehost.com/fordel/show.php', method: 'GET', event_type: 'agent-login' },
+        {
+          id: response.body.id,
+          client_id: 'e1',
+          agent_id: agent,
+          url: 'https://somehost.com/fordel/show.php',
+          method: 'GET',
+          event_type: 'agent-login',
+        },
       ]);
     });
 
@@ -61,12 +87,21 @@ describe('agent events (subscriptions) of local and remote agents', () => {
 
     it('gets one agent event', async () => {
       const id = await createEvent(t, 'e1', type, agent, logout('https://one.example.com/x'));
-      await t.http().get(`${base}/${id}`).set(admin).expect(200, { url: 'https://one.example.com/x', method: 'POST', event_type: 'agent-logout', id });
+      await t
+        .http()
+        .get(`${base}/${id}`)
+        .set(admin)
+        .expect(200, { url: 'https://one.example.com/x', method: 'POST', event_type: 'agent-logout', id });
     });
 
     it('updates only the fields given and answers the whole agent event', async () => {
       const id = await createEvent(t, 'e1', type, agent, login('https://before.example.com/'));
-      await t.http().put(`${base}/${id}`).set(admin).send({ method: 'POST' }).expect(200, { url: 'https://before.example.com/', method: 'POST', event_type: 'agent-login', id });
+      await t
+        .http()
+        .put(`${base}/${id}`)
+        .set(admin)
+        .send({ method: 'POST' })
+        .expect(200, { url: 'https://before.example.com/', method: 'POST', event_type: 'agent-login', id });
       await t
         .http()
         .put(`${base}/${id}`)
@@ -81,7 +116,12 @@ describe('agent events (subscriptions) of local and remote agents', () => {
     it('answers an agent event unchanged for an empty PUT', async () => {
       const id = await createEvent(t, 'e1', type, agent, login('https://same.example.com/'));
       const before = await dbState(t);
-      await t.http().put(`${base}/${id}`).set(admin).send({}).expect(200, { url: 'https://same.example.com/', method: 'GET', event_type: 'agent-login', id });
+      await t
+        .http()
+        .put(`${base}/${id}`)
+        .set(admin)
+        .send({})
+        .expect(200, { url: 'https://same.example.com/', method: 'GET', event_type: 'agent-login', id });
       expect(await dbState(t)).toEqual(before);
     });
 
@@ -204,7 +244,9 @@ describe('agent events (subscriptions) of local and remote agents', () => {
     });
 
     it('lets a client create again once an agent event is deleted', async () => {
-      const [row] = await t.sql<{ id: number; agent_id: number }>("SELECT id, agent_id FROM agent_events WHERE client_id = 'full' ORDER BY id LIMIT 1");
+      const [row] = await t.sql<{ id: number; agent_id: number }>(
+        "SELECT id, agent_id FROM agent_events WHERE client_id = 'full' ORDER BY id LIMIT 1",
+      );
       await t.http().delete(`/client/full/agent/local/${row.agent_id}/event/${row.id}`).set(admin).expect(204);
       await t.http().post(`/client/full/agent/local/${row.agent_id}/event/`).set(admin).send(logout()).expect(201);
       await t.http().get('/client/full/limit/').set(admin).expect(200, { agent_event_limit: 2, agent_event_count: 2 });
@@ -216,35 +258,49 @@ describe('agent events (subscriptions) of local and remote agents', () => {
       await t.http().get('/client/full/limit/').set(admin).expect(200, { agent_event_limit: 2, agent_event_count: 1 });
     });
 
-    it.each([2, 3, 5])('creates exactly one of %i concurrent agent events at one below the limit; the rest get 403 limit_exceeded', async (parallel) => {
-      const client = `race${parallel}`;
-      await createClient(t, client);
-      const agents = [await createAgent(t, client, 'local', '201'), await createAgent(t, client, 'remote', '+201')];
-      await createEvent(t, client, 'local', agents[0], login());
-      await createEvent(t, client, 'remote', agents[1], login());
-      await t.http().put(`/client/${client}/limit/`).set(admin).send({ agent_event_limit: 3 }).expect(200, { agent_event_limit: 3, agent_event_count: 2 });
-      const responses = await Promise.all(
-        Array.from({ length: parallel }, (_, i) =>
-          t
-            .http()
-            .post(`/client/${client}/agent/${i % 2 ? 'remote' : 'local'}/${agents[i % 2]}/event/`)
-            .set(admin)
-            .send(logout(`https://race.example.com/${i}`)),
-        ),
-      );
-      expect(responses.map((r) => r.status).sort()).toEqual([201, ...Array(parallel - 1).fill(403)]);
-      for (const refused of responses.filter((r) => r.status === 403)) {
-        expect(refused.body).toEqual({ message: `Client ${client} has 3 agent events, its limit is 3.`, status: 'limit_exceeded' });
-      }
-      expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE client_id = ?', [client])).toEqual([{ n: 3 }]);
-      await t.http().get(`/client/${client}/limit/`).set(admin).expect(200, { agent_event_limit: 3, agent_event_count: 3 });
-    });
+    it.each([2, 3, 5])(
+      'creates exactly one of %i concurrent agent events at one below the limit; the rest get 403 limit_exceeded',
+      async (parallel) => {
+        const client = `race${parallel}`;
+        await createClient(t, client);
+        const agents = [await createAgent(t, client, 'local', '201'), await createAgent(t, client, 'remote', '+201')];
+        await createEvent(t, client, 'local', agents[0], login());
+        await createEvent(t, client, 'remote', agents[1], login());
+        await t
+          .http()
+          .put(`/client/${client}/limit/`)
+          .set(admin)
+          .send({ agent_event_limit: 3 })
+          .expect(200, { agent_event_limit: 3, agent_event_count: 2 });
+        const responses = await Promise.all(
+          Array.from({ length: parallel }, (_, i) =>
+            t
+              .http()
+              .post(`/client/${client}/agent/${i % 2 ? 'remote' : 'local'}/${agents[i % 2]}/event/`)
+              .set(admin)
+              .send(logout(`https://race.example.com/${i}`)),
+          ),
+        );
+        expect(responses.map((r) => r.status).sort()).toEqual([201, ...Array(parallel - 1).fill(403)]);
+        for (const refused of responses.filter((r) => r.status === 403)) {
+          expect(refused.body).toEqual({ message: `Client ${client} has 3 agent events, its limit is 3.`, status: 'limit_exceeded' });
+        }
+        expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE client_id = ?', [client])).toEqual([{ n: 3 }]);
+        await t.http().get(`/client/${client}/limit/`).set(admin).expect(200, { agent_event_limit: 3, agent_event_count: 3 });
+      },
+    );
 
     it('creates exactly 20 of 30 concurrent agent events on a new client with the default limit', async () => {
       await createClient(t, 'burst');
       const agentId = await createAgent(t, 'burst', 'local', '301');
       const responses = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => t.http().post(`/client/burst/agent/local/${agentId}/event/`).set(admin).send(login(`https://burst.example.com/${i}`))),
+        Array.from({ length: 30 }, (_, i) =>
+          t
+            .http()
+            .post(`/client/burst/agent/local/${agentId}/event/`)
+            .set(admin)
+            .send(login(`https://burst.example.com/${i}`)),
+        ),
       );
       const statuses = responses.map((r) => r.status);
       expect(statuses.filter((s) => s === 201)).toHaveLength(20);

@@ -1,5 +1,17 @@
-import { AGENT_TYPES, agentName, createAgent, createClient, createEvent, dbState, login, logout, nameField, otherType, type AgentType } from './support/api-fixtures.js';
-import { admin, createTestApp, type TestApp } from './support/test-app.js';
+import {
+  AGENT_TYPES,
+  agentName,
+  createAgent,
+  createClient,
+  createEvent,
+  dbState,
+  login,
+  logout,
+  nameField,
+  otherType,
+  type AgentType,
+} from './support/api-fixtures.js';
+import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 
 describe('local and remote agents', () => {
   let t: TestApp;
@@ -10,6 +22,8 @@ describe('local and remote agents', () => {
     await createClient(t, 'empty');
     await createClient(t, 'list-local');
     await createClient(t, 'list-remote');
+    await createClient(t, 'race');
+    await t.http().put('/client/race/limit/').set(admin).send({ agent_event_limit: 100_000 }).expect(200);
   });
   afterAll(() => t.close());
 
@@ -19,14 +33,23 @@ describe('local and remote agents', () => {
     const n = type === 'local' ? 0 : 500;
     let next = 100;
     const name = (i: number) => agentName(type, n + i);
-    const agentNotFound = (id: number | string, client = 'a1') => ({ message: `There is no ${type} agent ${id} in client ${client}.`, status: 'agent_not_found' });
+    const agentNotFound = (id: number | string, client = 'a1') => ({
+      message: `There is no ${type} agent ${id} in client ${client}.`,
+      status: 'agent_not_found',
+    });
 
     it('creates an agent that is logged out, answering id, name and status', async () => {
-      const response = await t.http().post(`${base}/`).set(admin).send({ [field]: name(1) }).expect(201);
+      const response = await t
+        .http()
+        .post(`${base}/`)
+        .set(admin)
+        .send({ [field]: name(1) })
+        .expect(201);
       expect(response.body).toEqual({ id: expect.any(Number), [field]: name(1), status: 'logged_out' });
-      const rows = await t.sql('SELECT client_id, agent_type, extension_name, agent_number, agent_status, status_sequence FROM agents WHERE id = ?', [
-        response.body.id,
-      ]);
+      const rows = await t.sql(
+        'SELECT client_id, agent_type, extension_name, agent_number, agent_status, status_sequence FROM agents WHERE id = ?',
+        [response.body.id],
+      );
       expect(rows).toEqual([
         {
           client_id: 'a1',
@@ -77,7 +100,11 @@ describe('local and remote agents', () => {
 
     it('gets one agent', async () => {
       const id = await createAgent(t, 'a1', type, name(3));
-      await t.http().get(`${base}/${id}`).set(admin).expect(200, { id, [field]: name(3), status: 'logged_out' });
+      await t
+        .http()
+        .get(`${base}/${id}`)
+        .set(admin)
+        .expect(200, { id, [field]: name(3), status: 'logged_out' });
     });
 
     it('answers 404 agent_not_found for an agent of the other type, on GET, PUT and DELETE', async () => {
@@ -102,7 +129,12 @@ describe('local and remote agents', () => {
 
     it('answers 404 client_not_found on every agent endpoint of an unknown client', async () => {
       const notFound = { message: 'Client ghost does not exist.', status: 'client_not_found' };
-      await t.http().post(`/client/ghost/agent/${type}/`).set(admin).send({ [field]: name(4) }).expect(404, notFound);
+      await t
+        .http()
+        .post(`/client/ghost/agent/${type}/`)
+        .set(admin)
+        .send({ [field]: name(4) })
+        .expect(404, notFound);
       await t.http().get(`/client/ghost/agent/${type}/`).set(admin).expect(404, notFound);
       await t.http().get(`/client/ghost/agent/${type}/1`).set(admin).expect(404, notFound);
       await t.http().put(`/client/ghost/agent/${type}/1`).set(admin).send({ status: 'available' }).expect(404, notFound);
@@ -112,7 +144,12 @@ describe('local and remote agents', () => {
 
     it('renames an agent with PUT', async () => {
       const id = await createAgent(t, 'a1', type, name(5));
-      await t.http().put(`${base}/${id}`).set(admin).send({ [field]: name(6) }).expect(200, { id, [field]: name(6), status: 'logged_out' });
+      await t
+        .http()
+        .put(`${base}/${id}`)
+        .set(admin)
+        .send({ [field]: name(6) })
+        .expect(200, { id, [field]: name(6), status: 'logged_out' });
       const [row] = await t.sql<Record<string, string>>(`SELECT ${field} AS name FROM agents WHERE id = ?`, [id]);
       expect(row.name).toBe(name(6));
     });
@@ -131,16 +168,37 @@ describe('local and remote agents', () => {
 
     it('changes the status with PUT and answers the agent with its new status', async () => {
       const id = await createAgent(t, 'a1', type, name(8));
-      await t.http().put(`${base}/${id}`).set(admin).send({ status: 'available' }).expect(200, { id, [field]: name(8), status: 'available' });
-      await t.http().get(`${base}/${id}`).set(admin).expect(200, { id, [field]: name(8), status: 'available' });
-      await t.http().put(`${base}/${id}/`).set(admin).send({ status: 'logged_out' }).expect(200, { id, [field]: name(8), status: 'logged_out' });
-      expect(await t.sql('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [id])).toEqual([{ agent_status: 'logged_out', status_sequence: 2 }]);
+      await t
+        .http()
+        .put(`${base}/${id}`)
+        .set(admin)
+        .send({ status: 'available' })
+        .expect(200, { id, [field]: name(8), status: 'available' });
+      await t
+        .http()
+        .get(`${base}/${id}`)
+        .set(admin)
+        .expect(200, { id, [field]: name(8), status: 'available' });
+      await t
+        .http()
+        .put(`${base}/${id}/`)
+        .set(admin)
+        .send({ status: 'logged_out' })
+        .expect(200, { id, [field]: name(8), status: 'logged_out' });
+      expect(await t.sql('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [id])).toEqual([
+        { agent_status: 'logged_out', status_sequence: 2 },
+      ]);
     });
 
     it('answers the agent unchanged for an empty PUT', async () => {
       const id = await createAgent(t, 'a1', type, name(9));
       const before = await dbState(t);
-      await t.http().put(`${base}/${id}`).set(admin).send({}).expect(200, { id, [field]: name(9), status: 'logged_out' });
+      await t
+        .http()
+        .put(`${base}/${id}`)
+        .set(admin)
+        .send({})
+        .expect(200, { id, [field]: name(9), status: 'logged_out' });
       expect(await dbState(t)).toEqual(before);
     });
 
@@ -151,7 +209,11 @@ describe('local and remote agents', () => {
       ['a null name', { [field]: null }, field],
       ['an empty name', { [field]: '' }, field],
       ['a numeric name', { [field]: 12345 }, field],
-      ['the name field of the other agent type', { [nameField(otherType(type))]: agentName(otherType(type), 1) }, nameField(otherType(type))],
+      [
+        'the name field of the other agent type',
+        { [nameField(otherType(type))]: agentName(otherType(type), 1) },
+        nameField(otherType(type)),
+      ],
       ['an unknown field', { agent_status: 'available' }, 'agent_status'],
       ['an id in the body', { id: 1 }, 'id'],
     ])('refuses a PUT with %s: 400 validation_failed naming the field, agent unchanged', async (_label, body, bad) => {
@@ -231,9 +293,80 @@ describe('local and remote agents', () => {
 
     it('refuses an agent created with a status', async () => {
       const before = await dbState(t);
-      const response = await t.http().post('/client/empty/agent/local/').set(admin).send({ extension_name: '555', status: 'available' }).expect(400);
+      const response = await t
+        .http()
+        .post('/client/empty/agent/local/')
+        .set(admin)
+        .send({ extension_name: '555', status: 'available' })
+        .expect(400);
       expect(response.body).toEqual({ message: expect.stringContaining('status'), status: 'validation_failed' });
       expect(await dbState(t)).toEqual(before);
+    });
+  });
+  describe('concurrency', () => {
+    it('creates exactly one of 10 concurrent agents with the same extension name; the others get 409 agent_exists', async () => {
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => t.http().post('/client/race/agent/local/').set(admin).send({ extension_name: 'same' })),
+      );
+      expect(responses.map((r) => r.status).sort()).toEqual([201, ...Array(9).fill(409)]);
+      expect(await t.sql("SELECT COUNT(*) AS n FROM agents WHERE client_id = 'race' AND extension_name = 'same'")).toEqual([{ n: 1 }]);
+    });
+
+    it('deletes an agent once when 5 deletes race: one 204, four 404 agent_not_found', async () => {
+      const id = await createAgent(t, 'race', 'remote', '+555');
+      const responses = await Promise.all(Array.from({ length: 5 }, () => t.http().delete(`/client/race/agent/remote/${id}`).set(admin)));
+      expect(responses.map((r) => r.status).sort()).toEqual([204, 404, 404, 404, 404]);
+    });
+
+    it('deletes an agent event once when 5 deletes race: one 204, four 404 event_not_found', async () => {
+      const id = await createAgent(t, 'race', 'local', 'del-event');
+      const eventId = await createEvent(t, 'race', 'local', id, login());
+      const responses = await Promise.all(
+        Array.from({ length: 5 }, () => t.http().delete(`/client/race/agent/local/${id}/event/${eventId}`).set(admin)),
+      );
+      expect(responses.map((r) => r.status).sort()).toEqual([204, 404, 404, 404, 404]);
+    });
+
+    it("answers every request racing an agent's deletion with success or 404, never 5xx, and a login answered 200 really happened", async () => {
+      for (let round = 0; round < 30; round++) {
+        const name = `gone${round}`;
+        const id = await createAgent(t, 'race', 'local', name);
+        await createEvent(t, 'race', 'local', id, login());
+        const requests = [
+          () => t.http().post(`/client/race/agent/local/${id}/event/`).set(admin).send(login()),
+          () => t.http().post(`/client/race/agent/local/${id}/event/`).set(admin).send(logout()),
+          () => t.http().put(`/client/race/agent/local/${id}`).set(admin).send({ status: 'available' }),
+          () => t.http().post('/pbx/agent-command').set(pbx).send({ client_id: 'race', extension_name: name, command: 'login' }),
+          () =>
+            t
+              .http()
+              .put(`/client/race/agent/local/${id}`)
+              .set(admin)
+              .send({ extension_name: `${name}-renamed` }),
+        ];
+        const slot = round % (requests.length + 1);
+        const order = [
+          ...requests.slice(0, slot),
+          () => t.http().delete(`/client/race/agent/local/${id}`).set(admin),
+          ...requests.slice(slot),
+        ];
+        const responses = await Promise.all(order.map((send) => send()));
+        const [deleted] = responses.splice(slot, 1);
+        const [create1, create2, putStatus, phone, rename] = responses;
+        expect(deleted.status).toBe(204);
+        expect(
+          [create1, create2, rename].filter((r) => r.status !== 201 && r.status !== 200 && r.status !== 404).map((r) => [r.status, r.body]),
+        ).toEqual([]);
+        expect([putStatus.status, phone.status].filter((s) => s !== 200 && s !== 404)).toEqual([]);
+        for (const response of [create1, create2, putStatus, phone, rename].filter((r) => r.status === 404)) {
+          expect(response.body).toEqual({ message: expect.any(String), status: 'agent_not_found' });
+        }
+        const changes = await t.sql<{ event_source: string }>('SELECT event_source FROM status_changes WHERE agent_id = ?', [id]);
+        const loggedIn = putStatus.status === 200 || phone.status === 200;
+        expect(changes).toHaveLength(loggedIn ? 1 : 0);
+        if (phone.status === 200) expect(changes[0].event_source).toBe(phone.body.changed ? 'phone' : 'api');
+        expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE agent_id = ?', [id])).toEqual([{ n: 0 }]);
+      }
     });
   });
 });

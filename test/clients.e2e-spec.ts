@@ -25,7 +25,12 @@ describe('clients and their limits', () => {
     it('refuses a second client with the same id with 409 client_exists and keeps the first one', async () => {
       await t.http().post('/client/').set(admin).send({ id: 'dup', name: 'First' }).expect(201);
       const before = await dbState(t);
-      await t.http().post('/client/').set(admin).send({ id: 'dup', name: 'Second' }).expect(409, { message: 'Client dup already exists.', status: 'client_exists' });
+      await t
+        .http()
+        .post('/client/')
+        .set(admin)
+        .send({ id: 'dup', name: 'Second' })
+        .expect(409, { message: 'Client dup already exists.', status: 'client_exists' });
       expect(await dbState(t)).toEqual(before);
       expect(await t.sql('SELECT name FROM clients WHERE id = ?', ['dup'])).toEqual([{ name: 'First' }]);
     });
@@ -85,13 +90,23 @@ describe('clients and their limits', () => {
     });
 
     it('changes the limit with PUT and answers the new limit with the current count', async () => {
-      await t.http().put('/client/lim/limit/').set(admin).send({ agent_event_limit: 5 }).expect(200, { agent_event_limit: 5, agent_event_count: 3 });
+      await t
+        .http()
+        .put('/client/lim/limit/')
+        .set(admin)
+        .send({ agent_event_limit: 5 })
+        .expect(200, { agent_event_limit: 5, agent_event_count: 3 });
       expect(await t.sql('SELECT agent_event_limit FROM clients WHERE id = ?', ['lim'])).toEqual([{ agent_event_limit: 5 }]);
       await t.http().get('/client/lim/limit').set(admin).expect(200, { agent_event_limit: 5, agent_event_count: 3 });
     });
 
     it('accepts a limit below the current count, and then refuses every new agent event', async () => {
-      await t.http().put('/client/lim/limit').set(admin).send({ agent_event_limit: 0 }).expect(200, { agent_event_limit: 0, agent_event_count: 3 });
+      await t
+        .http()
+        .put('/client/lim/limit')
+        .set(admin)
+        .send({ agent_event_limit: 0 })
+        .expect(200, { agent_event_limit: 0, agent_event_count: 3 });
       const [agent] = await t.sql<{ id: number }>("SELECT id FROM agents WHERE client_id = 'lim' AND agent_type = 'local'");
       await t
         .http()

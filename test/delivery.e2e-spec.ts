@@ -30,7 +30,7 @@ describe('webhook delivery', () => {
     return t.http().get(`/client/${clientId}/delivery/${page.body.deliveries[0].id}`).set(admin).expect(200);
   };
 
-  it('sends a GET with exactly the spec fields appended to the URL\'s own query, encoded byte for byte', async () => {
+  it("sends a GET with exactly the spec fields appended to the URL's own query, encoded byte for byte", async () => {
     const agent = await agentWithEvents(t, { extension_name: '000*094@ringme.ru Оператор+1' }, [
       { url: `${receiver.url('/fordel/show.php')}?a=1&b=x%20y`, event_type: 'agent-login', method: 'GET' },
     ]);
@@ -59,7 +59,9 @@ describe('webhook delivery', () => {
     expect(request.method).toBe('POST');
     expect(request.url).toBe('/in?token=abc');
     expect(request.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(request.body).toBe(`agent_status=logged_out&agent_type=remote&event_source=api&agent_id=${agent.agentId}&agent_number=%2B74951234567`);
+    expect(request.body).toBe(
+      `agent_status=logged_out&agent_type=remote&event_source=api&agent_id=${agent.agentId}&agent_number=%2B74951234567`,
+    );
     expect(request.headers['agent-event-sequence']).toBe('2');
   });
 
@@ -102,25 +104,43 @@ describe('webhook delivery', () => {
   });
 
   it('sends nothing when an available agent logs in again', async () => {
-    const agent = await agentWithEvents(t, { extension_name: 'twice@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'twice@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
     await agent.setStatus('available');
     await receiver.waitFor(1);
     await agent.setStatus('available');
-    await t.http().post('/pbx/agent-command').set(pbx).send({ client_id: agent.clientId, extension_name: 'twice@ringme.ru', command: 'login' }).expect(200);
+    await t
+      .http()
+      .post('/pbx/agent-command')
+      .set(pbx)
+      .send({ client_id: agent.clientId, extension_name: 'twice@ringme.ru', command: 'login' })
+      .expect(200);
     await sleep(700);
     expect(receiver.requests).toHaveLength(1);
   });
 
   it('tells the receiver event_source=phone for a login dialled on the phone', async () => {
-    const agent = await agentWithEvents(t, { extension_name: 'phone@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
-    await t.http().post('/pbx/agent-command').set(pbx).send({ client_id: agent.clientId, extension_name: 'phone@ringme.ru', command: 'login' }).expect(200);
+    const agent = await agentWithEvents(t, { extension_name: 'phone@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
+    await t
+      .http()
+      .post('/pbx/agent-command')
+      .set(pbx)
+      .send({ client_id: agent.clientId, extension_name: 'phone@ringme.ru', command: 'login' })
+      .expect(200);
     const [request] = await receiver.waitFor(1);
-    expect(request.url).toBe(`/hook?agent_status=available&agent_type=local&event_source=phone&agent_id=${agent.agentId}&extension_name=phone%40ringme.ru`);
+    expect(request.url).toBe(
+      `/hook?agent_status=available&agent_type=local&event_source=phone&agent_id=${agent.agentId}&extension_name=phone%40ringme.ru`,
+    );
   });
 
   it('retries a receiver that answers 500, 500, 200 with the same webhook-id, and logs all three attempts', async () => {
     receiver.reply({ status: 500, body: 'boom' }, { status: 500, body: 'boom again' }, { status: 200, body: 'thanks' });
-    const agent = await agentWithEvents(t, { extension_name: 'retry@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'retry@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
     await agent.setStatus('available');
     const requests = await receiver.waitFor(3);
     expect(new Set(requests.map((request) => request.headers['webhook-id'])).size).toBe(1);
@@ -129,8 +149,20 @@ describe('webhook delivery', () => {
       const response = await deliveryOf(agent.clientId);
       return response.body.state === 'succeeded' && response.body;
     });
-    expect(detail).toMatchObject({ id: requests[0].headers['webhook-id'], state: 'succeeded', attempt_count: 3, last_status_code: 200, last_error: null });
-    expect(detail.attempts.map((attempt: { status_code: number; response_snippet: string; attempt_number: number }) => [attempt.attempt_number, attempt.status_code, attempt.response_snippet])).toEqual([
+    expect(detail).toMatchObject({
+      id: requests[0].headers['webhook-id'],
+      state: 'succeeded',
+      attempt_count: 3,
+      last_status_code: 200,
+      last_error: null,
+    });
+    expect(
+      detail.attempts.map((attempt: { status_code: number; response_snippet: string; attempt_number: number }) => [
+        attempt.attempt_number,
+        attempt.status_code,
+        attempt.response_snippet,
+      ]),
+    ).toEqual([
       [1, 500, 'boom'],
       [2, 500, 'boom again'],
       [3, 200, 'thanks'],
@@ -142,7 +174,9 @@ describe('webhook delivery', () => {
 
   it('stops at once on 410 Gone: the delivery is dead after one attempt', async () => {
     receiver.reply({ status: 410 });
-    const agent = await agentWithEvents(t, { extension_name: 'gone@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'gone@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
     await agent.setStatus('available');
     await receiver.waitFor(1);
     const detail = await eventually(async () => {
@@ -159,7 +193,9 @@ describe('webhook delivery', () => {
 
   it('gives up after the last scheduled attempt and keeps the dead delivery visible; a manual retry sends it again with the same webhook-id', async () => {
     receiver.reply({ status: 502 }, { status: 502 }, { status: 502 }, { status: 502 });
-    const agent = await agentWithEvents(t, { extension_name: 'dead@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'POST' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'dead@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'POST' },
+    ]);
     await agent.setStatus('available');
     await receiver.waitFor(4);
     const dead = await eventually(async () => {
@@ -183,7 +219,9 @@ describe('webhook delivery', () => {
 
   it('honours Retry-After on 429 and 503', async () => {
     receiver.reply({ status: 503, headers: { 'Retry-After': '1' } }, { status: 429, headers: { 'Retry-After': '1' } }, { status: 200 });
-    const agent = await agentWithEvents(t, { extension_name: 'later@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'later@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
     await agent.setStatus('available');
     const requests = await receiver.waitFor(3, 10_000);
     // The schedule alone would retry after about 200 ms; the receiver asked for a second.
@@ -193,7 +231,9 @@ describe('webhook delivery', () => {
 
   it('counts a receiver that does not answer within the timeout as a failed attempt', async () => {
     receiver.reply({ status: 200, delayMs: 3000 }, { status: 200 });
-    const agent = await agentWithEvents(t, { extension_name: 'slow@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+    const agent = await agentWithEvents(t, { extension_name: 'slow@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
     await agent.setStatus('available');
     await receiver.waitFor(2);
     const detail = await eventually(async () => {
@@ -209,7 +249,9 @@ describe('webhook delivery', () => {
     const target = await new Receiver().start();
     try {
       receiver.reply({ status: 302, headers: { Location: target.url('/elsewhere') } }, { status: 200 });
-      const agent = await agentWithEvents(t, { extension_name: 'moved@ringme.ru' }, [{ url: receiver.url(), event_type: 'agent-login', method: 'GET' }]);
+      const agent = await agentWithEvents(t, { extension_name: 'moved@ringme.ru' }, [
+        { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+      ]);
       await agent.setStatus('available');
       await receiver.waitFor(2);
       const detail = await eventually(async () => {
@@ -236,7 +278,10 @@ describe('webhook delivery', () => {
     expect(await t.loseRedisData()).toBeGreaterThan(0);
     // Every later answer is 200: the deliveries can only arrive if they were enqueued again from MySQL.
     const rows = await eventually(async () => {
-      const pending = await t.sql<{ id: string; state: string }>("SELECT id, state FROM deliveries WHERE client_id = ? AND state <> 'succeeded'", [agent.clientId]);
+      const pending = await t.sql<{ id: string; state: string }>(
+        "SELECT id, state FROM deliveries WHERE client_id = ? AND state <> 'succeeded'",
+        [agent.clientId],
+      );
       return pending.length === 0 && (await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE client_id = ?', [agent.clientId]));
     }, 20_000);
     expect(rows).toHaveLength(3);
@@ -258,7 +303,9 @@ describe('webhook delivery', () => {
       await agent.setStatus('available');
       const [delivery] = await eventually(() =>
         strict
-          .sql<{ state: string; last_error: string }>("SELECT state, last_error FROM deliveries WHERE client_id = ? AND state = 'dead'", [agent.clientId])
+          .sql<{ state: string; last_error: string }>("SELECT state, last_error FROM deliveries WHERE client_id = ? AND state = 'dead'", [
+            agent.clientId,
+          ])
           .then((rows) => rows.length > 0 && rows),
       );
       expect(delivery.last_error).toMatch(/target_not_allowed/);
@@ -274,7 +321,10 @@ async function loopbackName(): Promise<string> {
   const { lookup } = await import('node:dns/promises');
   const { hostname } = await import('node:os');
   for (const name of [hostname(), 'vm', 'runsc', 'localhost.localdomain', 'ip6-localhost']) {
-    const address = await lookup(name).then((result) => result.address, () => '');
+    const address = await lookup(name).then(
+      (result) => result.address,
+      () => '',
+    );
     if (address.startsWith('127.') || address === '::1') return name;
   }
   throw new Error('no host name other than localhost resolves to loopback here');

@@ -24,7 +24,10 @@ describe('bad input is refused with {message, status} and changes nothing', () =
 
   async function expectRefused(method: Method, path: string, body: unknown, status: number, code: string, inMessage?: string) {
     const before = await dbState(t);
-    let request = t.http()[method](fill(path)).set(path.startsWith('/pbx') ? pbx : admin);
+    let request = t
+      .http()
+      [method](fill(path))
+      .set(path.startsWith('/pbx') ? pbx : admin);
     if (body !== undefined) request = request.send(body as object);
     const response = await request;
     expect({ status: response.status, body: response.body }).toEqual({
@@ -90,7 +93,13 @@ describe('bad input is refused with {message, status} and changes nothing', () =
     ['remote agent create: a 10 kB agent_number', 'post', '/client/x/agent/remote/', { agent_number: '1'.repeat(10_240) }, 'agent_number'],
     ['remote agent create: no agent_number', 'post', '/client/x/agent/remote/', {}, 'agent_number'],
     ['remote agent update: a status of "logged_in"', 'put', '/client/x/agent/remote/:remote', { status: 'logged_in' }, 'status'],
-    ['pbx: a 10 kB extension_name', 'post', '/pbx/agent-command', { client_id: 'x', extension_name: TEN_KB, command: 'login' }, 'extension_name'],
+    [
+      'pbx: a 10 kB extension_name',
+      'post',
+      '/pbx/agent-command',
+      { client_id: 'x', extension_name: TEN_KB, command: 'login' },
+      'extension_name',
+    ],
     ...eventBodyCases('local'),
     ...eventBodyCases('remote'),
   ])('%s: 400 validation_failed naming the field', async (_label, method, path, body, field) => {
@@ -114,13 +123,21 @@ describe('bad input is refused with {message, status} and changes nothing', () =
     );
   }
 
-  it.each(badIds.flatMap((id) => idPaths.map(([method, path, field]) => [id, method.toUpperCase(), path.replace('{id}', id), field, method] as const)))(
-    'refuses the id %j in %s %s: 400 validation_failed naming %s',
-    async (_id, _method, path, field, method) => {
-      const body = method === 'post' ? VALID_EVENT : method === 'put' ? (path.includes('/event') ? { method: 'POST' } : { status: 'available' }) : undefined;
-      await expectRefused(method, path, body, 400, 'validation_failed', `${field} must be a positive integer`);
-    },
-  );
+  it.each(
+    badIds.flatMap((id) =>
+      idPaths.map(([method, path, field]) => [id, method.toUpperCase(), path.replace('{id}', id), field, method] as const),
+    ),
+  )('refuses the id %j in %s %s: 400 validation_failed naming %s', async (_id, _method, path, field, method) => {
+    const body =
+      method === 'post'
+        ? VALID_EVENT
+        : method === 'put'
+          ? path.includes('/event')
+            ? { method: 'POST' }
+            : { status: 'available' }
+          : undefined;
+    await expectRefused(method, path, body, 400, 'validation_failed', `${field} must be a positive integer`);
+  });
 
   it.each<[Method, string]>([
     ['get', '/client/a%20b'],
@@ -157,25 +174,45 @@ describe('bad input is refused with {message, status} and changes nothing', () =
     expect(await dbState(t)).toEqual(before);
   });
 
-  it.each(['"https://ok.example.com/"', '42', 'null', 'true'])('answers a JSON body that is the scalar %s, not an object, with 400', async (raw) => {
-    const before = await dbState(t);
-    const response = await t.http().post(fill('/client/x/agent/local/:local/event/')).set(admin).set('Content-Type', 'application/json').send(raw);
-    expect(response.status).toBe(400);
-    expect(response.body).toEqual({ message: expect.any(String), status: expect.stringMatching(/^(malformed_json|validation_failed)$/) });
-    expect(await dbState(t)).toEqual(before);
-  });
+  it.each(['"https://ok.example.com/"', '42', 'null', 'true'])(
+    'answers a JSON body that is the scalar %s, not an object, with 400',
+    async (raw) => {
+      const before = await dbState(t);
+      const response = await t
+        .http()
+        .post(fill('/client/x/agent/local/:local/event/'))
+        .set(admin)
+        .set('Content-Type', 'application/json')
+        .send(raw);
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({ message: expect.any(String), status: expect.stringMatching(/^(malformed_json|validation_failed)$/) });
+      expect(await dbState(t)).toEqual(before);
+    },
+  );
 
   it('answers a JSON array body with 400 validation_failed', async () => {
     await expectRefused('post', '/client/x/agent/local/:local/event/', [VALID_EVENT], 400, 'validation_failed');
   });
 
-  it.each(['/client/%FF', '/client/x/agent/local/%E0%A4%A/event/'])('answers the path %s with broken percent-encoding with 400 and the error shape', async (path) => {
-    const response = await t.http().get(path).set(admin);
-    expect([response.status, response.body]).toEqual([400, { message: expect.any(String), status: expect.stringMatching(/^(bad_request|validation_failed)$/) }]);
-  });
+  it.each(['/client/%FF', '/client/x/agent/local/%E0%A4%A/event/'])(
+    'answers the path %s with broken percent-encoding with 400 and the error shape',
+    async (path) => {
+      const response = await t.http().get(path).set(admin);
+      expect([response.status, response.body]).toEqual([
+        400,
+        { message: expect.any(String), status: expect.stringMatching(/^(bad_request|validation_failed)$/) },
+      ]);
+    },
+  );
 
   it('answers a body of more than the size limit with 413 payload_too_large', async () => {
-    await expectRefused('post', '/client/x/agent/local/:local/event/', { ...VALID_EVENT, url: `https://ok.example.com/${'y'.repeat(200_000)}` }, 413, 'payload_too_large');
+    await expectRefused(
+      'post',
+      '/client/x/agent/local/:local/event/',
+      { ...VALID_EVENT, url: `https://ok.example.com/${'y'.repeat(200_000)}` },
+      413,
+      'payload_too_large',
+    );
   });
 
   it.each<[Method, string]>([

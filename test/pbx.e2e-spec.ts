@@ -19,12 +19,18 @@ describe('phone commands from the PBX', () => {
 
   const command = (body: object, auth = pbx) => t.http().post('/pbx/agent-command').set(auth).send(body);
   const lastChange = async (agentId: number) =>
-    (await t.sql('SELECT old_status, agent_status, event_source, sequence FROM status_changes WHERE agent_id = ? ORDER BY sequence DESC LIMIT 1', [agentId]))[0];
+    (
+      await t.sql(
+        'SELECT old_status, agent_status, event_source, sequence FROM status_changes WHERE agent_id = ? ORDER BY sequence DESC LIMIT 1',
+        [agentId],
+      )
+    )[0];
   const payloads = async (agentId: number) =>
-    (await t.sql<{ payload: string; url: string }>('SELECT payload, url FROM deliveries WHERE agent_id = ? ORDER BY created_at, id', [agentId])).map((d) => [
-      d.url,
-      JSON.parse(d.payload),
-    ]);
+    (
+      await t.sql<{ payload: string; url: string }>('SELECT payload, url FROM deliveries WHERE agent_id = ? ORDER BY created_at, id', [
+        agentId,
+      ])
+    ).map((d) => [d.url, JSON.parse(d.payload)]);
 
   it('logs a local agent in by its extension name: 200 changed, a status change and deliveries with event_source phone', async () => {
     await command({ client_id: '12', extension_name: '000*094@ringme.ru', command: 'login' }).expect(200, {
@@ -37,10 +43,20 @@ describe('phone commands from the PBX', () => {
     expect(await payloads(local)).toEqual([
       [
         'https://somehost.com/fordel/show.php',
-        { agent_status: 'available', agent_type: 'local', event_source: 'phone', agent_id: String(local), extension_name: '000*094@ringme.ru' },
+        {
+          agent_status: 'available',
+          agent_type: 'local',
+          event_source: 'phone',
+          agent_id: String(local),
+          extension_name: '000*094@ringme.ru',
+        },
       ],
     ]);
-    await t.http().get(`/client/12/agent/local/${local}`).set(admin).expect(200, { id: local, extension_name: '000*094@ringme.ru', status: 'available' });
+    await t
+      .http()
+      .get(`/client/12/agent/local/${local}`)
+      .set(admin)
+      .expect(200, { id: local, extension_name: '000*094@ringme.ru', status: 'available' });
   });
 
   it('answers changed:false and writes nothing when the agent logs in again from the phone', async () => {
@@ -58,7 +74,12 @@ describe('phone commands from the PBX', () => {
     const agentId = await createAgent(t, '12', 'local', '555');
     await t.http().put(`/client/12/agent/local/${agentId}`).set(admin).send({ status: 'available' }).expect(200);
     const before = await dbState(t);
-    await command({ client_id: '12', extension_name: '555', command: 'login' }).expect(200, { agent_id: agentId, agent_type: 'local', agent_status: 'available', changed: false });
+    await command({ client_id: '12', extension_name: '555', command: 'login' }).expect(200, {
+      agent_id: agentId,
+      agent_type: 'local',
+      agent_status: 'available',
+      changed: false,
+    });
     expect(await dbState(t)).toEqual(before);
   });
 
@@ -72,7 +93,13 @@ describe('phone commands from the PBX', () => {
     expect(await lastChange(local)).toEqual({ old_status: 'available', agent_status: 'logged_out', event_source: 'phone', sequence: 2 });
     expect((await payloads(local))[1]).toEqual([
       'https://somehost.com/out',
-      { agent_status: 'logged_out', agent_type: 'local', event_source: 'phone', agent_id: String(local), extension_name: '000*094@ringme.ru' },
+      {
+        agent_status: 'logged_out',
+        agent_type: 'local',
+        event_source: 'phone',
+        agent_id: String(local),
+        extension_name: '000*094@ringme.ru',
+      },
     ]);
   });
 
@@ -95,7 +122,9 @@ describe('phone commands from the PBX', () => {
   it('counts the sequence across API and phone changes of the same agent', async () => {
     await t.http().put(`/client/12/agent/remote/${remote}`).set(admin).send({ status: 'logged_out' }).expect(200);
     await command({ client_id: '12', agent_number: '+74951234567', command: 'login' }).expect(200);
-    const rows = await t.sql('SELECT sequence, event_source, agent_status FROM status_changes WHERE agent_id = ? ORDER BY sequence', [remote]);
+    const rows = await t.sql('SELECT sequence, event_source, agent_status FROM status_changes WHERE agent_id = ? ORDER BY sequence', [
+      remote,
+    ]);
     expect(rows).toEqual([
       { sequence: 1, event_source: 'phone', agent_status: 'available' },
       { sequence: 2, event_source: 'api', agent_status: 'logged_out' },
@@ -136,7 +165,11 @@ describe('phone commands from the PBX', () => {
   it.each([
     ['an unknown extension', { extension_name: '999@nowhere' }, 'There is no local agent with extension_name 999@nowhere in client 12.'],
     ['an unknown number', { agent_number: '+1000' }, 'There is no remote agent with agent_number +1000 in client 12.'],
-    ["a remote agent's number given as an extension name", { extension_name: '+74951234567' }, 'There is no local agent with extension_name +74951234567 in client 12.'],
+    [
+      "a remote agent's number given as an extension name",
+      { extension_name: '+74951234567' },
+      'There is no local agent with extension_name +74951234567 in client 12.',
+    ],
   ])('answers 404 agent_not_found for %s', async (_label, identity, message) => {
     const before = await dbState(t);
     await command({ client_id: '12', ...identity, command: 'login' }).expect(404, { message, status: 'agent_not_found' });
@@ -144,17 +177,29 @@ describe('phone commands from the PBX', () => {
   });
 
   it.each([
-    ['both extension_name and agent_number', { client_id: '12', extension_name: '000*094@ringme.ru', agent_number: '+74951234567', command: 'login' }, 'extension_name'],
+    [
+      'both extension_name and agent_number',
+      { client_id: '12', extension_name: '000*094@ringme.ru', agent_number: '+74951234567', command: 'login' },
+      'extension_name',
+    ],
     ['neither extension_name nor agent_number', { client_id: '12', command: 'login' }, 'extension_name'],
     ['a null extension_name', { client_id: '12', extension_name: null, command: 'login' }, 'extension_name'],
     ['a null agent_number', { client_id: '12', agent_number: null, command: 'login' }, 'agent_number'],
-    ['a null extension_name beside an agent_number', { client_id: '12', extension_name: null, agent_number: '+74951234567', command: 'login' }, 'extension_name'],
+    [
+      'a null extension_name beside an agent_number',
+      { client_id: '12', extension_name: null, agent_number: '+74951234567', command: 'login' },
+      'extension_name',
+    ],
     ['a command of "LOGIN"', { client_id: '12', extension_name: '000*094@ringme.ru', command: 'LOGIN' }, 'command'],
     ['no command', { client_id: '12', extension_name: '000*094@ringme.ru' }, 'command'],
     ['no client_id', { extension_name: '000*094@ringme.ru', command: 'login' }, 'client_id'],
     ['a numeric client_id', { client_id: 12, extension_name: '000*094@ringme.ru', command: 'login' }, 'client_id'],
     ['an agent number with letters', { client_id: '12', agent_number: 'abc', command: 'login' }, 'agent_number'],
-    ['an unknown field', { client_id: '12', extension_name: '000*094@ringme.ru', command: 'login', agent_status: 'available' }, 'agent_status'],
+    [
+      'an unknown field',
+      { client_id: '12', extension_name: '000*094@ringme.ru', command: 'login', agent_status: 'available' },
+      'agent_status',
+    ],
     ['an agent_id instead of a name', { client_id: '12', agent_id: 1, command: 'login' }, 'agent_id'],
   ])('refuses a command with %s: 400 validation_failed naming the field', async (_label, body, field) => {
     const before = await dbState(t);

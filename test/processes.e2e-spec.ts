@@ -64,7 +64,11 @@ describe('the service as processes', () => {
   async function loggedInAgent(): Promise<{ clientId: string; agentId: number }> {
     const clientId = `p${++clients}`;
     await request(base).post('/client/').set(admin).send({ id: clientId, name: 'Process test' }).expect(201);
-    const agent = await request(base).post(`/client/${clientId}/agent/local/`).set(admin).send({ extension_name: `${clientId}@ringme.ru` }).expect(201);
+    const agent = await request(base)
+      .post(`/client/${clientId}/agent/local/`)
+      .set(admin)
+      .send({ extension_name: `${clientId}@ringme.ru` })
+      .expect(201);
     await request(base)
       .post(`/client/${clientId}/agent/local/${agent.body.id}/event/`)
       .set(admin)
@@ -133,7 +137,11 @@ describe('the service as processes', () => {
 
     const clientId = `p${++clients}`;
     await request(cutBase).post('/client/').set(admin).send({ id: clientId, name: 'No Redis' }).expect(201);
-    const agent = await request(cutBase).post(`/client/${clientId}/agent/local/`).set(admin).send({ extension_name: 'noredis@ringme.ru' }).expect(201);
+    const agent = await request(cutBase)
+      .post(`/client/${clientId}/agent/local/`)
+      .set(admin)
+      .send({ extension_name: 'noredis@ringme.ru' })
+      .expect(201);
     await request(cutBase)
       .post(`/client/${clientId}/agent/local/${agent.body.id}/event/`)
       .set(admin)
@@ -144,7 +152,9 @@ describe('the service as processes', () => {
 
     const worker = start('worker');
     const [received] = await receiver.waitFor(1);
-    expect(received.body).toBe(`agent_status=available&agent_type=local&event_source=api&agent_id=${agent.body.id}&extension_name=noredis%40ringme.ru`);
+    expect(received.body).toBe(
+      `agent_status=available&agent_type=local&event_source=api&agent_id=${agent.body.id}&extension_name=noredis%40ringme.ru`,
+    );
     await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded');
     worker.child.kill('SIGTERM');
     await worker.exited;

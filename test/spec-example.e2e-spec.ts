@@ -1,6 +1,6 @@
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
-describe('the spec\'s worked example', () => {
+describe("the spec's worked example", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp('spec_example');
@@ -18,7 +18,12 @@ describe('the spec\'s worked example', () => {
       .set(admin)
       .send({ event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' })
       .expect(201);
-    expect(created.body).toEqual({ url: 'https://somehost.com/fordel/show.php', id: expect.any(Number), method: 'GET', event_type: 'agent-login' });
+    expect(created.body).toEqual({
+      url: 'https://somehost.com/fordel/show.php',
+      id: expect.any(Number),
+      method: 'GET',
+      event_type: 'agent-login',
+    });
     expect(Object.keys(created.body).sort()).toEqual(['event_type', 'id', 'method', 'url']);
   });
 

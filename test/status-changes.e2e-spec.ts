@@ -1,4 +1,15 @@
-import { agentName, createAgent, createClient, createEvent, dbState, login, logout, nameField, setStatus, type AgentType } from './support/api-fixtures.js';
+import {
+  agentName,
+  createAgent,
+  createClient,
+  createEvent,
+  dbState,
+  login,
+  logout,
+  nameField,
+  setStatus,
+  type AgentType,
+} from './support/api-fixtures.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 
 interface StatusChangeRow {
@@ -34,7 +45,8 @@ describe('status change detection and the outbox', () => {
   });
   afterAll(() => t.close());
 
-  const statusChanges = (agentId: number) => t.sql<StatusChangeRow>('SELECT * FROM status_changes WHERE agent_id = ? ORDER BY sequence', [agentId]);
+  const statusChanges = (agentId: number) =>
+    t.sql<StatusChangeRow>('SELECT * FROM status_changes WHERE agent_id = ? ORDER BY sequence', [agentId]);
   const deliveries = (agentId: number) =>
     t.sql<DeliveryRow>(
       'SELECT id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, state, attempts FROM deliveries WHERE agent_id = ? ORDER BY agent_event_id, created_at',
@@ -55,8 +67,16 @@ describe('status change detection and the outbox', () => {
   ])('a %s agent', (type, name) => {
     it('writes one status change and one pending delivery per agent-login event when it logs in through the API', async () => {
       const { clientId, agentId } = await freshAgent(type, name);
-      const login1 = await createEvent(t, clientId, type, agentId, { url: 'https://a.example.com/in?x=1', method: 'GET', event_type: 'agent-login' });
-      const login2 = await createEvent(t, clientId, type, agentId, { url: 'https://b.example.com/in', method: 'POST', event_type: 'agent-login' });
+      const login1 = await createEvent(t, clientId, type, agentId, {
+        url: 'https://a.example.com/in?x=1',
+        method: 'GET',
+        event_type: 'agent-login',
+      });
+      const login2 = await createEvent(t, clientId, type, agentId, {
+        url: 'https://b.example.com/in',
+        method: 'POST',
+        event_type: 'agent-login',
+      });
       await createEvent(t, clientId, type, agentId, logout());
       const startedAt = Date.now();
 
@@ -77,7 +97,13 @@ describe('status change detection and the outbox', () => {
         },
       ]);
       expect(Math.abs(changes[0].changed_at.getTime() - startedAt)).toBeLessThan(5000);
-      const payload = JSON.stringify({ agent_status: 'available', agent_type: type, event_source: 'api', agent_id: String(agentId), [nameField(type)]: name });
+      const payload = JSON.stringify({
+        agent_status: 'available',
+        agent_type: type,
+        event_source: 'api',
+        agent_id: String(agentId),
+        [nameField(type)]: name,
+      });
       const common = { client_id: clientId, agent_id: agentId, status_change_id: changes[0].id, payload, state: 'pending', attempts: 0 };
       expect(await deliveries(agentId)).toEqual([
         { ...common, id: expect.any(String), agent_event_id: login1, url: 'https://a.example.com/in?x=1', method: 'GET' },
@@ -90,14 +116,24 @@ describe('status change detection and the outbox', () => {
       await createEvent(t, clientId, type, agentId, login());
       await setStatus(t, clientId, type, agentId, 'available').expect(200);
       const [delivery] = await deliveries(agentId);
-      expect(Object.keys(JSON.parse(delivery.payload))).toEqual(['agent_status', 'agent_type', 'event_source', 'agent_id', nameField(type)]);
+      expect(Object.keys(JSON.parse(delivery.payload))).toEqual([
+        'agent_status',
+        'agent_type',
+        'event_source',
+        'agent_id',
+        nameField(type),
+      ]);
     });
 
     it('fires the agent-logout events, and only those, when it logs out', async () => {
       const { clientId, agentId } = await freshAgent(type, name);
       await createEvent(t, clientId, type, agentId, login());
       await setStatus(t, clientId, type, agentId, 'available').expect(200);
-      const out = await createEvent(t, clientId, type, agentId, { url: 'https://out.example.com/', method: 'POST', event_type: 'agent-logout' });
+      const out = await createEvent(t, clientId, type, agentId, {
+        url: 'https://out.example.com/',
+        method: 'POST',
+        event_type: 'agent-logout',
+      });
       await setStatus(t, clientId, type, agentId, 'logged_out').expect(200, { id: agentId, [nameField(type)]: name, status: 'logged_out' });
 
       const changes = await statusChanges(agentId);
@@ -115,7 +151,13 @@ describe('status change detection and the outbox', () => {
           status_change_id: changes[1].id,
           url: 'https://out.example.com/',
           method: 'POST',
-          payload: JSON.stringify({ agent_status: 'logged_out', agent_type: type, event_source: 'api', agent_id: String(agentId), [nameField(type)]: name }),
+          payload: JSON.stringify({
+            agent_status: 'logged_out',
+            agent_type: type,
+            event_source: 'api',
+            agent_id: String(agentId),
+            [nameField(type)]: name,
+          }),
           state: 'pending',
           attempts: 0,
         },
@@ -128,7 +170,11 @@ describe('status change detection and the outbox', () => {
     await createEvent(t, clientId, 'local', agentId, login());
     await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
     const before = await dbState(t);
-    await setStatus(t, clientId, 'local', agentId, 'available').expect(200, { id: agentId, extension_name: agentName('local', 1), status: 'available' });
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200, {
+      id: agentId,
+      extension_name: agentName('local', 1),
+      status: 'available',
+    });
     expect(await dbState(t)).toEqual(before);
   });
 
@@ -136,7 +182,11 @@ describe('status change detection and the outbox', () => {
     const { clientId, agentId } = await freshAgent('remote');
     await createEvent(t, clientId, 'remote', agentId, logout());
     const before = await dbState(t);
-    await setStatus(t, clientId, 'remote', agentId, 'logged_out').expect(200, { id: agentId, agent_number: agentName('remote', 1), status: 'logged_out' });
+    await setStatus(t, clientId, 'remote', agentId, 'logged_out').expect(200, {
+      id: agentId,
+      agent_number: agentName('remote', 1),
+      status: 'logged_out',
+    });
     expect(await dbState(t)).toEqual(before);
   });
 
@@ -161,7 +211,9 @@ describe('status change detection and the outbox', () => {
       [3, 'logged_out', 'available'],
     ]);
     expect((await statusChanges(other)).map((c) => c.sequence)).toEqual([1]);
-    expect(await t.sql('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [agentId])).toEqual([{ agent_status: 'available', status_sequence: 3 }]);
+    expect(await t.sql('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [agentId])).toEqual([
+      { agent_status: 'available', status_sequence: 3 },
+    ]);
   });
 
   it("does not fire another agent's agent events", async () => {
@@ -182,7 +234,13 @@ describe('status change detection and the outbox', () => {
       .send({ extension_name: '102@new', status: 'available' })
       .expect(200, { id: agentId, extension_name: '102@new', status: 'available' });
     const [delivery] = await deliveries(agentId);
-    expect(JSON.parse(delivery.payload)).toEqual({ agent_status: 'available', agent_type: 'local', event_source: 'api', agent_id: String(agentId), extension_name: '102@new' });
+    expect(JSON.parse(delivery.payload)).toEqual({
+      agent_status: 'available',
+      agent_type: 'local',
+      event_source: 'api',
+      agent_id: String(agentId),
+      extension_name: '102@new',
+    });
   });
 
   it('uses the agent event as it is at the moment of the change: updated ones fire with their new url and method, deleted ones not at all', async () => {
@@ -190,9 +248,19 @@ describe('status change detection and the outbox', () => {
     const kept = await createEvent(t, clientId, 'remote', agentId, login('https://old.example.com/'));
     const removed = await createEvent(t, clientId, 'remote', agentId, login('https://removed.example.com/'));
     const moved = await createEvent(t, clientId, 'remote', agentId, logout());
-    await t.http().put(`/client/${clientId}/agent/remote/${agentId}/event/${kept}`).set(admin).send({ url: 'https://new.example.com/', method: 'POST' }).expect(200);
+    await t
+      .http()
+      .put(`/client/${clientId}/agent/remote/${agentId}/event/${kept}`)
+      .set(admin)
+      .send({ url: 'https://new.example.com/', method: 'POST' })
+      .expect(200);
     await t.http().delete(`/client/${clientId}/agent/remote/${agentId}/event/${removed}`).set(admin).expect(204);
-    await t.http().put(`/client/${clientId}/agent/remote/${agentId}/event/${moved}`).set(admin).send({ event_type: 'agent-login' }).expect(200);
+    await t
+      .http()
+      .put(`/client/${clientId}/agent/remote/${agentId}/event/${moved}`)
+      .set(admin)
+      .send({ event_type: 'agent-login' })
+      .expect(200);
     await setStatus(t, clientId, 'remote', agentId, 'available').expect(200);
     expect((await deliveries(agentId)).map((d) => [d.agent_event_id, d.url, d.method])).toEqual([
       [kept, 'https://new.example.com/', 'POST'],
@@ -223,7 +291,9 @@ describe('status change detection and the outbox', () => {
         expect([response.status, response.body]).toEqual([200, { id: agentId, extension_name: name, status: 'available' }]);
       }
       const changes = await statusChanges(agentId);
-      expect(changes.map((c) => [c.sequence, c.old_status, c.agent_status, c.event_source])).toEqual([[1, 'logged_out', 'available', 'api']]);
+      expect(changes.map((c) => [c.sequence, c.old_status, c.agent_status, c.event_source])).toEqual([
+        [1, 'logged_out', 'available', 'api'],
+      ]);
       const rows = await deliveries(agentId);
       expect(rows.map((d) => d.agent_event_id)).toEqual(events);
       expect(new Set(rows.map((d) => d.status_change_id))).toEqual(new Set([changes[0].id]));
@@ -241,7 +311,10 @@ describe('status change detection and the outbox', () => {
       );
       const pbxAnswers = responses.filter((_, i) => i % 2 === 0);
       for (const response of pbxAnswers) {
-        expect([response.status, response.body]).toEqual([200, { agent_id: agentId, agent_type: 'remote', agent_status: 'available', changed: expect.any(Boolean) }]);
+        expect([response.status, response.body]).toEqual([
+          200,
+          { agent_id: agentId, agent_type: 'remote', agent_status: 'available', changed: expect.any(Boolean) },
+        ]);
       }
       for (const response of responses.filter((_, i) => i % 2 === 1)) {
         expect([response.status, response.body]).toEqual([200, { id: agentId, agent_number: name, status: 'available' }]);
@@ -277,7 +350,10 @@ describe('status change detection and the outbox', () => {
         expect(change.old_status).toBe(i === 0 ? 'logged_out' : changes[i - 1].agent_status);
         expect(change.agent_status).not.toBe(change.old_status);
       });
-      const [agent] = await t.sql<{ agent_status: string; status_sequence: number }>('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [agentId]);
+      const [agent] = await t.sql<{ agent_status: string; status_sequence: number }>(
+        'SELECT agent_status, status_sequence FROM agents WHERE id = ?',
+        [agentId],
+      );
       expect(agent).toEqual({ agent_status: changes[changes.length - 1].agent_status, status_sequence: changes.length });
       const rows = await deliveries(agentId);
       expect(rows).toHaveLength(changes.length);
@@ -291,6 +367,38 @@ describe('status change detection and the outbox', () => {
           extension_name: name,
         });
       }
+    });
+    it('answers agent event creates racing renames, logins and logouts of the agent with 201, never a deadlock or 5xx', async () => {
+      const { clientId, agentId } = await freshAgent('local');
+      await t.http().put(`/client/${clientId}/limit/`).set(admin).send({ agent_event_limit: 1000 }).expect(200);
+      for (let round = 0; round < 10; round++) {
+        const responses = await Promise.all([
+          t
+            .http()
+            .post(`/client/${clientId}/agent/local/${agentId}/event/`)
+            .set(admin)
+            .send(login(`https://race.example.com/${round}/a`)),
+          setStatus(t, clientId, 'local', agentId, 'available'),
+          t
+            .http()
+            .post(`/client/${clientId}/agent/local/${agentId}/event/`)
+            .set(admin)
+            .send(logout(`https://race.example.com/${round}/b`)),
+          t
+            .http()
+            .put(`/client/${clientId}/agent/local/${agentId}`)
+            .set(admin)
+            .send({ extension_name: `renamed-${round}` }),
+          setStatus(t, clientId, 'local', agentId, 'logged_out'),
+          t
+            .http()
+            .post(`/client/${clientId}/agent/local/${agentId}/event/`)
+            .set(admin)
+            .send(login(`https://race.example.com/${round}/c`)),
+        ]);
+        expect(responses.map((r) => r.status)).toEqual([201, 200, 201, 200, 200, 201]);
+      }
+      expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE agent_id = ?', [agentId])).toEqual([{ n: 30 }]);
     });
   });
 });

@@ -39,7 +39,10 @@ export function agentEventsController(type: AgentType) {
     @op('list', `List the http events of a ${type} agent`)
     @ApiOkResponse({ type: AgentEventResponseDto, isArray: true, example: [EXAMPLE_RESPONSE] })
     @ApiErrors(400, 401, 403, 404)
-    list(@Param('client_id', ClientIdPipe) clientId: string, @Param('agent_id', PositiveIntPipe) agentId: number): Promise<AgentEventResponseDto[]> {
+    list(
+      @Param('client_id', ClientIdPipe) clientId: string,
+      @Param('agent_id', PositiveIntPipe) agentId: number,
+    ): Promise<AgentEventResponseDto[]> {
       return this.events.list(clientId, type, agentId);
     }
 

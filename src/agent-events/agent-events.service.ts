@@ -26,9 +26,12 @@ export class AgentEventsService {
   async create(clientId: string, type: AgentType, agentId: number, dto: CreateAgentEventDto): Promise<AgentEventResponseDto> {
     this.targets.assertAllowedUrl(dto.url);
     const event = await this.dataSource.transaction(async (manager) => {
+      // The agent's row first, then the client's: the order of every writer of agents (an UPDATE of an agent
+      // locks its client's row for the foreign key), so the two cannot deadlock. The agent's lock makes a
+      // concurrent delete of it either wait for this insert or turn this into a 404.
+      await this.agents.require(clientId, type, agentId, manager, 'pessimistic_write');
       // The client's row lock serialises creates of one client, so the count cannot be raced past the limit.
       const client = await this.clients.require(clientId, manager, true);
-      await this.agents.require(clientId, type, agentId, manager);
       const count = await manager.getRepository(AgentEvent).countBy({ clientId });
       if (count >= client.agentEventLimit) {
         throw new ApiError(
@@ -37,7 +40,9 @@ export class AgentEventsService {
           `Client ${clientId} has ${count} agent events, its limit is ${client.agentEventLimit}.`,
         );
       }
-      const event = manager.getRepository(AgentEvent).create({ clientId, agentId, url: dto.url, eventType: dto.event_type, method: dto.method });
+      const event = manager
+        .getRepository(AgentEvent)
+        .create({ clientId, agentId, url: dto.url, eventType: dto.event_type, method: dto.method });
       await manager.getRepository(AgentEvent).insert(event);
       return event;
     });
@@ -54,7 +59,13 @@ export class AgentEventsService {
     return toAgentEventResponse(await this.require(clientId, type, agentId, eventId));
   }
 
-  async update(clientId: string, type: AgentType, agentId: number, eventId: number, dto: UpdateAgentEventDto): Promise<AgentEventResponseDto> {
+  async update(
+    clientId: string,
+    type: AgentType,
+    agentId: number,
+    eventId: number,
+    dto: UpdateAgentEventDto,
+  ): Promise<AgentEventResponseDto> {
     if (dto.url !== undefined) this.targets.assertAllowedUrl(dto.url);
     const event = await this.require(clientId, type, agentId, eventId);
     const changes = { url: dto.url ?? event.url, eventType: dto.event_type ?? event.eventType, method: dto.method ?? event.method };
@@ -64,11 +75,18 @@ export class AgentEventsService {
 
   async remove(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<void> {
     const event = await this.require(clientId, type, agentId, eventId);
-    await this.dataSource.getRepository(AgentEvent).delete({ id: event.id });
+    const result = await this.dataSource.getRepository(AgentEvent).delete({ id: event.id });
+    if (!result.affected) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
   }
 
   /** The agent event, or 404 naming what is missing: the client, the agent, or the event. */
-  async require(clientId: string, type: AgentType, agentId: number, eventId: number, manager: EntityManager = this.dataSource.manager): Promise<AgentEvent> {
+  async require(
+    clientId: string,
+    type: AgentType,
+    agentId: number,
+    eventId: number,
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<AgentEvent> {
     const event = await manager.getRepository(AgentEvent).findOneBy({ id: eventId, agentId, clientId });
     if (event) {
       await this.agents.require(clientId, type, agentId, manager);

@@ -36,7 +36,13 @@ export class AgentsService {
     const kind = AGENT_KINDS[type];
     await this.clients.require(clientId);
     const repository = this.dataSource.getRepository(Agent);
-    const agent = repository.create({ clientId, agentType: type, [kind.column]: fields[kind.nameField], agentStatus: 'logged_out', statusSequence: 0 });
+    const agent = repository.create({
+      clientId,
+      agentType: type,
+      [kind.column]: fields[kind.nameField],
+      agentStatus: 'logged_out',
+      statusSequence: 0,
+    });
     await this.saveUnique(kind, fields, () => repository.insert(agent));
     return toAgentResponse(agent);
   }
@@ -51,9 +57,20 @@ export class AgentsService {
     return toAgentResponse(await this.require(clientId, type, agentId));
   }
 
-  /** The agent, or 404: `client_not_found` first, then `agent_not_found` (also for an agent of the other type). */
-  async require(clientId: string, type: AgentType, agentId: number, manager: EntityManager = this.dataSource.manager): Promise<Agent> {
-    const agent = await manager.getRepository(Agent).findOneBy({ id: agentId, clientId, agentType: type });
+  /**
+   * The agent, or 404: `client_not_found` first, then `agent_not_found` (also for an agent of the other type).
+   * `lock` (inside a transaction) holds the agent's row, so a concurrent delete or change cannot slip in between.
+   */
+  async require(
+    clientId: string,
+    type: AgentType,
+    agentId: number,
+    manager: EntityManager = this.dataSource.manager,
+    lock?: 'pessimistic_write',
+  ): Promise<Agent> {
+    const agent = await manager
+      .getRepository(Agent)
+      .findOne({ where: { id: agentId, clientId, agentType: type }, ...(lock ? { lock: { mode: lock } } : {}) });
     if (agent) return agent;
     await this.clients.require(clientId, manager);
     throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
@@ -62,7 +79,7 @@ export class AgentsService {
   async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
     const { agent, change } = await this.dataSource.transaction(async (manager) => {
-      const agent = await this.require(clientId, type, agentId, manager);
+      const agent = await this.require(clientId, type, agentId, manager, 'pessimistic_write');
       const name = fields[kind.nameField];
       if (name !== undefined && name !== agent[kind.column]) {
         await this.saveUnique(kind, fields, () => manager.getRepository(Agent).update({ id: agent.id }, { [kind.column]: name }));
@@ -79,7 +96,8 @@ export class AgentsService {
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
     const agent = await this.require(clientId, type, agentId);
     // The agent's agent events go with it (ON DELETE CASCADE); deliveries already committed still go out.
-    await this.dataSource.getRepository(Agent).delete({ id: agent.id });
+    const result = await this.dataSource.getRepository(Agent).delete({ id: agent.id });
+    if (!result.affected) throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
   }
 
   /** A status change reported by the PBX for the agent with this extension or number (event_source=phone). */
@@ -91,8 +109,11 @@ export class AgentsService {
     const kind = identity.extension_name !== undefined ? AGENT_KINDS.local : AGENT_KINDS.remote;
     const name = identity[kind.nameField];
     const result = await this.dataSource.transaction(async (manager) => {
-      const agent = await manager.getRepository(Agent).findOneBy({ clientId, agentType: kind.type, [kind.column]: name });
-      if (!agent) {
+      const found = await manager.getRepository(Agent).findOneBy({ clientId, agentType: kind.type, [kind.column]: name });
+      // Locked by primary key, the order every writer of agents takes its locks in (a lock through the name's
+      // index first would deadlock with a delete or rename); then it must still be the agent of that name.
+      const agent = found && (await manager.getRepository(Agent).findOne({ where: { id: found.id }, lock: { mode: 'pessimistic_write' } }));
+      if (!agent || agent[kind.column] !== name) {
         await this.clients.require(clientId, manager);
         throw ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
       }
@@ -107,7 +128,11 @@ export class AgentsService {
       await write();
     } catch (error) {
       if (isDuplicateKey(error)) {
-        throw new ApiError(HttpStatus.CONFLICT, 'agent_exists', `An agent with ${kind.nameField} ${fields[kind.nameField]} already exists in this client.`);
+        throw new ApiError(
+          HttpStatus.CONFLICT,
+          'agent_exists',
+          `An agent with ${kind.nameField} ${fields[kind.nameField]} already exists in this client.`,
+        );
       }
       throw error;
     }

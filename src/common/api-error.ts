@@ -2,7 +2,11 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 
 /** An error a client is meant to read: `{"message", "status"}` with a machine code in `status`. */
 export class ApiError extends HttpException {
-  constructor(httpStatus: HttpStatus, readonly code: string, message: string) {
+  constructor(
+    httpStatus: HttpStatus,
+    readonly code: string,
+    message: string,
+  ) {
     super({ message, status: code }, httpStatus);
   }
 

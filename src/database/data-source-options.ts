@@ -18,6 +18,7 @@ export function dataSourceOptions(databaseUrl: string, poolSize = 16): DataSourc
     entities: ENTITIES,
     migrations: MIGRATIONS,
     synchronize: false,
+    logging: process.env.AE_LOG_SQL === '1' ? ['query'] : false,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
     poolSize,

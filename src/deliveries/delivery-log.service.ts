@@ -44,7 +44,12 @@ function toView(row: DeliveryRow): DeliveryViewDto {
     agent_event_id: row.agent_event_id,
     url: row.url,
     method: row.method,
-    status_change: { agent_status: row.agent_status, event_source: row.event_source, sequence: row.sequence, changed_at: row.changed_at.toISOString() },
+    status_change: {
+      agent_status: row.agent_status,
+      event_source: row.event_source,
+      sequence: row.sequence,
+      changed_at: row.changed_at.toISOString(),
+    },
     state: row.state,
     attempt_count: row.attempts,
     last_status_code: row.last_status_code,
@@ -65,14 +70,23 @@ export class DeliveryLogService {
     private readonly queue: DeliveryQueueService,
   ) {}
 
-  async listForEvent(clientId: string, type: AgentType, agentId: number, eventId: number, page: number, perPage: number): Promise<DeliveryPageDto> {
+  async listForEvent(
+    clientId: string,
+    type: AgentType,
+    agentId: number,
+    eventId: number,
+    page: number,
+    perPage: number,
+  ): Promise<DeliveryPageDto> {
     await this.agentEvents.require(clientId, type, agentId, eventId);
     return this.page('d.agent_event_id = ?', [eventId], page, perPage);
   }
 
   async listForClient(clientId: string, state: DeliveryState | undefined, page: number, perPage: number): Promise<DeliveryPageDto> {
     await this.clients.require(clientId);
-    return state ? this.page('d.client_id = ? AND d.state = ?', [clientId, state], page, perPage) : this.page('d.client_id = ?', [clientId], page, perPage);
+    return state
+      ? this.page('d.client_id = ? AND d.state = ?', [clientId, state], page, perPage)
+      : this.page('d.client_id = ?', [clientId], page, perPage);
   }
 
   async get(clientId: string, deliveryId: string): Promise<DeliveryDetailDto> {

@@ -89,7 +89,13 @@ export class DeliveryService {
     return { kind: 'retry', delayMs: asked ?? scheduled, reason };
   }
 
-  private async record(deliveryId: string, attemptNumber: number, startedAt: Date, result: SendResult, outcome: AttemptOutcome): Promise<void> {
+  private async record(
+    deliveryId: string,
+    attemptNumber: number,
+    startedAt: Date,
+    result: SendResult,
+    outcome: AttemptOutcome,
+  ): Promise<void> {
     const finishedAt = new Date(startedAt.getTime() + result.durationMs);
     const state = outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending';
     const nextAttemptAt = outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null;
@@ -97,7 +103,15 @@ export class DeliveryService {
     await this.dataSource.query(
       `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [deliveryId, attemptNumber, startedAt, result.durationMs, result.statusCode, result.error?.slice(0, 512) ?? null, result.responseSnippet],
+      [
+        deliveryId,
+        attemptNumber,
+        startedAt,
+        result.durationMs,
+        result.statusCode,
+        result.error?.slice(0, 512) ?? null,
+        result.responseSnippet,
+      ],
     );
     await this.dataSource.query(
       `UPDATE deliveries

@@ -24,12 +24,14 @@ export class HealthController {
   @ApiResponse({ status: 200, schema: { example: { status: 'ok', mysql: 'up', redis: 'up' } } })
   @ApiResponse({ status: 503, schema: { example: { message: 'redis is not answering', status: 'unavailable' } } })
   async check(): Promise<{ status: 'ok'; mysql: 'up'; redis: 'up' }> {
-    const [mysql, redis] = await Promise.allSettled([
-      within(this.dataSource.query('SELECT 1'), 2000),
-      within(this.redis.ping(), 2000),
-    ]);
+    const [mysql, redis] = await Promise.allSettled([within(this.dataSource.query('SELECT 1'), 2000), within(this.redis.ping(), 2000)]);
     const down = [mysql.status === 'rejected' ? 'mysql' : '', redis.status === 'rejected' ? 'redis' : ''].filter(Boolean);
-    if (down.length) throw new ApiError(HttpStatus.SERVICE_UNAVAILABLE, 'unavailable', `${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not answering`);
+    if (down.length)
+      throw new ApiError(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'unavailable',
+        `${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not answering`,
+      );
     return { status: 'ok', mysql: 'up', redis: 'up' };
   }
 }

@@ -33,17 +33,23 @@ export class StatusService {
 
     const current = await manager.getRepository(Agent).findOneByOrFail({ id: agent.id });
     const changedAt = new Date();
-    const insert = await manager.getRepository(StatusChange).insert({
-      clientId: current.clientId,
-      agentId: current.id,
-      agentType: current.agentType,
-      oldStatus: agentStatus === 'available' ? 'logged_out' : 'available',
-      agentStatus,
-      eventSource,
-      sequence: current.statusSequence,
-      changedAt,
-    });
-    const statusChangeId = String(insert.identifiers[0].id);
+    const insert = await manager
+      .createQueryBuilder()
+      .insert()
+      .into(StatusChange)
+      .values({
+        clientId: current.clientId,
+        agentId: current.id,
+        agentType: current.agentType,
+        oldStatus: agentStatus === 'available' ? 'logged_out' : 'available',
+        agentStatus,
+        eventSource,
+        sequence: current.statusSequence,
+        changedAt,
+      })
+      .updateEntity(false)
+      .execute();
+    const statusChangeId = String((insert.raw as { insertId: number }).insertId);
     const subscriptions = await manager
       .getRepository(AgentEvent)
       .find({ where: { agentId: current.id, eventType: eventTypeFor(agentStatus) }, order: { id: 'ASC' } });
@@ -64,7 +70,8 @@ export class StatusService {
       createdAt: changedAt,
       nextAttemptAt: changedAt,
     }));
-    await manager.getRepository(Delivery).insert(deliveries);
+    // updateEntity(false): no read-back of column defaults, every value is given here.
+    await manager.createQueryBuilder().insert().into(Delivery).values(deliveries).updateEntity(false).execute();
     return { changed: true, agentStatus, deliveryIds: deliveries.map((delivery) => delivery.id) };
   }
 }

@@ -15,7 +15,9 @@ export class TelephonyController {
   @Post('agent-command')
   @HttpCode(200)
   @Access('pbx', 'admin')
-  @ApiOperation({ summary: "A login or logout dialled on the agent's phone (PBX token); a real change fires agent events with event_source=phone" })
+  @ApiOperation({
+    summary: "A login or logout dialled on the agent's phone (PBX token); a real change fires agent events with event_source=phone",
+  })
   @ApiOkResponse({ type: AgentCommandResponseDto })
   @ApiErrors(400, 401, 403, 404)
   async command(@Body() dto: AgentCommandDto): Promise<AgentCommandResponseDto> {

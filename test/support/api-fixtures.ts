@@ -5,7 +5,8 @@ export const AGENT_TYPES: AgentType[] = ['local', 'remote'];
 
 /** The field that names an agent of each type, and a valid value of it. */
 export const nameField = (type: AgentType) => (type === 'local' ? 'extension_name' : 'agent_number');
-export const agentName = (type: AgentType, n: number) => (type === 'local' ? `${String(n).padStart(3, '0')}*094@ringme.ru` : `+7495000${String(n).padStart(4, '0')}`);
+export const agentName = (type: AgentType, n: number) =>
+  type === 'local' ? `${String(n).padStart(3, '0')}*094@ringme.ru` : `+7495000${String(n).padStart(4, '0')}`;
 export const otherType = (type: AgentType): AgentType => (type === 'local' ? 'remote' : 'local');
 
 export const TABLES = ['clients', 'agents', 'agent_events', 'status_changes', 'deliveries', 'delivery_attempts'];

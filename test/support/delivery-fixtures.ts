@@ -10,7 +10,12 @@ export async function agentWithEvents(
   events: { url: string; event_type: 'agent-login' | 'agent-logout'; method: 'GET' | 'POST' }[],
 ) {
   const clientId = `c${process.pid}x${++clients}`;
-  await t.http().post('/client/').set(admin).send({ id: clientId, name: `Client ${clientId}` }).expect(201);
+  await t
+    .http()
+    .post('/client/')
+    .set(admin)
+    .send({ id: clientId, name: `Client ${clientId}` })
+    .expect(201);
   const type = 'extension_name' in agent ? 'local' : 'remote';
   const created = await t.http().post(`/client/${clientId}/agent/${type}/`).set(admin).send(agent).expect(201);
   const agentId = created.body.id as number;

@@ -23,7 +23,11 @@ export interface ServiceProcess {
 }
 
 /** Runs `node dist/src/<entry>.js` with the given environment, collecting what it prints. */
-export function runService(entry: 'main' | 'worker' | 'database/migrate', env: Record<string, string>, args: string[] = []): ServiceProcess {
+export function runService(
+  entry: 'main' | 'worker' | 'database/migrate',
+  env: Record<string, string>,
+  args: string[] = [],
+): ServiceProcess {
   const child = spawn(process.execPath, [`dist/src/${entry}.js`, ...args], {
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -44,11 +44,7 @@ export function appendQuery(url: string, encoded: string): string {
 const FORM_CONTENT_TYPE = 'application/x-www-form-urlencoded';
 
 /** Builds the request for a receiver: GET puts the form in the query, POST in the body. */
-export function buildWebhookRequest(
-  method: 'GET' | 'POST',
-  url: string,
-  payload: Record<string, string>,
-): WebhookRequest {
+export function buildWebhookRequest(method: 'GET' | 'POST', url: string, payload: Record<string, string>): WebhookRequest {
   const encoded = encodeForm(payload);
   if (method === 'GET') {
     return { method, url: appendQuery(url, encoded), body: undefined, signedContent: encoded, headers: {} };

@@ -8,10 +8,7 @@ export interface LimitedText {
  * Reads a response body keeping at most `maxBytes` (UTF-8), then stops and destroys the
  * stream so a huge or endless body cannot exhaust memory or hold the worker.
  */
-export async function readLimited(
-  stream: AsyncIterable<Buffer | Uint8Array | string>,
-  maxBytes: number,
-): Promise<LimitedText> {
+export async function readLimited(stream: AsyncIterable<Buffer | Uint8Array | string>, maxBytes: number): Promise<LimitedText> {
   if (!Number.isInteger(maxBytes) || maxBytes < 0) {
     throw new RangeError(`maxBytes must be a non-negative integer, got ${maxBytes}`);
   }

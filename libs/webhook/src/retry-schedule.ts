@@ -14,9 +14,7 @@ export function parseRetrySchedule(text: string): number[] {
     const entry = raw.trim();
     const match = DURATION.exec(entry);
     if (!match) {
-      throw new Error(
-        `retry schedule entry ${index + 1} ("${entry}") is not a duration like 0, 500ms, 5s, 2m or 1h`,
-      );
+      throw new Error(`retry schedule entry ${index + 1} ("${entry}") is not a duration like 0, 500ms, 5s, 2m or 1h`);
     }
     const ms = Math.round(Number(match[1]) * UNIT_MS[match[2] ?? 's']);
     if (!Number.isSafeInteger(ms)) throw new Error(`retry schedule entry ${index + 1} ("${entry}") is too large`);

@@ -80,9 +80,7 @@ describe('signatureHeader', () => {
     const header = signatureHeader([oldSecret, newSecret], 'evt_rot', ts, 'agent_status=login');
     expect(() => verify(oldSecret, 'agent_status=login', 'evt_rot', ts, header)).not.toThrow();
     expect(() => verify(newSecret, 'agent_status=login', 'evt_rot', ts, header)).not.toThrow();
-    expect(() => verify(generateSigningSecret(), 'agent_status=login', 'evt_rot', ts, header)).toThrow(
-      WebhookVerificationError,
-    );
+    expect(() => verify(generateSigningSecret(), 'agent_status=login', 'evt_rot', ts, header)).toThrow(WebhookVerificationError);
   });
 
   it('requires at least one secret', () => {

@@ -7,9 +7,7 @@ import { TargetPolicy, type AllAddressesResolver } from './target-policy.js';
 type LookupResult = { err: NodeJS.ErrnoException | null; address: string | LookupAddress[]; family?: number };
 
 function lookupWith(policy: TargetPolicy, host: string, options: Parameters<TargetPolicy['lookup']>[1]) {
-  return new Promise<LookupResult>((resolve) =>
-    policy.lookup(host, options, (err, address, family) => resolve({ err, address, family })),
-  );
+  return new Promise<LookupResult>((resolve) => policy.lookup(host, options, (err, address, family) => resolve({ err, address, family })));
 }
 
 const fakeResolver =
@@ -20,16 +18,12 @@ const fakeResolver =
 describe('TargetPolicy.isAllowedAddress', () => {
   const policy = new TargetPolicy();
 
-  it.each([
-    '8.8.8.8',
-    '1.1.1.1',
-    '93.184.216.34',
-    '2606:4700:4700::1111',
-    '2a00:1450:4010:c05::64',
-    '::ffff:8.8.8.8',
-  ])('allows public unicast %s', (ip) => {
-    expect(policy.isAllowedAddress(ip)).toBe(true);
-  });
+  it.each(['8.8.8.8', '1.1.1.1', '93.184.216.34', '2606:4700:4700::1111', '2a00:1450:4010:c05::64', '::ffff:8.8.8.8'])(
+    'allows public unicast %s',
+    (ip) => {
+      expect(policy.isAllowedAddress(ip)).toBe(true);
+    },
+  );
 
   it.each([
     ['loopback', '127.0.0.1'],
@@ -189,16 +183,12 @@ describe('TargetPolicy.lookup', () => {
   it('accepts the dns.lookup(host, callback) and dns.lookup(host, family, callback) forms', async () => {
     const policy = new TargetPolicy(['127.0.0.0/8']);
     const viaCallbackOnly = await new Promise<unknown[]>((resolve) =>
-      (policy.lookup as unknown as (h: string, cb: (...args: unknown[]) => void) => void)('127.0.0.1', (...args) =>
-        resolve(args),
-      ),
+      (policy.lookup as unknown as (h: string, cb: (...args: unknown[]) => void) => void)('127.0.0.1', (...args) => resolve(args)),
     );
     expect(viaCallbackOnly).toEqual([null, '127.0.0.1', 4]);
     const viaFamily = await new Promise<unknown[]>((resolve) =>
-      (policy.lookup as unknown as (h: string, f: number, cb: (...args: unknown[]) => void) => void)(
-        'localhost',
-        4,
-        (...args) => resolve(args),
+      (policy.lookup as unknown as (h: string, f: number, cb: (...args: unknown[]) => void) => void)('localhost', 4, (...args) =>
+        resolve(args),
       ),
     );
     expect(viaFamily).toEqual([null, '127.0.0.1', 4]);

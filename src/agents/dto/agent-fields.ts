@@ -41,4 +41,3 @@ export const AgentStatusField = () =>
     IsOmittable(),
     IsIn(AGENT_STATUSES, { message: `status must be one of: ${AGENT_STATUSES.join(', ')}` }),
   );
-

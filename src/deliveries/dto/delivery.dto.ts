@@ -47,7 +47,8 @@ export class DeliveryViewDto {
   @ApiProperty({ example: 1 }) attempt_count!: number;
   @ApiProperty({ nullable: true, type: Number, example: 200 }) last_status_code!: number | null;
   @ApiProperty({ nullable: true, type: String, example: null }) last_error!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'When the next attempt is due (pending only).' }) next_attempt_at!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'When the next attempt is due (pending only).' }) next_attempt_at!:
+    string | null;
   @ApiProperty() created_at!: string;
   @ApiProperty({ nullable: true, type: String }) delivered_at!: string | null;
 }
@@ -70,7 +71,10 @@ export class DeliveryAttemptViewDto {
 }
 
 export class DeliveryDetailDto extends DeliveryViewDto {
-  @ApiProperty({ description: 'Exactly the fields sent, in the order sent.', example: { agent_status: 'available', agent_type: 'local', event_source: 'api', agent_id: '136', extension_name: '000*094@ringme.ru' } })
+  @ApiProperty({
+    description: 'Exactly the fields sent, in the order sent.',
+    example: { agent_status: 'available', agent_type: 'local', event_source: 'api', agent_id: '136', extension_name: '000*094@ringme.ru' },
+  })
   payload!: Record<string, string>;
 
   @ApiProperty({ type: DeliveryAttemptViewDto, isArray: true }) attempts!: DeliveryAttemptViewDto[];
