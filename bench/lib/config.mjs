@@ -17,6 +17,16 @@ export const config = {
   skipBuild: process.env.BENCH_SKIP_BUILD === '1',
   keep: process.env.BENCH_KEEP === '1', // keep the database and Redis keys (for a look afterwards)
   profile: process.env.BENCH_PROFILE === '1', // --cpu-prof on API and worker, profiles under bench/results/tmp/
+  /** Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log). */
+  phases: new Set((process.env.BENCH_PHASES || 'e2e,api').split(',').map((p) => p.trim())),
+  /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
+  serviceEnv: Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([key]) => key.startsWith('BENCH_SERVICE_'))
+      .map(([key, value]) => [key.slice('BENCH_SERVICE_'.length), value]),
+  ),
+  /** A directory to write the API's and worker's whole output to (for AE_LOG_SQL and the like). */
+  logDir: process.env.BENCH_LOG_DIR || '',
   /** The worker concurrency, the same for the service's worker and the floor. */
   concurrency: num('BENCH_CONCURRENCY', 64, 64),
   /** Agents driven by status changes; each has an agent-login and an agent-logout GET event. */
@@ -35,6 +45,8 @@ export const config = {
   saturationInflight: num('BENCH_SAT_INFLIGHT', 64, 64),
   /** Seconds at the start of the saturation drive left out of the sustained rate (queues fill up). */
   steadySkipSeconds: num('BENCH_STEADY_SKIP_SECONDS', 2, 1),
+  /** Worker-only figure: this many changes accepted with the worker stopped, then drained by a fresh worker. */
+  backlog: num('BENCH_BACKLOG', 6000, 1500),
   drainSeconds: num('BENCH_DRAIN_SECONDS', 90, 60),
   listRate: num('BENCH_LIST_RATE', 1000, 1000),
   listSeconds: num('BENCH_LIST_SECONDS', 10, 3),

@@ -1,0 +1,224 @@
+// Databases, Redis keys, and the service's processes (API, worker, migrations) as they run in production.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, mkdirSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
+
+export const ROOT = new URL('../..', import.meta.url).pathname;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function build() {
+  const result = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
+}
+
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** `mysql://…/any` → the same server with database `name`. */
+export function databaseUrlFor(baseUrl, name) {
+  const url = new URL(baseUrl.replace(/^mariadb:/, 'mysql:'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function serverVersion(baseUrl) {
+  const connection = await mysql.createConnection({ uri: databaseUrlFor(baseUrl, '') });
+  const [[{ version }]] = await connection.query('SELECT VERSION() AS version');
+  await connection.end();
+  return version;
+}
+
+export async function dropDatabase(baseUrl, name) {
+  const connection = await mysql.createConnection({ uri: databaseUrlFor(baseUrl, '') });
+  await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  await connection.end();
+}
+
+/** Deletes the keys of one queue prefix with SCAN + UNLINK (Redis is shared: never FLUSHALL/FLUSHDB). */
+export async function deletePrefix(redis, prefix) {
+  let cursor = '0';
+  let deleted = 0;
+  // A glob: escape the characters SCAN MATCH treats specially.
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  for (let rounds = 0; rounds < 100_000; rounds++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length) deleted += await redis.unlink(...keys);
+    cursor = next;
+    if (cursor === '0') break;
+  }
+  return deleted;
+}
+
+export function redisClient(redisUrl) {
+  return new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+}
+
+/** One of the service's entry points as a child process; output kept for errors and readiness. */
+export function runService(entry, env, { nodeArgs = [], label = entry, logFile } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, `dist/src/${entry}.js`], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk) => {
+    output += chunk.toString();
+    if (output.length > 200_000) output = output.slice(-100_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  if (logFile) {
+    const file = createWriteStream(logFile, { flags: 'a' });
+    child.stdout.pipe(file, { end: false });
+    child.stderr.pipe(file, { end: false });
+    child.on('exit', () => file.end());
+  }
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const service = {
+    label,
+    child,
+    pid: child.pid,
+    exited,
+    output: () => output,
+    async waitFor(text, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs;
+      while (!output.includes(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label} exited before "${text}":\n${output}`);
+        if (Date.now() > until) throw new Error(`${label} never printed "${text}" in ${timeoutMs} ms:\n${output}`);
+        await sleep(50);
+      }
+    },
+    /** SIGTERM (graceful: lets --cpu-prof write its profile), SIGKILL after `graceMs`. */
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+  return service;
+}
+
+export function profileArgs(dir, name) {
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+}
+
+/** Peak (VmHWM) and current (VmRSS) resident set of a process, in MB. */
+export function memory(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { peakMb: round1(kb('VmHWM') / 1024), rssMb: round1(kb('VmRSS') / 1024) };
+  } catch {
+    return { peakMb: null, rssMb: null };
+  }
+}
+
+const CLOCK_TICKS = 100;
+/** CPU seconds (user + system) used by a process so far. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids of the local MariaDB and Redis servers, if they run on this machine (for CPU accounting only). */
+export function serverPids() {
+  const found = {};
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(join('/proc', entry, 'comm'), 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') found.mysql ??= Number(entry);
+      if (comm === 'redis-server') found.redis ??= Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** A snapshot of CPU seconds of named processes; `since` gives the deltas. */
+export function cpuSnapshot(pids) {
+  const snapshot = { at: performance.now(), cpu: {} };
+  for (const [name, pid] of Object.entries(pids)) if (pid) snapshot.cpu[name] = cpuSeconds(pid);
+  snapshot.cpu.bench = process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
+  return snapshot;
+}
+
+export function cpuSince(before, after) {
+  const wall = (after.at - before.at) / 1000;
+  const out = { wallSeconds: round2(wall), cpuSeconds: {} };
+  for (const name of Object.keys(after.cpu)) {
+    if (before.cpu[name] == null || after.cpu[name] == null) continue;
+    out.cpuSeconds[name] = round2(after.cpu[name] - before.cpu[name]);
+  }
+  return out;
+}
+
+const MYSQL_COUNTERS = [
+  'Questions',
+  'Com_select',
+  'Com_insert',
+  'Com_update',
+  'Com_delete',
+  'Com_begin',
+  'Com_commit',
+  'Com_rollback',
+  'Handler_read_key',
+  'Handler_read_next',
+  'Handler_read_rnd_next',
+  'Handler_write',
+  'Innodb_data_fsyncs',
+  'Innodb_os_log_fsyncs',
+];
+
+/** Global MariaDB counters (server-wide: other users of the server show up too). */
+export async function mysqlCounters(connection) {
+  const [rows] = await connection.query(
+    `SHOW GLOBAL STATUS WHERE Variable_name IN (${MYSQL_COUNTERS.map(() => '?').join(',')})`,
+    MYSQL_COUNTERS,
+  );
+  return Object.fromEntries(rows.map((row) => [row.Variable_name, Number(row.Value)]));
+}
+
+/** Redis command counts (server-wide). */
+export async function redisCounters(redis) {
+  const text = await redis.info('commandstats');
+  const out = {};
+  for (const line of text.split('\n')) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (match) out[match[1]] = Number(match[2]);
+  }
+  return out;
+}
+
+export function counterDelta(before, after) {
+  const out = {};
+  for (const [key, value] of Object.entries(after)) {
+    const delta = value - (before[key] ?? 0);
+    if (delta) out[key] = delta;
+  }
+  return out;
+}
+
+export const round1 = (value) => (value == null || Number.isNaN(value) ? null : Math.round(value * 10) / 10);
+export const round2 = (value) => (value == null || Number.isNaN(value) ? null : Math.round(value * 100) / 100);

@@ -1,0 +1,289 @@
+// The table: each figure per history level, its target, and the verdict (a ratio where the target is one).
+import { TARGETS } from './config.mjs';
+
+const fmt = (value, digits = 1) => (value == null ? '–' : Number(value).toLocaleString('en-US', { maximumFractionDigits: digits }));
+const ms = (value) => (value == null ? '–' : `${fmt(value)} ms`);
+const pct = (l) => `p50 ${ms(l.p50)} · p95 ${ms(l.p95)} · p99 ${ms(l.p99)} · max ${ms(l.max)}`;
+const yes = (ok) => (ok ? 'ok' : 'MISSED');
+
+function table(headers, rows) {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => String(row[i]).length)));
+  const line = (cells) => `| ${cells.map((cell, i) => String(cell).padEnd(widths[i])).join(' | ')} |`;
+  return [line(headers), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function renderReport(results) {
+  const { floor, levels } = results;
+  const labels = levels.map((level) => `@${fmt(level.level, 0)} rows`);
+  // A figure that was not measured (BENCH_PHASES) shows as '–'.
+  const safe =
+    (fn) =>
+    (...args) => {
+      try {
+        const value = fn(...args);
+        return value === undefined || (typeof value === 'number' && Number.isNaN(value)) ? '–' : value;
+      } catch {
+        return '–';
+      }
+    };
+  const each = (fn) => levels.map(safe(fn));
+  const verdicts = (fn) => levels.map(safe(fn)).join(' / ');
+
+  const rows = [
+    [
+      'floor: bare BullMQ + HTTP GET, deliveries/s',
+      ...each(() => fmt(floor.deliveriesPerSecond)),
+      'the ceiling',
+      floor.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor.received}/${floor.jobs}`,
+    ],
+    [
+      'end-to-end sustained deliveries/s (saturation)',
+      ...each((l) => fmt(l.phases.saturation.deliveriesPerSecond)),
+      `≥ ${TARGETS.e2eToFloor} × floor`,
+      verdicts((l) => {
+        const ratio = l.phases.saturation.deliveriesPerSecond / floor.deliveriesPerSecond;
+        return `${ratio.toFixed(2)}× ${yes(ratio >= TARGETS.e2eToFloor)}`;
+      }),
+    ],
+    ['  status changes accepted/s (same window)', ...each((l) => fmt(l.phases.saturation.acceptedPerSecond)), '', ''],
+    ['  drain after the drive stopped', ...each((l) => `${fmt(l.phases.saturation.drainSecondsAfterDrive, 2)} s`), '', ''],
+    [
+      '  diagnostic: API alone, PUT status accepted/s (worker stopped)',
+      ...each((l) => fmt(l.phases.backlog.acceptedPerSecondApiAlone)),
+      '',
+      '',
+    ],
+    [
+      '  diagnostic: worker alone, draining a backlog, deliveries/s',
+      ...each((l) => fmt(l.phases.backlog.workerDeliveriesPerSecond)),
+      'vs floor',
+      verdicts((l) => `${(l.phases.backlog.workerDeliveriesPerSecond / floor.deliveriesPerSecond).toFixed(2)}×`),
+    ],
+    [
+      `latency at ${fmt(levels[0]?.phases.fixed?.offeredRate, 0)} changes/s (accepted → received)`,
+      ...each((l) => pct(l.phases.fixed.latency)),
+      `p99 < ${TARGETS.fixedP99Ms} ms`,
+      verdicts(
+        (l) => `${(l.phases.fixed.latency.p99 / TARGETS.fixedP99Ms).toFixed(2)}× ${yes(l.phases.fixed.latency.p99 < TARGETS.fixedP99Ms)}`,
+      ),
+    ],
+    [
+      '  achieved rate at the fixed load',
+      ...each((l) => `${fmt(l.phases.fixed.acceptedPerSecond)}/s accepted, ${fmt(l.phases.fixed.deliveriesPerSecond)}/s delivered`),
+      '',
+      '',
+    ],
+    [
+      `latency at saturation (${levels[0]?.phases.saturation?.inflight} PUTs in flight)`,
+      ...each((l) => pct(l.phases.saturation.latency)),
+      '–',
+      '',
+    ],
+    [
+      'PUT status latency, fixed load',
+      ...each((l) => `p50 ${ms(l.phases.fixed.putLatency.p50)} · p99 ${ms(l.phases.fixed.putLatency.p99)}`),
+      '',
+      '',
+    ],
+    [
+      'PUT status latency, saturation',
+      ...each((l) => `p50 ${ms(l.phases.saturation.putLatency.p50)} · p99 ${ms(l.phases.saturation.putLatency.p99)}`),
+      '',
+      '',
+    ],
+    [
+      `GET agent-event list at ${fmt(levels[0]?.phases.listAtRate?.offeredRate, 0)} req/s (steady)`,
+      ...each((l) => `${fmt(l.phases.listAtRate.requestsPerSecond)} req/s · p99 ${ms(l.phases.listAtRate.latencyMs.p99)}`),
+      `p99 < ${TARGETS.listP99Ms} ms at 1,000/s`,
+      verdicts((l) => {
+        const a = l.phases.listAtRate;
+        const ok = a.latencyMs.p99 < TARGETS.listP99Ms && a.requestsPerSecond >= 0.95 * a.offeredRate && a.ok;
+        return `${(a.latencyMs.p99 / TARGETS.listP99Ms).toFixed(2)}× ${yes(ok)}`;
+      }),
+    ],
+    [
+      `  the same rate as autocannon overallRate (per-second bursts, ${levels[0]?.phases.listBursts?.connections} conns)`,
+      ...each((l) => `${fmt(l.phases.listBursts.requestsPerSecond)} req/s · p99 ${ms(l.phases.listBursts.latencyMs.p99)}`),
+      '',
+      '',
+    ],
+    [
+      'GET agent-event list, unthrottled',
+      ...each((l) => `${fmt(l.phases.listMax.requestsPerSecond)} req/s · p99 ${ms(l.phases.listMax.latencyMs.p99)}`),
+      '–',
+      '',
+    ],
+    [
+      'POST agent event, unthrottled',
+      ...each((l) => `${fmt(l.phases.post.requestsPerSecond)} req/s · p99 ${ms(l.phases.post.latencyMs.p99)}`),
+      '–',
+      '',
+    ],
+    [
+      'GET delivery log (extra), unthrottled',
+      ...each((l) => `${fmt(l.phases.deliveryLog.requestsPerSecond)} req/s · p99 ${ms(l.phases.deliveryLog.latencyMs.p99)}`),
+      '–',
+      '',
+    ],
+    ['API peak RSS (end of level)', ...each((l) => `${fmt(l.rss.end.api.peakMb)} MB (${fmt(l.rss.start.api.rssMb)} MB at start)`), '–', ''],
+    [
+      'worker peak RSS at saturation',
+      ...each((l) => `${fmt(l.rss.saturation.worker.peakMb)} MB (${fmt(l.rss.start.worker.rssMb)} MB at start)`),
+      `< ${TARGETS.workerRssMb} MB`,
+      verdicts(
+        (l) =>
+          `${(l.rss.saturation.worker.peakMb / TARGETS.workerRssMb).toFixed(2)}× ${yes(l.rss.saturation.worker.peakMb < TARGETS.workerRssMb)}`,
+      ),
+    ],
+  ];
+  const main = table(['figure', ...labels, 'target', 'verdict'], rows);
+
+  // Growth: the last level against the first.
+  let growth = '';
+  if (levels.length > 1) {
+    const first = levels[0];
+    const last = levels[levels.length - 1];
+    const metrics = [
+      ['end-to-end deliveries/s', (l) => l.phases.saturation.deliveriesPerSecond, 'higher'],
+      ['worker alone deliveries/s (diagnostic)', (l) => l.phases.backlog.workerDeliveriesPerSecond, 'higher'],
+      ['latency p99 at fixed load', (l) => l.phases.fixed.latency.p99, 'lower'],
+      ['latency p99 at saturation', (l) => l.phases.saturation.latency.p99, 'lower'],
+      ['GET list p99 at fixed rate', (l) => l.phases.listAtRate.latencyMs.p99, 'lower'],
+      ['GET list req/s unthrottled', (l) => l.phases.listMax.requestsPerSecond, 'higher'],
+      ['POST agent event req/s', (l) => l.phases.post.requestsPerSecond, 'higher'],
+      ['POST agent event p99', (l) => l.phases.post.latencyMs.p99, 'lower'],
+      ['GET delivery log req/s (extra)', (l) => l.phases.deliveryLog.requestsPerSecond, 'higher'],
+      ['worker peak RSS at saturation', (l) => l.rss.saturation.worker.peakMb, 'lower'],
+      ['API peak RSS', (l) => l.rss.end.api.peakMb, 'lower'],
+    ];
+    growth = table(
+      ['figure', labels[0], labels[labels.length - 1], 'ratio', `within ${TARGETS.growth * 100} %`],
+      metrics.map(([name, get, better]) => {
+        const value = (level) => {
+          const v = safe(get)(level);
+          return typeof v === 'number' ? v : null;
+        };
+        const a = value(first);
+        const b = value(last);
+        const ratio = a ? b / a : null;
+        const ok = ratio != null && (better === 'higher' ? ratio >= 1 - TARGETS.growth : ratio <= 1 + TARGETS.growth);
+        return [name, fmt(a), fmt(b), ratio == null ? '–' : `${ratio.toFixed(2)}×`, ratio == null ? '–' : yes(ok)];
+      }),
+    );
+  }
+
+  const checkRows = [];
+  for (const level of levels) {
+    for (const [phase, check] of Object.entries(level.phases)) {
+      if ('expected' in check) {
+        checkRows.push([
+          `@${fmt(level.level, 0)} ${phase}`,
+          `${check.received}/${check.expected}`,
+          check.duplicates,
+          check.extraDeliveries,
+          check.wrongPayload,
+          check.putErrors,
+          yes(check.ok),
+        ]);
+      } else {
+        checkRows.push([
+          `@${fmt(level.level, 0)} ${phase}`,
+          `${check.ok2xx}/${check.requests} 2xx`,
+          '',
+          '',
+          check.wrongBody ?? '',
+          check.errors + check.timeouts,
+          yes(check.ok),
+        ]);
+      }
+    }
+  }
+  const checks = table(
+    ['check', 'received/expected', 'dup (same id)', 'extra deliveries', 'wrong payload/body', 'request errors', 'verdict'],
+    checkRows,
+  );
+
+  const diagRows = [];
+  const fj = results.floor.perJob;
+  if (fj) {
+    diagRows.push([
+      'floor per job (fill + drain)',
+      fmt(fj.mysql.Questions ?? 0, 2),
+      '–',
+      '–',
+      fmt(fj.redisTotal, 1),
+      Object.entries(fj.cpuMs)
+        .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+        .join(', '),
+    ]);
+  }
+  for (const level of levels) {
+    const d = level.diagnostics.saturationPerDelivery;
+    if (!d) continue;
+    diagRows.push([
+      `@${fmt(level.level, 0)} per delivery (saturation)`,
+      fmt(d.mysql.Questions, 2),
+      `${fmt(d.mysql.Com_select, 2)}/${fmt(d.mysql.Com_insert, 2)}/${fmt(d.mysql.Com_update, 2)}/${fmt(d.mysql.Com_commit, 2)}`,
+      fmt((d.mysql.Handler_read_key ?? 0) + (d.mysql.Handler_read_next ?? 0) + (d.mysql.Handler_read_rnd_next ?? 0), 1),
+      fmt(d.redisTotal, 1),
+      Object.entries(d.cpuMs)
+        .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+        .join(', '),
+    ]);
+    for (const [name, key] of [
+      ['per PUT, worker stopped', 'backlogFillPerChange'],
+      ['per delivery, worker alone', 'backlogDrainPerDelivery'],
+      ['per GET list', 'listPerRequest'],
+      ['per POST event', 'postPerRequest'],
+      ['per GET delivery log', 'deliveryLogPerRequest'],
+    ]) {
+      const p = level.diagnostics[key];
+      if (!p) continue;
+      diagRows.push([
+        `@${fmt(level.level, 0)} ${name}`,
+        fmt(p.mysql.Questions, 2),
+        `${fmt(p.mysql.Com_select, 2)}/${fmt(p.mysql.Com_insert, 2)}/${fmt(p.mysql.Com_update, 2)}/${fmt(p.mysql.Com_commit, 2)}`,
+        fmt((p.mysql.Handler_read_key ?? 0) + (p.mysql.Handler_read_next ?? 0) + (p.mysql.Handler_read_rnd_next ?? 0), 1),
+        fmt(p.redisTotal, 1),
+        Object.entries(p.cpuMs)
+          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+          .join(', '),
+      ]);
+    }
+  }
+  const diag = table(
+    [
+      'where the time goes (server-wide counters)',
+      'SQL statements',
+      'select/insert/update/commit',
+      'rows read (Handler_read_*)',
+      'Redis cmds',
+      'CPU ms by process',
+    ],
+    diagRows,
+  );
+
+  const m = results.machine;
+  const header = [
+    `# agent-events benchmark${results.quick ? ' (quick run)' : ''}`,
+    '',
+    `${results.startedAt} · ${m.label} (${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB) · Node ${m.node} · MariaDB ${m.mariadb} · Redis ${m.redis} · worker concurrency ${results.floor.concurrency} · run ${results.runSeconds} s`,
+    `Figures: ${[...results.settings.phases].join(', ')}. Rows before each level: ${levels.map((l) => `@${fmt(l.level, 0)}: ${fmt(l.rows.deliveries, 0)} deliveries, ${fmt(l.rows.agent_events, 0)} agent events`).join('; ')}.`,
+  ].join('\n');
+  const text = [
+    header,
+    '',
+    main,
+    '',
+    growth ? `Growth (last level against the first):\n\n${growth}\n` : '',
+    `Checks (every webhook matched to its status change by agent_id + Agent-Event-Sequence; unexpected webhooks: ${results.checks.unexpectedWebhooks}; failed attempts in the database: ${results.checks.failedAttemptsRecentInDb}):`,
+    '',
+    checks,
+    '',
+    'Diagnostics (MariaDB and Redis counters are server-wide; CPU from /proc):',
+    '',
+    diag,
+    '',
+  ].join('\n');
+  return { table: text, markdown: text };
+}

@@ -1,0 +1,481 @@
+// `npm run bench`: the end-to-end benchmark of agent-events against its floor (see bench/README.md).
+// A fresh database and queue prefix of its own, a receiver of its own, API and worker as separate processes;
+// prints a table and writes it, with the raw numbers, to bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { config, TARGETS } from './lib/config.mjs';
+import { Receiver } from './lib/receiver.mjs';
+import { Api, pool } from './lib/http.mjs';
+import {
+  ROOT,
+  build,
+  freePort,
+  serverVersion,
+  dropDatabase,
+  databaseUrlFor,
+  deletePrefix,
+  redisClient,
+  runService,
+  profileArgs,
+  memory,
+  serverPids,
+  cpuSnapshot,
+  cpuSince,
+  mysqlCounters,
+  redisCounters,
+  counterDelta,
+  round2,
+} from './lib/infra.mjs';
+import { measureFloor } from './lib/floor.mjs';
+import { seedHistory, counts } from './lib/history.mjs';
+import { StatusDriver } from './lib/drive.mjs';
+import { steadyRate } from './lib/stats.mjs';
+import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
+import { renderReport } from './lib/report.mjs';
+import { ensureServices } from '../scripts/services.mjs';
+
+const log = (...args) => console.log(`[bench ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
+const T0 = performance.now();
+
+const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
+const databaseName = `ae_bench_${stamp}`;
+const queuePrefix = `{ae-bench-${stamp}}`;
+const floorPrefix = `{ae-bench-${stamp}-floor}`;
+const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
+const pbxToken = `bench-pbx-${randomBytes(12).toString('hex')}`;
+const CLIENT = 'bench';
+
+const state = { services: [], db: null, redis: null, receiver: null, databaseCreated: false, cleaned: false };
+
+async function cleanup() {
+  if (state.cleaned) return;
+  state.cleaned = true;
+  await Promise.all(state.services.map((service) => service.stop(config.profile ? 20_000 : 8_000).catch(() => undefined)));
+  await state.db?.end().catch(() => undefined);
+  if (!config.keep) {
+    if (state.databaseCreated)
+      await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
+    if (state.redis) {
+      for (const prefix of [queuePrefix, floorPrefix]) {
+        const deleted = await deletePrefix(state.redis, prefix).catch((error) => log(`could not clear ${prefix}: ${error.message}`));
+        log(`deleted ${deleted} Redis keys of ${prefix}`);
+      }
+    }
+  } else log(`kept database ${databaseName} and Redis prefix ${queuePrefix} (BENCH_KEEP=1)`);
+  await state.redis?.quit().catch(() => undefined);
+  await state.receiver?.stop().catch(() => undefined);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+const deadline = setTimeout(() => {
+  log(`the run passed BENCH_MAX_SECONDS=${config.maxSeconds}: stopping`);
+  cleanup().finally(() => process.exit(2));
+}, config.maxSeconds * 1000);
+
+async function startServices(env, level) {
+  const profileDir = join(ROOT, 'bench/results/tmp/profiles');
+  if (config.logDir) mkdirSync(config.logDir, { recursive: true });
+  const logFile = (name) => (config.logDir ? join(config.logDir, `${name}-${level}.log`) : undefined);
+  const api = runService('main', env, {
+    label: 'api',
+    logFile: logFile('api'),
+    nodeArgs: config.profile ? profileArgs(profileDir, `api-${level}`) : [],
+  });
+  const worker = runService('worker', env, {
+    label: 'worker',
+    logFile: logFile('worker'),
+    nodeArgs: config.profile ? profileArgs(profileDir, `worker-${level}`) : [],
+  });
+  state.services.push(api, worker);
+  await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
+  return { api, worker };
+}
+
+async function stopServices(services) {
+  await Promise.all([services.api.stop(config.profile ? 20_000 : 8_000), services.worker.stop(config.profile ? 20_000 : 8_000)]);
+  state.services = state.services.filter((service) => service !== services.api && service !== services.worker);
+  for (const service of [services.api, services.worker]) {
+    const code = service.child.exitCode;
+    if (code !== 0 && code !== null) log(`${service.label} exited with ${code}:\n${service.output().slice(-2000)}`);
+  }
+}
+
+async function setup(api, receiver) {
+  await api.expect(201, 'POST', '/client/', { id: CLIENT, name: 'Benchmark tenant' });
+  await api.expect(200, 'PUT', `/client/${CLIENT}/limit/`, { agent_event_limit: 1_000_000 });
+  if (config.historyClient === 'other') await api.expect(201, 'POST', '/client/', { id: `${CLIENT}-history`, name: 'History tenant' });
+  const names = Array.from({ length: config.agents }, (_, i) => `b${i}*094@bench.ringme.ru`);
+  const agents = await pool(names, 16, async (ext) => ({
+    id: (await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/`, { extension_name: ext })).id,
+    ext,
+  }));
+  await pool(agents, 8, async (agent) => {
+    await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/${agent.id}/event/`, {
+      url: receiver.url('/hook/login'),
+      event_type: 'agent-login',
+      method: 'GET',
+    });
+    await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/${agent.id}/event/`, {
+      url: receiver.url('/hook/logout'),
+      event_type: 'agent-logout',
+      method: 'GET',
+    });
+  });
+  const sinkNames = Array.from({ length: config.sinkAgents }, (_, i) => `sink${i}@bench.ringme.ru`);
+  const sinks = await pool(
+    sinkNames,
+    16,
+    async (ext) => (await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/`, { extension_name: ext })).id,
+  );
+  return { agents, sinks };
+}
+
+/** Runs `fn`, returning its result with the MariaDB/Redis counter deltas and CPU seconds of every process meanwhile. */
+async function measured(pids, fn) {
+  const [mysqlBefore, redisBefore] = await Promise.all([mysqlCounters(state.db), redisCounters(state.redis)]);
+  const cpuBefore = cpuSnapshot(pids);
+  const result = await fn();
+  const cpuAfter = cpuSnapshot(pids);
+  const [mysqlAfter, redisAfter] = await Promise.all([mysqlCounters(state.db), redisCounters(state.redis)]);
+  return {
+    result,
+    mysql: counterDelta(mysqlBefore, mysqlAfter),
+    redis: counterDelta(redisBefore, redisAfter),
+    cpu: cpuSince(cpuBefore, cpuAfter),
+  };
+}
+
+function perUnit(diag, units) {
+  if (!units) return null;
+  const per = (object) => Object.fromEntries(Object.entries(object).map(([key, value]) => [key, round2(value / units)]));
+  const redisTotal = Object.values(diag.redis).reduce((a, b) => a + b, 0);
+  return {
+    units,
+    mysql: per(diag.mysql),
+    redisTotal: round2(redisTotal / units),
+    redis: per(
+      Object.fromEntries(
+        Object.entries(diag.redis)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 12),
+      ),
+    ),
+    cpuMs: Object.fromEntries(Object.entries(diag.cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / units)])),
+    cpuSeconds: diag.cpu.cpuSeconds,
+    wallSeconds: diag.cpu.wallSeconds,
+  };
+}
+
+async function runLevel(level, ctx) {
+  const { env, receiver, driver, sinks, agents } = ctx;
+  const out = { level, phases: {}, rss: {}, diagnostics: {} };
+  const history = await seedHistory(state.db, {
+    clientId: config.historyClient === 'other' ? `${CLIENT}-history` : CLIENT,
+    target: level,
+    tag: level,
+  });
+  out.history = history;
+  out.rows = await counts(state.db);
+  log(`level ${level}: history ${JSON.stringify(history.inserted)} in ${history.seconds} s; rows now ${JSON.stringify(out.rows)}`);
+
+  const services = await startServices(env, level);
+  const pids = { api: services.api.pid, worker: services.worker.pid, ...serverPids() };
+  const base = `http://127.0.0.1:${env.PORT}`;
+  const api = new Api(base, adminToken);
+  driver.api = api;
+  const rss = (phase) => (out.rss[phase] = { api: memory(services.api.pid), worker: memory(services.worker.pid) });
+  rss('start');
+
+  // The API alone first, so its figures see the level's rows (the status-change phases add thousands of deliveries).
+  if (config.phases.has('api')) {
+    await runApiAlone(level, out, { base, receiver, sinks, agents, pids });
+    rss('api');
+  }
+  if (config.phases.has('e2e')) {
+    out.rowsBeforeE2e = await counts(state.db);
+    await runE2e(level, out, { driver, pids, services, rss });
+    await runBacklog(level, out, { driver, pids, services, env });
+  }
+  rss('end');
+
+  api.close();
+  await stopServices(services);
+  return out;
+}
+
+async function runE2e(level, out, { driver, pids, rss }) {
+  // Warm-up (JIT, pools, keep-alive sockets): checked, not reported as a figure.
+  const warm = `L${level}:warmup`;
+  await driver.closedLoop(warm, config.saturationInflight, config.warmupSeconds);
+  await driver.drain(warm, config.drainSeconds * 1000);
+  out.phases.warmup = driver.verify(warm);
+  log(`level ${level}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
+
+  // Fixed offered load, well under saturation: open loop.
+  const fixed = `L${level}:fixed`;
+  const fixedRun = await driver.openLoop(fixed, config.fixedRate, config.fixedSeconds);
+  await driver.drain(fixed, config.drainSeconds * 1000);
+  out.phases.fixed = {
+    ...driver.verify(fixed),
+    offeredRate: config.fixedRate,
+    ...driver.windowRates(fixed, fixedRun.started, fixedRun.ended),
+    maxScheduleLagMs: fixedRun.maxScheduleLagMs,
+    sent: fixedRun.sent,
+  };
+  rss('fixed');
+  log(`level ${level}: fixed ${config.fixedRate}/s: latency ${JSON.stringify(out.phases.fixed.latency)}`);
+
+  // Saturation: closed loop, N PUTs always in flight; the sustained rate is read in the steady window.
+  const sat = `L${level}:saturation`;
+  let drainedAt;
+  let satRun;
+  const satDiag = await measured(pids, async () => {
+    satRun = await driver.closedLoop(sat, config.saturationInflight, config.saturationSeconds);
+    drainedAt = await driver.drain(sat, config.drainSeconds * 1000);
+  });
+  const steady = driver.windowRates(sat, satRun.started + config.steadySkipSeconds * 1000, satRun.ended);
+  const satCheck = driver.verify(sat);
+  out.phases.saturation = {
+    ...satCheck,
+    inflight: config.saturationInflight,
+    driveSeconds: round2((satRun.ended - satRun.started) / 1000),
+    drainSecondsAfterDrive: round2((drainedAt - satRun.ended) / 1000),
+    deliveriesPerSecond: steady.deliveriesPerSecond,
+    acceptedPerSecond: steady.acceptedPerSecond,
+    steadyWindowSeconds: steady.seconds,
+    wholeRunPerSecond: round2(satCheck.received / ((drainedAt - satRun.started) / 1000)),
+  };
+  out.diagnostics.saturationPerDelivery = perUnit(satDiag, satCheck.received);
+  rss('saturation');
+  log(
+    `level ${level}: saturation ${steady.deliveriesPerSecond} deliveries/s (accepted ${steady.acceptedPerSecond}/s), latency ${JSON.stringify(satCheck.latency)}`,
+  );
+  out.unexpectedWebhooks = driver.unexpected();
+}
+
+/**
+ * Diagnostic, worker alone: changes accepted with the worker stopped (the API's own rate for PUT status), then a
+ * fresh worker drains the backlog (its rate, comparable to the floor, which also drains a filled queue).
+ */
+async function runBacklog(level, out, { driver, pids, services, env }) {
+  await services.worker.stop();
+  state.services = state.services.filter((service) => service !== services.worker);
+  const phase = `L${level}:backlog`;
+  const diag = await measured(pids, () => driver.closedLoopCount(phase, config.saturationInflight, config.backlog));
+  const fill = diag.result;
+  const logFile = config.logDir ? join(config.logDir, `worker-${level}-backlog.log`) : undefined;
+  const worker = runService('worker', env, {
+    label: 'worker',
+    logFile,
+    nodeArgs: config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-backlog-${level}`) : [],
+  });
+  state.services.push(worker);
+  services.worker = worker;
+  pids.worker = worker.pid;
+  await worker.waitFor('Delivery worker running', 60_000);
+  // From here on (start-up left out; the first deliveries may already be under way).
+  const drainDiag = await measured(pids, () => driver.drain(phase, config.drainSeconds * 1000));
+  const check = driver.verify(phase);
+  const times = driver.arrivalTimes(phase);
+  out.phases.backlog = {
+    ...check,
+    latency: undefined,
+    acceptedPerSecondApiAlone: round2(fill.sent / ((fill.ended - fill.started) / 1000)),
+    workerDeliveriesPerSecond: steadyRate(times),
+    workerPeakRssMb: memory(worker.pid).peakMb,
+  };
+  out.diagnostics.backlogFillPerChange = perUnit(diag, fill.sent);
+  out.diagnostics.backlogDrainPerDelivery = perUnit(drainDiag, check.received);
+  log(
+    `level ${level}: backlog: API alone accepted ${out.phases.backlog.acceptedPerSecondApiAlone}/s; a fresh worker drained ${check.received}/${check.expected} at ${out.phases.backlog.workerDeliveriesPerSecond}/s`,
+  );
+}
+
+async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) {
+  const agentIds = agents.map((agent) => agent.id);
+  // Warm-up of the read path (JIT, pool connections), not reported.
+  await listEvents({ base, token: adminToken, clientId: CLIENT, agentIds, seconds: Math.max(1, config.warmupSeconds), mode: 'max' });
+  const listFixed = await measured(pids, () =>
+    listEvents({ base, token: adminToken, clientId: CLIENT, agentIds, seconds: config.listSeconds, rate: config.listRate, mode: 'steady' }),
+  );
+  out.phases.listAtRate = listFixed.result;
+  out.diagnostics.listPerRequest = perUnit(listFixed, listFixed.result.requests);
+  log(
+    `level ${level}: GET list @${config.listRate}/s steady: ${listFixed.result.requestsPerSecond} req/s, p99 ${listFixed.result.latencyMs.p99} ms`,
+  );
+  const listBursts = await listEvents({
+    base,
+    token: adminToken,
+    clientId: CLIENT,
+    agentIds,
+    seconds: config.listSeconds,
+    rate: config.listRate,
+    mode: 'bursts',
+  });
+  out.phases.listBursts = listBursts;
+  log(
+    `level ${level}: GET list @${config.listRate}/s in per-second bursts: ${listBursts.requestsPerSecond} req/s, p99 ${listBursts.latencyMs.p99} ms`,
+  );
+  const listMax = await listEvents({ base, token: adminToken, clientId: CLIENT, agentIds, seconds: config.listMaxSeconds, mode: 'max' });
+  out.phases.listMax = listMax;
+  log(`level ${level}: GET list unthrottled: ${listMax.requestsPerSecond} req/s, p99 ${listMax.latencyMs.p99} ms`);
+
+  const eventsBefore = (await counts(state.db)).agent_events;
+  const post = await measured(pids, () =>
+    postEvents({
+      base,
+      token: adminToken,
+      clientId: CLIENT,
+      agentIds: sinks,
+      seconds: config.postSeconds,
+      targetUrl: receiver.url('/sink'),
+    }),
+  );
+  const eventsAfter = (await counts(state.db)).agent_events;
+  out.phases.post = { ...post.result, rowsAdded: eventsAfter - eventsBefore };
+  // autocannon stops counting at the deadline; requests still in flight then (at most one per connection) may commit.
+  out.phases.post.ok =
+    out.phases.post.ok &&
+    out.phases.post.rowsAdded >= out.phases.post.ok2xx &&
+    out.phases.post.rowsAdded <= out.phases.post.ok2xx + out.phases.post.connections;
+  out.diagnostics.postPerRequest = perUnit(post, post.result.requests);
+  log(`level ${level}: POST event: ${post.result.requestsPerSecond} req/s, p99 ${post.result.latencyMs.p99} ms`);
+
+  const logRun = await measured(pids, () => deliveryLog({ base, token: adminToken, clientId: CLIENT, seconds: config.logSeconds }));
+  out.phases.deliveryLog = logRun.result;
+  out.diagnostics.deliveryLogPerRequest = perUnit(logRun, logRun.result.requests);
+  log(`level ${level}: GET delivery log: ${logRun.result.requestsPerSecond} req/s, p99 ${logRun.result.latencyMs.p99} ms`);
+}
+
+async function main() {
+  log(`agent-events benchmark${config.quick ? ' (quick)' : ''}: database ${databaseName}, queue prefix ${queuePrefix}`);
+  if (!config.skipBuild) {
+    log('building dist/ (tsc -p tsconfig.build.json)');
+    build();
+  }
+  state.receiver = await new Receiver().start();
+  const databaseUrl = databaseUrlFor(config.databaseUrl, databaseName);
+  state.databaseCreated = true; // from here on, cleanup drops it (DROP DATABASE IF EXISTS)
+  // The project's own check: MariaDB and Redis answer (started or installed where it can), and the database exists.
+  await ensureServices({ databaseUrl, redisUrl: config.redisUrl, log: (line) => log(line) });
+  const mysqlVersion = await serverVersion(config.databaseUrl);
+  state.redis = redisClient(config.redisUrl);
+  const redisVersion = /redis_version:(\S+)/.exec(await state.redis.info('server'))?.[1];
+  const env = {
+    NODE_ENV: 'production',
+    PORT: String(await freePort()),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: config.redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    ADMIN_TOKEN: adminToken,
+    PBX_TOKEN: pbxToken,
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    WORKER_CONCURRENCY: String(config.concurrency),
+    ...config.serviceEnv,
+  };
+  const migrate = runService('database/migrate', env, { label: 'migrate' });
+  const migrated = await migrate.exited;
+  if (migrated.code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
+  state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
+
+  log(`floor: ${config.floorJobs} jobs, bare BullMQ worker, concurrency ${config.concurrency}`);
+  const floorRun = await measured(serverPids(), () =>
+    measureFloor({
+      redisUrl: config.redisUrl,
+      prefix: floorPrefix,
+      receiver: state.receiver,
+      jobs: config.floorJobs,
+      concurrency: config.concurrency,
+    }),
+  );
+  const floor = floorRun.result;
+  floor.perJob = perUnit(
+    { ...floorRun, cpu: { ...floorRun.cpu, cpuSeconds: { ...floorRun.cpu.cpuSeconds, floorWorker: floor.workerCpuSeconds } } },
+    floor.received,
+  );
+  log(`floor: ${floor.deliveriesPerSecond} deliveries/s (${floor.received}/${floor.jobs} received, ${floor.duplicates} duplicates)`);
+
+  log(
+    `setup: client ${CLIENT}, ${config.agents} agents with an agent-login and an agent-logout event each, ${config.sinkAgents} sink agents`,
+  );
+  const setupServices = await startServices(env, 'setup');
+  const setupApi = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
+  const { agents, sinks } = await setup(setupApi, state.receiver);
+  setupApi.close();
+  await stopServices(setupServices);
+  const driver = new StatusDriver({ api: null, clientId: CLIENT, agents, receiver: state.receiver, db: state.db });
+
+  const levels = [];
+  for (const level of config.levels) levels.push(await runLevel(level, { env, receiver: state.receiver, driver, sinks, agents }));
+
+  const [[{ failedAttempts }]] = await state.db.query(
+    `SELECT COUNT(*) AS failedAttempts FROM delivery_attempts WHERE started_at > NOW() - INTERVAL 1 DAY AND (status_code IS NULL OR status_code >= 300)`,
+  );
+  const results = {
+    benchmark: 'agent-events end-to-end',
+    quick: config.quick,
+    startedAt: new Date(Date.now() - (performance.now() - T0)).toISOString(),
+    runSeconds: Math.round((performance.now() - T0) / 1000),
+    machine: {
+      label: config.machine,
+      hostname: hostname(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      mariadb: mysqlVersion,
+      redis: redisVersion,
+    },
+    settings: {
+      ...config,
+      phases: [...config.phases],
+      serviceEnv: Object.keys(config.serviceEnv),
+      databaseUrl: undefined,
+      redisUrl: undefined,
+    },
+    targets: TARGETS,
+    floor,
+    levels,
+    checks: {
+      unexpectedWebhooks: state.driverUnexpected ?? driver.unexpected(),
+      putErrors: driver.putErrors.slice(0, 20),
+      failedAttemptsRecentInDb: Number(failedAttempts),
+      otherRequestsAtReceiver: state.receiver.other.length,
+    },
+  };
+  const partial = config.phases.size < 2 ? `-${[...config.phases].join('-')}` : '';
+  const { table, markdown } = renderReport(results);
+  console.log(`\n${table}\n`);
+  // Profiling and partial runs are experiments: they go to bench/results/tmp/ (ignored by git).
+  const dir = join(ROOT, config.profile || partial ? 'bench/results/tmp' : 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const name =
+    process.env.BENCH_RESULT_NAME ||
+    `${config.machine}-${new Date().toISOString().slice(0, 10)}${config.quick ? '-quick' : ''}${config.profile ? '-profile' : ''}${partial}`;
+  mkdirSync(dirname(join(dir, name)), { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(results, null, 1)}\n`);
+  writeFileSync(join(dir, `${name}.md`), markdown);
+  log(`wrote ${join(dir, name).slice(ROOT.length)}.json and .md`);
+  return results;
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  exitCode = 1;
+  console.error(`benchmark failed: ${error.stack ?? error}`);
+  for (const service of state.services) console.error(`--- ${service.label} output (tail) ---\n${service.output().slice(-3000)}`);
+} finally {
+  clearTimeout(deadline);
+  await cleanup();
+}
+process.exit(exitCode);
