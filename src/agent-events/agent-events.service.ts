@@ -7,7 +7,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { TargetPolicyService } from '../deliveries/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
-import { AgentEvent } from './entities/agent-event.entity.js';
+import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
 
 export function toAgentEventResponse(event: AgentEvent): AgentEventResponseDto {
   return { url: event.url, method: event.method, event_type: event.eventType, id: event.id };
@@ -29,15 +29,19 @@ export class AgentEventsService {
       // The agent's row first, then the client's: the order of every writer of agents (an UPDATE of an agent
       // locks its client's row for the foreign key), so the two cannot deadlock. The agent's lock makes a
       // concurrent delete of it either wait for this insert or turn this into a 404.
-      await this.agents.require(clientId, type, agentId, manager, 'pessimistic_write');
-      // The client's row lock serialises creates of one client, so the count cannot be raced past the limit.
-      const client = await this.clients.require(clientId, manager, true);
-      const count = await manager.getRepository(AgentEvent).countBy({ clientId });
-      if (count >= client.agentEventLimit) {
+      await this.agents.require(clientId, type, agentId, manager, true);
+      // One conditional UPDATE both checks the limit and counts the new event; its row lock serialises the
+      // creates of one client, so concurrent creates cannot pass the limit together.
+      const counted = (await manager.query(
+        'UPDATE clients SET agent_event_count = agent_event_count + 1 WHERE id = ? AND agent_event_count < agent_event_limit',
+        [clientId],
+      )) as { affectedRows: number };
+      if (counted.affectedRows !== 1) {
+        const client = await this.clients.require(clientId, manager);
         throw new ApiError(
           HttpStatus.FORBIDDEN,
           'limit_exceeded',
-          `Client ${clientId} has ${count} agent events, its limit is ${client.agentEventLimit}.`,
+          `Client ${clientId} has ${client.agentEventCount} agent events, its limit is ${client.agentEventLimit}.`,
         );
       }
       const event = manager
@@ -50,9 +54,16 @@ export class AgentEventsService {
   }
 
   async list(clientId: string, type: AgentType, agentId: number): Promise<AgentEventResponseDto[]> {
-    await this.agents.require(clientId, type, agentId);
-    const events = await this.dataSource.getRepository(AgentEvent).find({ where: { agentId }, order: { id: 'ASC' } });
-    return events.map(toAgentEventResponse);
+    // One round trip: the agent (for its 404) and its events.
+    const rows = (await this.dataSource.query(
+      `SELECT e.url, e.method, e.event_type, e.id
+         FROM agents a LEFT JOIN agent_events e ON e.agent_id = a.id
+        WHERE a.id = ? AND a.client_id = ? AND a.agent_type = ?
+        ORDER BY e.id`,
+      [agentId, clientId, type],
+    )) as { url: string; method: HttpMethod; event_type: EventType; id: number | null }[];
+    if (rows.length === 0) await this.agents.require(clientId, type, agentId);
+    return rows.filter((row) => row.id !== null).map(({ url, method, event_type, id }) => ({ url, method, event_type, id: id as number }));
   }
 
   async get(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<AgentEventResponseDto> {
@@ -75,8 +86,11 @@ export class AgentEventsService {
 
   async remove(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<void> {
     const event = await this.require(clientId, type, agentId, eventId);
-    const result = await this.dataSource.getRepository(AgentEvent).delete({ id: event.id });
-    if (!result.affected) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
+    await this.dataSource.transaction(async (manager) => {
+      const result = await manager.getRepository(AgentEvent).delete({ id: event.id });
+      if (!result.affected) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
+      await this.clients.countAgentEvents(manager, clientId, -1);
+    });
   }
 
   /** The agent event, or 404 naming what is missing: the client, the agent, or the event. */

@@ -22,6 +22,11 @@ export function toAgentResponse(agent: Agent): AgentResponse {
   return { id: agent.id, [kind.nameField]: agent[kind.column] ?? '', status: agent.agentStatus } as AgentResponse;
 }
 
+/** An agents row as the Agent entity's fields, for plain-SQL reads. */
+export const AGENT_COLUMNS =
+  'id, client_id AS clientId, agent_type AS agentType, extension_name AS extensionName, agent_number AS agentNumber, ' +
+  'agent_status AS agentStatus, status_sequence AS statusSequence';
+
 /** Local and remote agents alike; the type is a parameter. */
 @Injectable()
 export class AgentsService {
@@ -66,11 +71,13 @@ export class AgentsService {
     type: AgentType,
     agentId: number,
     manager: EntityManager = this.dataSource.manager,
-    lock?: 'pessimistic_write',
+    lock = false,
   ): Promise<Agent> {
-    const agent = await manager
-      .getRepository(Agent)
-      .findOne({ where: { id: agentId, clientId, agentType: type }, ...(lock ? { lock: { mode: lock } } : {}) });
+    // Plain SQL: this lookup is on every agent and agent-event request, and on the hot path of status changes.
+    const [agent] = (await manager.query(
+      `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND client_id = ? AND agent_type = ?${lock ? ' FOR UPDATE' : ''}`,
+      [agentId, clientId, type],
+    )) as Agent[];
     if (agent) return agent;
     await this.clients.require(clientId, manager);
     throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
@@ -79,7 +86,7 @@ export class AgentsService {
   async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
     const { agent, change } = await this.dataSource.transaction(async (manager) => {
-      const agent = await this.require(clientId, type, agentId, manager, 'pessimistic_write');
+      const agent = await this.require(clientId, type, agentId, manager, true);
       const name = fields[kind.nameField];
       if (name !== undefined && name !== agent[kind.column]) {
         await this.saveUnique(kind, fields, () => manager.getRepository(Agent).update({ id: agent.id }, { [kind.column]: name }));
@@ -94,10 +101,15 @@ export class AgentsService {
   }
 
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
-    const agent = await this.require(clientId, type, agentId);
-    // The agent's agent events go with it (ON DELETE CASCADE); deliveries already committed still go out.
-    const result = await this.dataSource.getRepository(Agent).delete({ id: agent.id });
-    if (!result.affected) throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
+    await this.dataSource.transaction(async (manager) => {
+      const agent = await this.require(clientId, type, agentId, manager, true);
+      const [{ events }] = (await manager.query('SELECT COUNT(*) AS events FROM agent_events WHERE agent_id = ?', [agent.id])) as {
+        events: string | number;
+      }[];
+      // The agent's agent events go with it (ON DELETE CASCADE); deliveries already committed still go out.
+      await manager.query('DELETE FROM agents WHERE id = ?', [agent.id]);
+      await this.clients.countAgentEvents(manager, clientId, -Number(events));
+    });
   }
 
   /** A status change reported by the PBX for the agent with this extension or number (event_source=phone). */

@@ -3,7 +3,6 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { generateSigningSecret } from '../../libs/webhook/src/index.js';
-import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
 import { ApiError } from '../common/api-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
@@ -26,6 +25,7 @@ export class ClientsService {
       id: dto.id ?? randomBytes(6).toString('hex'),
       name: dto.name,
       agentEventLimit: this.config.defaultAgentEventLimit,
+      agentEventCount: 0,
       signingSecret: generateSigningSecret(),
       previousSigningSecret: null,
       secretRotatedAt: null,
@@ -44,6 +44,11 @@ export class ClientsService {
     return { id: client.id, name: client.name };
   }
 
+  /** Adds `delta` to the client's count of agent events, inside the caller's transaction. */
+  async countAgentEvents(manager: EntityManager, clientId: string, delta: number): Promise<void> {
+    if (delta !== 0) await manager.query('UPDATE clients SET agent_event_count = agent_event_count + ? WHERE id = ?', [delta, clientId]);
+  }
+
   /** The client, or 404 `client_not_found`; `lock` holds its row until the transaction ends. */
   async require(clientId: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<Client> {
     const client = await manager.getRepository(Client).findOne({
@@ -56,8 +61,7 @@ export class ClientsService {
 
   async getLimit(clientId: string): Promise<LimitResponseDto> {
     const client = await this.require(clientId);
-    const count = await this.dataSource.getRepository(AgentEvent).countBy({ clientId });
-    return { agent_event_limit: client.agentEventLimit, agent_event_count: count };
+    return { agent_event_limit: client.agentEventLimit, agent_event_count: client.agentEventCount };
   }
 
   async setLimit(clientId: string, limit: number): Promise<LimitResponseDto> {

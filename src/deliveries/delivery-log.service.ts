@@ -118,15 +118,13 @@ export class DeliveryLogService {
     return this.get(clientId, deliveryId);
   }
 
+  /** Newest first; `has_more` from one extra row rather than a count, so a page costs the same at any history size. */
   private async page(where: string, params: unknown[], page: number, perPage: number): Promise<DeliveryPageDto> {
-    const [rows, [{ total }]] = await Promise.all([
-      this.dataSource.query(`${SELECT} WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, [
-        ...params,
-        perPage,
-        (page - 1) * perPage,
-      ]) as Promise<DeliveryRow[]>,
-      this.dataSource.query(`SELECT COUNT(*) AS total FROM deliveries d WHERE ${where}`, params) as Promise<{ total: string | number }[]>,
-    ]);
-    return { deliveries: rows.map(toView), page, per_page: perPage, total: Number(total) };
+    const rows = (await this.dataSource.query(`${SELECT} WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, [
+      ...params,
+      perPage + 1,
+      (page - 1) * perPage,
+    ])) as DeliveryRow[];
+    return { deliveries: rows.slice(0, perPage).map(toView), page, per_page: perPage, has_more: rows.length > perPage };
   }
 }

@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { ulid } from 'ulid';
 import type { EntityManager } from 'typeorm';
-import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
-import { Agent, type AgentStatus } from '../agents/entities/agent.entity.js';
-import { Delivery } from '../deliveries/entities/delivery.entity.js';
+import type { Agent, AgentStatus } from '../agents/entities/agent.entity.js';
+import { newMessageId } from '../common/message-id.js';
 import { agentEventPayload, eventTypeFor } from './agent-event-payload.js';
-import { StatusChange, type EventSource } from './entities/status-change.entity.js';
+import type { EventSource } from './entities/status-change.entity.js';
 
 export interface StatusChangeResult {
   changed: boolean;
@@ -20,58 +18,64 @@ export interface StatusChangeResult {
  */
 @Injectable()
 export class StatusService {
+  /**
+   * `agent` must be locked by the caller (`SELECT … FOR UPDATE` in the same transaction): concurrent identical
+   * requests then queue on that lock, in this process or any other, and every one after the first finds the
+   * status already set and writes nothing.
+   */
   async changeIn(manager: EntityManager, agent: Agent, agentStatus: AgentStatus, eventSource: EventSource): Promise<StatusChangeResult> {
-    // The row lock taken by this conditional UPDATE makes concurrent identical requests queue up; every one
-    // after the first sees the new status and matches no row, in this process or any other.
-    const update = await manager
-      .createQueryBuilder()
-      .update(Agent)
-      .set({ agentStatus, statusSequence: () => 'status_sequence + 1' })
-      .where('id = :id AND agent_status <> :agentStatus', { id: agent.id, agentStatus })
-      .execute();
-    if (!update.affected) return { changed: false, agentStatus, deliveryIds: [] };
+    if (agent.agentStatus === agentStatus) return { changed: false, agentStatus, deliveryIds: [] };
+    const sequence = agent.statusSequence + 1;
+    // The status condition stays as a guard: a caller that forgot the lock changes nothing rather than twice.
+    const update = (await manager.query('UPDATE agents SET agent_status = ?, status_sequence = ? WHERE id = ? AND agent_status <> ?', [
+      agentStatus,
+      sequence,
+      agent.id,
+      agentStatus,
+    ])) as { affectedRows: number };
+    if (update.affectedRows !== 1) return { changed: false, agentStatus, deliveryIds: [] };
+    agent.agentStatus = agentStatus;
+    agent.statusSequence = sequence;
 
-    const current = await manager.getRepository(Agent).findOneByOrFail({ id: agent.id });
     const changedAt = new Date();
-    const insert = await manager
-      .createQueryBuilder()
-      .insert()
-      .into(StatusChange)
-      .values({
-        clientId: current.clientId,
-        agentId: current.id,
-        agentType: current.agentType,
-        oldStatus: agentStatus === 'available' ? 'logged_out' : 'available',
+    const insert = (await manager.query(
+      `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, changed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        agent.clientId,
+        agent.id,
+        agent.agentType,
+        agentStatus === 'available' ? 'logged_out' : 'available',
         agentStatus,
         eventSource,
-        sequence: current.statusSequence,
+        sequence,
         changedAt,
-      })
-      .updateEntity(false)
-      .execute();
-    const statusChangeId = String((insert.raw as { insertId: number }).insertId);
-    const subscriptions = await manager
-      .getRepository(AgentEvent)
-      .find({ where: { agentId: current.id, eventType: eventTypeFor(agentStatus) }, order: { id: 'ASC' } });
+      ],
+    )) as { insertId: number };
+    const subscriptions = (await manager.query(
+      'SELECT id, url, method FROM agent_events WHERE agent_id = ? AND event_type = ? ORDER BY id',
+      [agent.id, eventTypeFor(agentStatus)],
+    )) as { id: number; url: string; method: string }[];
     if (subscriptions.length === 0) return { changed: true, agentStatus, deliveryIds: [] };
 
-    const payload = JSON.stringify(agentEventPayload(current, agentStatus, eventSource));
-    const deliveries = subscriptions.map((subscription) => ({
-      id: `msg_${ulid()}`,
-      clientId: current.clientId,
-      agentId: current.id,
-      agentEventId: subscription.id,
-      statusChangeId,
-      url: subscription.url,
-      method: subscription.method,
+    const payload = JSON.stringify(agentEventPayload(agent, agentStatus, eventSource));
+    const deliveries = subscriptions.map((subscription) => [
+      newMessageId(),
+      agent.clientId,
+      agent.id,
+      subscription.id,
+      insert.insertId,
+      subscription.url,
+      subscription.method,
       payload,
-      state: 'pending' as const,
-      attempts: 0,
-      createdAt: changedAt,
-      nextAttemptAt: changedAt,
-    }));
-    // updateEntity(false): no read-back of column defaults, every value is given here.
-    await manager.createQueryBuilder().insert().into(Delivery).values(deliveries).updateEntity(false).execute();
-    return { changed: true, agentStatus, deliveryIds: deliveries.map((delivery) => delivery.id) };
+      changedAt,
+      changedAt,
+    ]);
+    await manager.query(
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at, next_attempt_at)
+       VALUES ${deliveries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      deliveries.flat(),
+    );
+    return { changed: true, agentStatus, deliveryIds: deliveries.map((delivery) => delivery[0] as string) };
   }
 }

@@ -11,6 +11,10 @@ export class Client {
   @Column({ name: 'agent_event_limit', type: 'int', unsigned: true })
   agentEventLimit!: number;
 
+  /** How many agent events the client has: kept in step by every create and delete, in their transaction. */
+  @Column({ name: 'agent_event_count', type: 'int', unsigned: true, default: 0 })
+  agentEventCount!: number;
+
   @Column({ name: 'signing_secret', type: 'varchar', length: 64 })
   signingSecret!: string;
 

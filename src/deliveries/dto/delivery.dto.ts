@@ -57,7 +57,7 @@ export class DeliveryPageDto {
   @ApiProperty({ type: DeliveryViewDto, isArray: true, description: 'Newest first.' }) deliveries!: DeliveryViewDto[];
   @ApiProperty({ example: 1 }) page!: number;
   @ApiProperty({ example: 20 }) per_page!: number;
-  @ApiProperty({ example: 1 }) total!: number;
+  @ApiProperty({ example: false, description: 'Whether a next page has deliveries.' }) has_more!: boolean;
 }
 
 export class DeliveryAttemptViewDto {

@@ -1,0 +1,19 @@
+import { randomFillSync } from 'node:crypto';
+import { ulid } from 'ulid';
+
+// ulid's default source asks the OS for randomness once per character; one pooled buffer serves 256 ids.
+const pool = Buffer.alloc(4096);
+let offset = pool.length;
+
+function pooledRandom(): number {
+  if (offset === pool.length) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  return pool[offset++] / 256;
+}
+
+/** A delivery id: `msg_` + a ULID, so ids sort by creation time. Also the `webhook-id` header and the job id. */
+export function newMessageId(): string {
+  return `msg_${ulid(undefined, pooledRandom)}`;
+}
