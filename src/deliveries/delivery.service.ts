@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
 
@@ -11,6 +12,18 @@ export type AttemptOutcome =
   | { kind: 'dead'; reason: string }
   /** Nothing to send: the delivery is gone, already delivered, or dead and not retried by hand. */
   | { kind: 'skipped' };
+
+interface AttemptRecord {
+  deliveryId: string;
+  attemptNumber: number;
+  startedAt: Date;
+  result: SendResult;
+  outcome: AttemptOutcome;
+}
+
+/** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
+const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
+const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
 
 interface DeliveryToSend {
   id: string;
@@ -38,17 +51,13 @@ export class DeliveryService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
+  // of attempts. A job still waits for its own row to be written before it completes.
+  private readonly loads = new MicroBatcher<string, DeliveryToSend | undefined>((ids) => this.load(ids), LOAD_BATCHING);
+  private readonly records = new MicroBatcher<AttemptRecord, void>((records) => this.record(records), RECORD_BATCHING);
+
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
-    // One round trip for everything the request needs: the frozen row, its status change, the client's secrets.
-    const [delivery] = (await this.dataSource.query(
-      `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry,
-              s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
-         FROM deliveries d
-         JOIN status_changes s ON s.id = d.status_change_id
-         JOIN clients c ON c.id = d.client_id
-        WHERE d.id = ?`,
-      [deliveryId],
-    )) as DeliveryToSend[];
+    const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
 
     const startedAt = new Date();
@@ -63,8 +72,24 @@ export class DeliveryService {
     });
     const attemptNumber = delivery.attempts + 1;
     const outcome = this.judge(result, attemptNumber - delivery.attempts_before_retry, startedAt);
-    await this.record(delivery.id, attemptNumber, startedAt, result, outcome);
+    await this.records.add({ deliveryId: delivery.id, attemptNumber, startedAt, result, outcome });
+    if (outcome.kind === 'dead') this.logger.warn(`delivery ${delivery.id} is dead after attempt ${attemptNumber}: ${outcome.reason}`);
     return outcome;
+  }
+
+  /** Everything the requests need, in one round trip: the frozen rows, their status changes, the clients' secrets. */
+  private async load(ids: string[]): Promise<(DeliveryToSend | undefined)[]> {
+    const rows = (await this.dataSource.query(
+      `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry,
+              s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+         FROM deliveries d
+         JOIN status_changes s ON s.id = d.status_change_id
+         JOIN clients c ON c.id = d.client_id
+        WHERE d.id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    )) as DeliveryToSend[];
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => byId.get(id));
   }
 
   /** The current secret, and for a day after a rotation the previous one too, so receivers can switch over. */
@@ -89,37 +114,58 @@ export class DeliveryService {
     return { kind: 'retry', delayMs: asked ?? scheduled, reason };
   }
 
-  private async record(
-    deliveryId: string,
-    attemptNumber: number,
-    startedAt: Date,
-    result: SendResult,
-    outcome: AttemptOutcome,
-  ): Promise<void> {
-    const finishedAt = new Date(startedAt.getTime() + result.durationMs);
-    const state = outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending';
-    const nextAttemptAt = outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null;
-    const error = outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : null;
-    await this.dataSource.query(
-      `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [
-        deliveryId,
-        attemptNumber,
-        startedAt,
-        result.durationMs,
-        result.statusCode,
-        result.error?.slice(0, 512) ?? null,
-        result.responseSnippet,
-      ],
-    );
-    await this.dataSource.query(
-      `UPDATE deliveries
-          SET state = ?, attempts = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?,
-              delivered_at = IF(? = 'succeeded', ?, delivered_at)
-        WHERE id = ?`,
-      [state, attemptNumber, result.statusCode, error, nextAttemptAt, state, finishedAt, deliveryId],
-    );
-    if (outcome.kind === 'dead') this.logger.warn(`delivery ${deliveryId} is dead after attempt ${attemptNumber}: ${outcome.reason}`);
+  /** Each attempt's row and its delivery's new state, for a whole batch, in one transaction. */
+  private async record(records: AttemptRecord[]): Promise<void[]> {
+    const attempts = records.map(({ deliveryId, attemptNumber, startedAt, result }) => [
+      deliveryId,
+      attemptNumber,
+      startedAt,
+      result.durationMs,
+      result.statusCode,
+      result.error?.slice(0, 512) ?? null,
+      result.responseSnippet,
+    ]);
+    const states = records.map(({ deliveryId, attemptNumber, startedAt, result, outcome }) => {
+      const finishedAt = new Date(startedAt.getTime() + result.durationMs);
+      return {
+        id: deliveryId,
+        state: outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending',
+        attempts: attemptNumber,
+        last_status_code: result.statusCode,
+        last_error: outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : null,
+        next_attempt_at: outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null,
+        delivered_at: outcome.kind === 'succeeded' ? finishedAt : null,
+      };
+    });
+    // One UPDATE for the batch: each column takes the value of its row through CASE id.
+    const column = (name: keyof (typeof states)[number]) => `${name} = CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+    const values = (name: keyof (typeof states)[number]) => states.flatMap((state) => [state.id, state[name]]);
+    const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'] as const;
+    await this.inTransaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
+         VALUES ${attempts.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        attempts.flat(),
+      );
+      await manager.query(
+        `UPDATE deliveries SET ${updated.map(column).join(', ')},
+                delivered_at = COALESCE(CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END, delivered_at)
+          WHERE id IN (${states.map(() => '?').join(', ')})`,
+        [...updated.flatMap(values), ...values('delivered_at'), ...states.map((state) => state.id)],
+      );
+    });
+    return records.map(() => undefined);
+  }
+
+  /** A deadlock victim is tried again (twice at most) rather than failing a whole batch of sent webhooks. */
+  private async inTransaction(work: (manager: EntityManager) => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction(work);
+      } catch (error) {
+        const code = (error as { driverError?: { code?: string } }).driverError?.code;
+        if (attempt >= 3 || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw error;
+      }
+    }
   }
 }
