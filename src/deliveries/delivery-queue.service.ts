@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
 
 /** Adds delivery jobs to BullMQ; the job id is the delivery id, so adding one twice is harmless. */
@@ -10,15 +11,18 @@ export class DeliveryQueueService {
 
   constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
 
-  async enqueue(deliveryIds: string[], delayMs = 0): Promise<void> {
+  // The deliveries committed by concurrent requests go to Redis together, in one addBulk.
+  private readonly batches = new MicroBatcher<string[], void>(
+    async (lists) => {
+      await this.enqueue(lists.flat());
+      return lists.map(() => undefined);
+    },
+    { maxSize: 64, maxWaitMs: 0 },
+  );
+
+  async enqueue(deliveryIds: string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    await this.queue.addBulk(
-      deliveryIds.map((deliveryId) => ({
-        name: 'deliver',
-        data: { deliveryId },
-        opts: { jobId: deliveryId, ...(delayMs > 0 ? { delay: delayMs } : {}) },
-      })),
-    );
+    await this.queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId }, opts: { jobId: deliveryId } })));
   }
 
   /** Enqueues a delivery again now, replacing a finished job of the same id (a running one is left to finish). */
@@ -40,7 +44,7 @@ export class DeliveryQueueService {
       timer = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
     });
     try {
-      await Promise.race([this.enqueue(deliveryIds), timeout]);
+      await Promise.race([this.batches.add(deliveryIds), timeout]);
     } catch (error) {
       this.logger.warn(`enqueue of ${deliveryIds.length} deliveries deferred to the reconciler: ${(error as Error).message}`);
     } finally {
