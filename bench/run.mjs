@@ -36,6 +36,7 @@ import { steadyRate } from './lib/stats.mjs';
 import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
 import { renderReport } from './lib/report.mjs';
 import { ensureServices } from '../scripts/services.mjs';
+import { WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
 const log = (...args) => console.log(`[bench ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
 const T0 = performance.now();
@@ -92,7 +93,7 @@ async function startServices(env, level) {
   const worker = runService('worker', env, {
     label: 'worker',
     logFile: logFile('worker'),
-    nodeArgs: config.profile ? profileArgs(profileDir, `worker-${level}`) : [],
+    nodeArgs: [...WORKER_NODE_FLAGS, ...(config.profile ? profileArgs(profileDir, `worker-${level}`) : [])],
   });
   state.services.push(api, worker);
   await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
@@ -275,7 +276,10 @@ async function runBacklog(level, out, { driver, pids, services, env }) {
   const worker = runService('worker', env, {
     label: 'worker',
     logFile,
-    nodeArgs: config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-backlog-${level}`) : [],
+    nodeArgs: [
+      ...WORKER_NODE_FLAGS,
+      ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-backlog-${level}`) : []),
+    ],
   });
   state.services.push(worker);
   services.worker = worker;

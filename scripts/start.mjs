@@ -1,6 +1,7 @@
 // `npm start`: services up, database created and migrated, then API and delivery worker in one process.
 import 'dotenv/config';
 import { spawn, spawnSync } from 'node:child_process';
+import { WORKER_NODE_FLAGS } from './node-flags.mjs';
 import { ensureServices } from './services.mjs';
 
 function run(command, args, label) {
@@ -25,7 +26,8 @@ run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.
 run(process.execPath, ['dist/src/database/migrate.js'], 'migrating the database');
 
 const role = process.argv[2] ?? 'all';
-const entry = role === 'worker' ? ['dist/src/worker.js'] : ['dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
+const entry =
+  role === 'worker' ? [...WORKER_NODE_FLAGS, 'dist/src/worker.js'] : ['dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
 const child = spawn(process.execPath, ['--enable-source-maps', ...entry], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

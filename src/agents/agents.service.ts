@@ -93,7 +93,6 @@ export class AgentsService {
         agent[kind.column] = name;
       }
       const change = fields.status ? await this.status.changeIn(manager, agent, fields.status, 'api') : undefined;
-      if (change) agent.agentStatus = change.agentStatus;
       return { agent, change };
     });
     await this.queue.enqueueAfterCommit(change?.deliveryIds ?? []);

@@ -9,8 +9,6 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js'
 export class DeliveryQueueService {
   private readonly logger = new Logger(DeliveryQueueService.name);
 
-  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
-
   // The deliveries committed by concurrent requests go to Redis together, in one addBulk.
   private readonly batches = new MicroBatcher<string[], void>(
     async (lists) => {
@@ -19,6 +17,8 @@ export class DeliveryQueueService {
     },
     { maxSize: 64, maxWaitMs: 0 },
   );
+
+  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
 
   async enqueue(deliveryIds: string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
