@@ -72,31 +72,10 @@ export class StatusDriver {
     return false;
   }
 
-  /** Closed loop: `inflight` PUTs always outstanding, for `seconds`. */
-  async closedLoop(phaseName, inflight, seconds) {
+  /** Closed loop: `inflight` PUTs always outstanding, for `seconds` (and at most `count` changes). */
+  async closedLoop(phaseName, inflight, seconds, count = Infinity) {
     const started = performance.now();
     const end = started + seconds * 1000;
-    let sent = 0;
-    const lanes = Array.from({ length: inflight }, async () => {
-      while (performance.now() < end) {
-        const agent = this.idle.shift();
-        if (!agent) {
-          await sleep(1);
-          continue;
-        }
-        sent++;
-        await this.change(agent, phaseName);
-        this.idle.push(agent);
-      }
-    });
-    await Promise.all(lanes);
-    return { started, ended: performance.now(), sent };
-  }
-
-  /** Closed loop for exactly `count` changes (bounded by `maxSeconds`). */
-  async closedLoopCount(phaseName, inflight, count, maxSeconds = 120) {
-    const started = performance.now();
-    const end = started + maxSeconds * 1000;
     let sent = 0;
     const lanes = Array.from({ length: inflight }, async () => {
       while (sent < count && performance.now() < end) {
@@ -112,6 +91,11 @@ export class StatusDriver {
     });
     await Promise.all(lanes);
     return { started, ended: performance.now(), sent };
+  }
+
+  /** Closed loop for exactly `count` changes (bounded by `maxSeconds`). */
+  closedLoopCount(phaseName, inflight, count, maxSeconds = 120) {
+    return this.closedLoop(phaseName, inflight, maxSeconds, count);
   }
 
   /** First-arrival times of the phase's webhooks, sorted. */
