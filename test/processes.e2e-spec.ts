@@ -1,8 +1,9 @@
 import mysql from 'mysql2/promise';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver } from './support/receiver.js';
 import { buildService, freePort, runService, type ServiceProcess } from './support/processes.js';
-import { ADMIN_TOKEN, admin, PBX_TOKEN, suiteResources } from './support/test-app.js';
+import { ADMIN_TOKEN, admin, deleteQueueKeys, PBX_TOKEN, suiteResources } from './support/test-app.js';
 
 /** API and worker as separate processes, the way they run in production. */
 describe('the service as processes', () => {
@@ -53,6 +54,9 @@ describe('the service as processes', () => {
     await Promise.all(running.map((service) => service.exited));
     await pool.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
     await pool.end();
+    const redis = new Redis(resources.redisUrl);
+    await deleteQueueKeys(redis, resources.queuePrefix);
+    redis.disconnect();
   });
 
   beforeEach(async () => {

@@ -26,6 +26,18 @@ export function suiteResources(suite: string) {
   return { databaseName: name, databaseUrl: url.toString(), queuePrefix: `{ae-${runId}-${suite}}`, redisUrl };
 }
 
+/** Deletes every Redis key under a queue prefix (SCAN + UNLINK; never FLUSHALL: the server is shared). */
+export async function deleteQueueKeys(redis: Redis, queuePrefix: string): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${queuePrefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) removed += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return removed;
+}
+
 export interface TestApp {
   app: INestApplication;
   config: AppConfig;
@@ -68,16 +80,7 @@ export async function createTestApp(suite: string, env: Record<string, string> =
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
   const redis = new Redis(resources.redisUrl, { lazyConnect: false });
-  const loseRedisData = async () => {
-    let removed = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${resources.queuePrefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) removed += await redis.unlink(...keys);
-    } while (cursor !== '0');
-    return removed;
-  };
+  const loseRedisData = () => deleteQueueKeys(redis, resources.queuePrefix);
   return {
     app,
     config,
