@@ -164,6 +164,26 @@ describe('the service as processes', () => {
     await worker.exited;
   });
 
+  it('refuses to start with invalid configuration, in one sentence naming the variable', async () => {
+    const broken = runService('main', { ...env, PORT: 'abc' });
+    expect((await broken.exited).code).toBe(1);
+    expect(broken.output()).toContain('agent-events: PORT must be a whole number');
+    const production = runService('worker', { ...env, NODE_ENV: 'production', ADMIN_TOKEN: 'change-me-admin-token' });
+    expect((await production.exited).code).toBe(1);
+    expect(production.output()).toContain('ADMIN_TOKEN is the example token');
+  });
+
+  it('stops the API on SIGTERM: exits 0 and no longer accepts connections', async () => {
+    const port = await freePort();
+    const doomed = runService('main', { ...env, PORT: String(port) });
+    running.push(doomed);
+    await doomed.waitForOutput('Swagger UI');
+    await request(`http://127.0.0.1:${port}`).get('/health').expect(200);
+    doomed.child.kill('SIGTERM');
+    expect(await doomed.exited).toEqual({ code: 0, signal: null });
+    await expect(request(`http://127.0.0.1:${port}`).get('/health')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
   it('on SIGTERM lets the in-flight request finish, records it, and exits 0', async () => {
     receiver.reply({ status: 200, delayMs: 1500, body: 'slow but fine' });
     const worker = start('worker');
