@@ -19,7 +19,9 @@ console.log(`API         ${base}/client/  (also under ${base}/api/ver1.0/)`);
 console.log(`Swagger UI  ${base}/docs  (OpenAPI JSON ${base}/docs-json)`);
 console.log(`Health      ${base}/health`);
 console.log(`Bull Board  ${base}/admin/queues  (user admin, password: the admin token)`);
-console.log(`Admin token ${config.adminToken}  |  PBX token ${config.pbxToken}`);
+// In production the tokens are secrets of the deployment: show only enough to tell which one is in use.
+const shown = (token: string) => (config.nodeEnv === 'production' ? `${token.slice(0, 4)}…` : token);
+console.log(`Admin token ${shown(config.adminToken)}  |  PBX token ${shown(config.pbxToken)}`);
 console.log(
   withWorker ? 'Delivery worker: running in this process' : 'Delivery worker: not in this process (start one: node dist/src/worker.js)',
 );
