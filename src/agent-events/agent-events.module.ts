@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
-import { DeliveryQueueModule } from '../deliveries/delivery-queue.module.js';
 import { AgentEventsService } from './agent-events.service.js';
 import { LocalAgentEventsController } from './local-agent-events.controller.js';
 import { RemoteAgentEventsController } from './remote-agent-events.controller.js';
+import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 
 @Module({
-  imports: [ClientsModule, AgentsModule, DeliveryQueueModule],
+  imports: [ClientsModule, AgentsModule, TargetPolicyModule],
   controllers: [LocalAgentEventsController, RemoteAgentEventsController],
   providers: [AgentEventsService],
   exports: [AgentEventsService],

@@ -5,7 +5,7 @@ import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
-import { TargetPolicyService } from '../deliveries/target-policy.service.js';
+import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
 import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
 

@@ -1,3 +1,9 @@
-import { agentEventsController } from './agent-events-controller.factory.js';
+import { Controller } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { AgentEventsController } from './agent-events.controller.js';
 
-export const RemoteAgentEventsController = agentEventsController('remote');
+@ApiTags('remote agent events')
+@Controller('client/:client_id/agent/remote/:agent_id/event')
+export class RemoteAgentEventsController extends AgentEventsController {
+  protected readonly type = 'remote';
+}

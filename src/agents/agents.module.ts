@@ -1,15 +1,15 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { DeliveryQueueModule } from '../deliveries/delivery-queue.module.js';
-import { StatusService } from '../status/status.service.js';
+import { StatusModule } from '../status/status.module.js';
 import { AgentsService } from './agents.service.js';
 import { LocalAgentsController } from './local-agents.controller.js';
 import { RemoteAgentsController } from './remote-agents.controller.js';
 
 @Module({
-  imports: [ClientsModule, DeliveryQueueModule],
+  imports: [ClientsModule, StatusModule, DeliveryQueueModule],
   controllers: [LocalAgentsController, RemoteAgentsController],
-  providers: [AgentsService, StatusService],
+  providers: [AgentsService],
   exports: [AgentsService],
 })
 export class AgentsModule {}

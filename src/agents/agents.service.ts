@@ -1,8 +1,9 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ClientsService, isDuplicateKey } from '../clients/clients.service.js';
+import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
+import { isDuplicateKey } from '../database/duplicate-key.js';
 import { DeliveryQueueService } from '../deliveries/delivery-queue.service.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';

@@ -1,8 +1,26 @@
-import { agentsController } from './agents-controller.factory.js';
+import { Body, Controller, Param } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { AgentsController, CreateAgentOperation, UpdateAgentOperation } from './agents.controller.js';
+import type { AgentResponse } from './agents.service.js';
 import { CreateRemoteAgentDto, RemoteAgentResponseDto, UpdateRemoteAgentDto } from './dto/remote-agent.dto.js';
 
-export const RemoteAgentsController = agentsController('remote', {
-  create: CreateRemoteAgentDto,
-  update: UpdateRemoteAgentDto,
-  response: RemoteAgentResponseDto,
-});
+@ApiTags('remote agents')
+@Controller('client/:client_id/agent/remote')
+export class RemoteAgentsController extends AgentsController {
+  protected readonly type = 'remote';
+
+  @CreateAgentOperation(CreateRemoteAgentDto, RemoteAgentResponseDto)
+  create(@Param('client_id', ClientIdPipe) clientId: string, @Body() body: CreateRemoteAgentDto): Promise<AgentResponse> {
+    return this.agents.create(clientId, this.type, body);
+  }
+
+  @UpdateAgentOperation(UpdateRemoteAgentDto, RemoteAgentResponseDto)
+  update(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Body() body: UpdateRemoteAgentDto,
+  ): Promise<AgentResponse> {
+    return this.agents.update(clientId, this.type, agentId, body);
+  }
+}

@@ -1,17 +1,14 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { generateSigningSecret } from '../../libs/webhook/src/index.js';
 import { ApiError } from '../common/api-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { isDuplicateKey } from '../database/duplicate-key.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
 import type { LimitResponseDto } from './dto/limit.dto.js';
 import { Client } from './entities/client.entity.js';
-
-export function isDuplicateKey(error: unknown): boolean {
-  return error instanceof QueryFailedError && (error.driverError as { code?: string })?.code === 'ER_DUP_ENTRY';
-}
 
 @Injectable()
 export class ClientsService {

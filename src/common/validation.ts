@@ -31,11 +31,6 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 }
 
-/** For handlers whose body type is only known at run time (the controllers made per agent type). */
-export function bodyPipe(type: new () => object): ValidationPipe {
-  return new ValidationPipe({ ...VALIDATION_OPTIONS, expectedType: type });
-}
-
 /**
  * An optional field: it may be left out, but when given it is validated, `null` included. (`IsOptional` would let
  * `null` through unchecked, so `{"extension_name": null}` would blank a required column.)

@@ -11,6 +11,8 @@ export interface AppConfig {
   defaultAgentEventLimit: number;
   queuePrefix: string;
   runMigrations: boolean;
+  /** AE_LOG_SQL=1: log every SQL statement (for counting round trips while profiling). */
+  logSql: boolean;
   webhook: {
     timeoutMs: number;
     retryScheduleMs: number[];
@@ -93,6 +95,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     defaultAgentEventLimit: int(env, 'DEFAULT_AGENT_EVENT_LIMIT', 20, 0, 1_000_000),
     queuePrefix,
     runMigrations: env.RUN_MIGRATIONS === 'true',
+    logSql: env.AE_LOG_SQL === '1',
     webhook: {
       timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       retryScheduleMs,

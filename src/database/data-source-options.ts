@@ -2,24 +2,23 @@ import type { DataSourceOptions } from 'typeorm';
 import { Agent } from '../agents/entities/agent.entity.js';
 import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
 import { Client } from '../clients/entities/client.entity.js';
-import { DeliveryAttempt } from '../deliveries/entities/delivery-attempt.entity.js';
-import { Delivery } from '../deliveries/entities/delivery.entity.js';
-import { StatusChange } from '../status/entities/status-change.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
 
-export const ENTITIES = [Client, Agent, AgentEvent, StatusChange, Delivery, DeliveryAttempt];
+/** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
+export const ENTITIES = [Client, Agent, AgentEvent];
 export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
-export function dataSourceOptions(databaseUrl: string, poolSize = 16): DataSourceOptions {
+export function dataSourceOptions(databaseUrl: string, options: { poolSize?: number; logSql?: boolean } = {}): DataSourceOptions {
+  const poolSize = options.poolSize ?? 16;
   return {
     type: 'mysql',
     url: databaseUrl.replace(/^mariadb:/, 'mysql:'),
     entities: ENTITIES,
     migrations: MIGRATIONS,
     synchronize: false,
-    logging: process.env.AE_LOG_SQL === '1' ? ['query'] : false,
+    logging: options.logSql ? ['query'] : false,
     timezone: 'Z',
     charset: 'utf8mb4_unicode_ci',
     poolSize,

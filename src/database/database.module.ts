@@ -8,7 +8,7 @@ import { dataSourceOptions } from './data-source-options.js';
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        ...dataSourceOptions(config.databaseUrl),
+        ...dataSourceOptions(config.databaseUrl, { logSql: config.logSql }),
         migrationsRun: config.runMigrations,
         retryAttempts: 3,
         retryDelay: 1000,

@@ -7,7 +7,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
 import type { DeliveryAttemptViewDto, DeliveryDetailDto, DeliveryPageDto, DeliveryViewDto } from './dto/delivery.dto.js';
-import type { DeliveryState } from './entities/delivery.entity.js';
+import type { DeliveryState } from './delivery-state.js';
 
 interface DeliveryRow {
   id: string;

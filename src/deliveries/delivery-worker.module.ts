@@ -5,10 +5,11 @@ import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryService } from './delivery.service.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { WebhookSenderService } from './webhook-sender.service.js';
+import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 
 /** The worker side: the BullMQ processor, the sender and the reconciler. No HTTP endpoints. */
 @Module({
-  imports: [HttpModule, DeliveryQueueModule],
+  imports: [HttpModule, DeliveryQueueModule, TargetPolicyModule],
   providers: [DeliveryProcessor, DeliveryService, WebhookSenderService, ReconcilerService],
   exports: [ReconcilerService],
 })

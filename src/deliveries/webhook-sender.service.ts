@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { buildWebhookRequest, readLimited, signatureHeader, snippet } from '../../libs/webhook/src/index.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { USER_AGENT } from './user-agent.js';
-import { TargetPolicyService } from './target-policy.service.js';
+import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 
 export interface OutgoingWebhook {
   id: string;

@@ -1,5 +1,5 @@
 import type { Agent, AgentStatus } from '../agents/entities/agent.entity.js';
-import type { EventSource } from './entities/status-change.entity.js';
+import type { EventSource } from './event-source.js';
 
 /** The spec's AgentEventData, in the spec's order; frozen into each delivery row when the change happens. */
 export function agentEventPayload(agent: Agent, agentStatus: AgentStatus, eventSource: EventSource): Record<string, string> {

@@ -3,7 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { Agent, AgentStatus } from '../agents/entities/agent.entity.js';
 import { newMessageId } from '../common/message-id.js';
 import { agentEventPayload, eventTypeFor } from './agent-event-payload.js';
-import type { EventSource } from './entities/status-change.entity.js';
+import type { EventSource } from './event-source.js';
 
 export interface StatusChangeResult {
   changed: boolean;

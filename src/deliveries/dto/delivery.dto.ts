@@ -2,8 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { AGENT_STATUSES } from '../../agents/entities/agent.entity.js';
-import { EVENT_SOURCES } from '../../status/entities/status-change.entity.js';
-import { DELIVERY_STATES, type DeliveryState } from '../entities/delivery.entity.js';
+import { EVENT_SOURCES } from '../../status/event-source.js';
+import { DELIVERY_STATES, type DeliveryState } from '../delivery-state.js';
 
 export class DeliveryPageQueryDto {
   @ApiPropertyOptional({ minimum: 1, default: 1 })

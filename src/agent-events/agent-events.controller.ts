@@ -1,0 +1,87 @@
+import { Body, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import type { AgentType } from '../agents/entities/agent.entity.js';
+import { Access } from '../auth/access.decorator.js';
+import { ApiErrors } from '../common/api-errors.decorator.js';
+import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { AgentEventsService } from './agent-events.service.js';
+import { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
+
+/** The spec's worked example: client 12, local agent 136 on extension 000*094@ringme.ru. */
+const EXAMPLE_REQUEST = { event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' };
+const EXAMPLE_RESPONSE = { url: 'https://somehost.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: 150 };
+
+/**
+ * The spec's five agent-event operations. Local and remote agents each have a controller (their paths differ):
+ * two short subclasses that name their agent type and path; the operations and the service are shared.
+ */
+@ApiBearerAuth()
+@Access('admin', 'client')
+export abstract class AgentEventsController {
+  protected abstract readonly type: AgentType;
+
+  constructor(@Inject(AgentEventsService) readonly events: AgentEventsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Add an http event to an agent' })
+  @ApiBody({ type: CreateAgentEventDto, examples: { 'spec example': { value: EXAMPLE_REQUEST } } })
+  @ApiCreatedResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
+  @ApiErrors(400, 401, 403, 404)
+  create(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Body() dto: CreateAgentEventDto,
+  ): Promise<AgentEventResponseDto> {
+    return this.events.create(clientId, this.type, agentId, dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List the http events of an agent' })
+  @ApiOkResponse({ type: AgentEventResponseDto, isArray: true, example: [EXAMPLE_RESPONSE] })
+  @ApiErrors(400, 401, 403, 404)
+  list(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+  ): Promise<AgentEventResponseDto[]> {
+    return this.events.list(clientId, this.type, agentId);
+  }
+
+  @Get(':event_id')
+  @ApiOperation({ summary: 'Get one http event of an agent' })
+  @ApiOkResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
+  @ApiErrors(400, 401, 403, 404)
+  get(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Param('event_id', PositiveIntPipe) eventId: number,
+  ): Promise<AgentEventResponseDto> {
+    return this.events.get(clientId, this.type, agentId, eventId);
+  }
+
+  @Put(':event_id')
+  @ApiOperation({ summary: 'Update an http event of an agent' })
+  @ApiBody({ type: UpdateAgentEventDto, examples: { 'switch to POST': { value: { method: 'POST' } } } })
+  @ApiOkResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
+  @ApiErrors(400, 401, 403, 404)
+  update(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Param('event_id', PositiveIntPipe) eventId: number,
+    @Body() dto: UpdateAgentEventDto,
+  ): Promise<AgentEventResponseDto> {
+    return this.events.update(clientId, this.type, agentId, eventId, dto);
+  }
+
+  @Delete(':event_id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete an http event of an agent' })
+  @ApiNoContentResponse()
+  @ApiErrors(400, 401, 403, 404)
+  remove(
+    @Param('client_id', ClientIdPipe) clientId: string,
+    @Param('agent_id', PositiveIntPipe) agentId: number,
+    @Param('event_id', PositiveIntPipe) eventId: number,
+  ): Promise<void> {
+    return this.events.remove(clientId, this.type, agentId, eventId);
+  }
+}
