@@ -31,12 +31,12 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
         .put(url(`/client/${clientId}/limit`))
         .set(admin)
         .send({ agent_event_limit: 7 })
-        .expect(200, { agent_event_limit: 7, agent_event_count: 0 });
+        .expect(200, { agent_event_limit: 7, agent_event_count: 0, rate_limit_per_hour: 3600 });
       await t
         .http()
         .get(url(`/client/${clientId}/limit`))
         .set(admin)
-        .expect(200, { agent_event_limit: 7, agent_event_count: 0 });
+        .expect(200, { agent_event_limit: 7, agent_event_count: 0, rate_limit_per_hour: 3600 });
     });
 
     it.each([
