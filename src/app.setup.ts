@@ -47,7 +47,8 @@ export function configureApp(app: INestApplication): INestApplication {
   // Wherever a bearer token is accepted, a client application's token fetched by Swagger UI's Authorize dialog is too.
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations) as { security?: Record<string, string[]>[] }[]) {
-      if (operation?.security?.some((requirement) => 'bearer' in requirement)) operation.security.push({ oauth2: [] });
+      // A new array: operations of one controller share theirs.
+      if (operation?.security?.some((requirement) => 'bearer' in requirement)) operation.security = [...operation.security, { oauth2: [] }];
     }
   }
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
