@@ -3,7 +3,7 @@ import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 
 const ACCESS_DENIED = { message: 'This token may not use this endpoint.', status: 'access_denied' };
 
-describe('applications: a client\'s OAuth2 credentials, managed by the admin', () => {
+describe("applications: a client's OAuth2 credentials, managed by the admin", () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await createTestApp('applications');
@@ -63,12 +63,15 @@ describe('applications: a client\'s OAuth2 credentials, managed by the admin', (
     expect([response.status, response.body.status]).toEqual([404, 'client_not_found']);
   });
 
-  it.each([{}, { name: '' }, { name: 7 }, { name: 'x', client_secret: 'chosen' }])('refuses %j with 400 validation_failed', async (body) => {
-    const before = await t.sql('SELECT COUNT(*) AS n FROM applications');
-    const response = await t.http().post('/client/acme/app/').set(admin).send(body).expect(400);
-    expect(response.body).toEqual({ message: expect.any(String), status: 'validation_failed' });
-    expect(await t.sql('SELECT COUNT(*) AS n FROM applications')).toEqual(before);
-  });
+  it.each([{}, { name: '' }, { name: 7 }, { name: 'x', client_secret: 'chosen' }])(
+    'refuses %j with 400 validation_failed',
+    async (body) => {
+      const before = await t.sql('SELECT COUNT(*) AS n FROM applications');
+      const response = await t.http().post('/client/acme/app/').set(admin).send(body).expect(400);
+      expect(response.body).toEqual({ message: expect.any(String), status: 'validation_failed' });
+      expect(await t.sql('SELECT COUNT(*) AS n FROM applications')).toEqual(before);
+    },
+  );
 
   it("refuses the PBX token and every client token, even on the client's own applications", async () => {
     const client = await clientWithToken(t, 'selfish');

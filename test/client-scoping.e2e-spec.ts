@@ -40,7 +40,10 @@ describe('two clients side by side: each token reaches only its own client', () 
 
   async function fixture(clientId: string, n: number): Promise<Fixture> {
     const { auth, credentials } = await clientWithToken(t, clientId);
-    const agents = { local: await createAgent(t, clientId, 'local', `${n}01`), remote: await createAgent(t, clientId, 'remote', `+${n}01`) };
+    const agents = {
+      local: await createAgent(t, clientId, 'local', `${n}01`),
+      remote: await createAgent(t, clientId, 'remote', `+${n}01`),
+    };
     const events = {
       local: await createEvent(t, clientId, 'local', agents.local, login()),
       remote: await createEvent(t, clientId, 'remote', agents.remote, logout()),
@@ -116,7 +119,12 @@ describe('two clients side by side: each token reaches only its own client', () 
         expect([key(route), response.status, response.body]).toEqual([key(route), 403, ACCESS_DENIED]);
         checked.push(key(route));
       }
-      expect(checked).toEqual(expect.arrayContaining(['post /client/{client_id}/delivery/{delivery_id}/retry', 'delete /client/{client_id}/agent/local/{agent_id}']));
+      expect(checked).toEqual(
+        expect.arrayContaining([
+          'post /client/{client_id}/delivery/{delivery_id}/retry',
+          'delete /client/{client_id}/agent/local/{agent_id}',
+        ]),
+      );
       expect(await state()).toEqual(before);
       expect(await job()).toEqual(jobBefore);
     },
@@ -147,11 +155,14 @@ describe('two clients side by side: each token reaches only its own client', () 
     expect(await state()).toEqual(before);
   });
 
-  it("lets each client use every other route on its own client through @me, and see only its own", async () => {
+  it('lets each client use every other route on its own client through @me, and see only its own', async () => {
     const own = routes
       .filter((route) => route.path.startsWith('/client/{client_id}') && !NOT_FOR_CLIENTS.includes(key(route)))
       // Deletions last, the innermost first, so every route finds what it names.
-      .sort((x, y) => Number(x.method === 'delete') - Number(y.method === 'delete') || (x.method === 'delete' ? y.path.length - x.path.length : 0));
+      .sort(
+        (x, y) =>
+          Number(x.method === 'delete') - Number(y.method === 'delete') || (x.method === 'delete' ? y.path.length - x.path.length : 0),
+      );
     for (const owner of [a, b]) {
       for (const route of own) {
         const response = await call(route, fill(route.path, owner, '@me'), owner.auth, owner.clientId);
@@ -190,12 +201,7 @@ describe("what existing client code sends, with a client's token", () => {
     const json = { ...auth, 'Content-Type': 'application/json' };
     const created = await t.http().post('/api/ver1.0/client/@me/agent/local/').set(json).send({ extension_name: '101' }).expect(201);
     const agentId = created.body.id as number;
-    const event = await t
-      .http()
-      .post(`/api/ver1.0/client/@me/agent/local/${agentId}/event/`)
-      .set(json)
-      .send(login())
-      .expect(201);
+    const event = await t.http().post(`/api/ver1.0/client/@me/agent/local/${agentId}/event/`).set(json).send(login()).expect(201);
     const list = await t.http().get(`/api/ver1.0/client/@me/agent/local/${agentId}/event/`).set(json).expect(200);
     expect(list.body).toEqual([event.body]);
     await t.http().get(`/api/ver1.0/client/@me/agent/local/${agentId}/event/${event.body.id}`).set(json).expect(200, event.body);

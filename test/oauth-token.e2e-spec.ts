@@ -8,7 +8,8 @@ import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 const INVALID_CLIENT = { message: 'Unknown client_id or wrong client_secret.', status: 'invalid_client' };
 const INVALID_TOKEN = { message: 'A valid "Authorization: Bearer <token>" header is required.', status: 'invalid_token' };
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('POST /oauth/token: client credentials for an access token', () => {
@@ -54,7 +55,12 @@ describe('POST /oauth/token: client credentials for an access token', () => {
 
   it('issues a token for credentials in HTTP Basic (RFC 6749 2.3.1) with only grant_type in the body', async () => {
     await expectWorkingToken(
-      await t.http().post('/oauth/token').set('Authorization', basic(app.client_id, app.client_secret)).type('form').send({ grant_type: 'client_credentials' }),
+      await t
+        .http()
+        .post('/oauth/token')
+        .set('Authorization', basic(app.client_id, app.client_secret))
+        .type('form')
+        .send({ grant_type: 'client_credentials' }),
     );
   });
 
@@ -77,24 +83,46 @@ describe('POST /oauth/token: client credentials for an access token', () => {
     ["the application's id as its secret", () => ({ client_id: app.client_id, client_secret: app.client_id })],
   ])('answers %s with 401 invalid_client', async (_label, credentials) => {
     await t.http().post('/oauth/token').type('form').send(grant(credentials())).expect(401, INVALID_CLIENT);
-    await t.http().post('/oauth/token').set('Authorization', basic(credentials().client_id, credentials().client_secret)).type('form').send({ grant_type: 'client_credentials' }).expect(401, INVALID_CLIENT);
+    await t
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(credentials().client_id, credentials().client_secret))
+      .type('form')
+      .send({ grant_type: 'client_credentials' })
+      .expect(401, INVALID_CLIENT);
   });
 
   it('answers a wrong secret with 401 even right after the right one was accepted (the cache keeps only what was verified)', async () => {
     await fetchToken(t, app);
-    await t.http().post('/oauth/token').type('form').send(grant({ ...app, client_secret: 'guess' })).expect(401, INVALID_CLIENT);
+    await t
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send(grant({ ...app, client_secret: 'guess' }))
+      .expect(401, INVALID_CLIENT);
   });
 
-  it.each(['password', 'authorization_code', 'refresh_token', 'CLIENT_CREDENTIALS'])('answers grant_type=%s with 400 unsupported_grant_type', async (grantType) => {
-    const response = await t.http().post('/oauth/token').type('form').send({ ...grant(app), grant_type: grantType }).expect(400);
-    expect(response.body).toEqual({ message: expect.any(String), status: 'unsupported_grant_type' });
-  });
+  it.each(['password', 'authorization_code', 'refresh_token', 'CLIENT_CREDENTIALS'])(
+    'answers grant_type=%s with 400 unsupported_grant_type',
+    async (grantType) => {
+      const response = await t
+        .http()
+        .post('/oauth/token')
+        .type('form')
+        .send({ ...grant(app), grant_type: grantType })
+        .expect(400);
+      expect(response.body).toEqual({ message: expect.any(String), status: 'unsupported_grant_type' });
+    },
+  );
 
   it.each([
     ['no grant_type', () => ({ client_id: app.client_id, client_secret: app.client_secret })],
     ['no client_secret', () => ({ grant_type: 'client_credentials', client_id: app.client_id })],
     ['no credentials at all', () => ({ grant_type: 'client_credentials' })],
-    ['client_id twice', () => `grant_type=client_credentials&client_id=${app.client_id}&client_id=${app.client_id}&client_secret=${app.client_secret}`],
+    [
+      'client_id twice',
+      () => `grant_type=client_credentials&client_id=${app.client_id}&client_id=${app.client_id}&client_secret=${app.client_secret}`,
+    ],
   ])('answers %s with 400 invalid_request', async (_label, body) => {
     const response = await t.http().post('/oauth/token').type('form').send(body()).expect(400);
     expect(response.body).toEqual({ message: expect.any(String), status: 'invalid_request' });
@@ -102,7 +130,13 @@ describe('POST /oauth/token: client credentials for an access token', () => {
 
   it('answers 400 invalid_request when HTTP Basic and the body name different credentials', async () => {
     const other = await createApplication(t, 'acme', 'other');
-    const response = await t.http().post('/oauth/token').set('Authorization', basic(other.client_id, other.client_secret)).type('form').send(grant(app)).expect(400);
+    const response = await t
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(other.client_id, other.client_secret))
+      .type('form')
+      .send(grant(app))
+      .expect(400);
     expect(response.body.status).toBe('invalid_request');
   });
 
@@ -180,13 +214,22 @@ describe('token expiry', () => {
     t = await createTestApp('oauth_expiry', { TOKEN_TTL_SECONDS: '1' });
     await t.http().post('/client/').set(admin).send({ id: 'brief', name: 'Brief' }).expect(201);
     const app = await createApplication(t, 'brief');
-    const response = await t.http().post('/oauth/token').type('form').send({ grant_type: 'client_credentials', ...app }).expect(200);
+    const response = await t
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'client_credentials', ...app })
+      .expect(200);
     expect(response.body.expires_in).toBe(1);
     const token = response.body.access_token as string;
     const expiresAt = Number(token.split('.')[2]) * 1000;
     if (Date.now() < expiresAt - 100) await t.http().get('/client/@me/limit/').set(bearer(token)).expect(200);
     await sleep(expiresAt - Date.now() + 50);
     await t.http().get('/client/@me/limit/').set(bearer(token)).expect(401, INVALID_TOKEN);
-    await t.http().get('/client/@me/limit/').set(bearer(await fetchToken(t, app))).expect(200);
+    await t
+      .http()
+      .get('/client/@me/limit/')
+      .set(bearer(await fetchToken(t, app)))
+      .expect(200);
   });
 });

@@ -31,7 +31,7 @@ export class ApplicationsController {
 
   @Delete(':app_id')
   @HttpCode(204)
-  @ApiOperation({ summary: "Revoke an application: its tokens stop working within 5 seconds (admin)" })
+  @ApiOperation({ summary: 'Revoke an application: its tokens stop working within 5 seconds (admin)' })
   @ApiNoContentResponse()
   @ApiErrors(400, 401, 403, 404)
   remove(@Param('client_id', ClientIdPipe) clientId: string, @Param('app_id') applicationId: string): Promise<void> {

@@ -51,7 +51,9 @@ export class ApplicationsService {
 
   async list(clientId: string): Promise<ApplicationResponseDto[]> {
     await this.clients.require(clientId);
-    const applications = await this.dataSource.getRepository(Application).find({ where: { clientId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const applications = await this.dataSource
+      .getRepository(Application)
+      .find({ where: { clientId }, order: { createdAt: 'ASC', id: 'ASC' } });
     return applications.map((application) => this.view(application));
   }
 

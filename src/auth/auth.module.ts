@@ -17,6 +17,8 @@ import { TokenService } from './token.service.js';
 export class AuthModule implements NestModule {
   /** `/oauth/token` is the API's one form endpoint (RFC 6749): it reads form-urlencoded bodies itself. */
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(urlencoded({ extended: false, limit: '4kb', parameterLimit: 16 })).forRoutes({ path: 'oauth/token', method: RequestMethod.POST });
+    consumer
+      .apply(urlencoded({ extended: false, limit: '4kb', parameterLimit: 16 }))
+      .forRoutes({ path: 'oauth/token', method: RequestMethod.POST });
   }
 }

@@ -77,10 +77,15 @@ export class ClientsService {
 
   async setLimit(clientId: string, dto: UpdateLimitDto): Promise<LimitResponseDto> {
     await this.require(clientId);
-    await this.dataSource.getRepository(Client).update(
-      { id: clientId },
-      { agentEventLimit: dto.agent_event_limit, ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}) },
-    );
+    await this.dataSource
+      .getRepository(Client)
+      .update(
+        { id: clientId },
+        {
+          agentEventLimit: dto.agent_event_limit,
+          ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}),
+        },
+      );
     this.rateLimits.delete(clientId);
     return this.getLimit(clientId);
   }
@@ -89,7 +94,9 @@ export class ClientsService {
   async rateLimitPerHour(clientId: string): Promise<number> {
     let own = this.rateLimits.get(clientId);
     if (own === undefined) {
-      const row = await this.dataSource.getRepository(Client).findOne({ where: { id: clientId }, select: { id: true, rateLimitPerHour: true } });
+      const row = await this.dataSource
+        .getRepository(Client)
+        .findOne({ where: { id: clientId }, select: { id: true, rateLimitPerHour: true } });
       own = row?.rateLimitPerHour ?? null;
       this.rateLimits.set(clientId, own);
     }

@@ -12,7 +12,12 @@ import { Applications1764300000000 } from './migrations/1764300000000-applicatio
 import { ClientRateLimit1764300000001 } from './migrations/1764300000001-client-rate-limit.js';
 
 export const ENTITIES = [Client, Agent, AgentEvent, StatusChange, Delivery, DeliveryAttempt, Application];
-export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000, Applications1764300000000, ClientRateLimit1764300000001];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  AgentEventCount1764200000000,
+  Applications1764300000000,
+  ClientRateLimit1764300000001,
+];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, poolSize = 16): DataSourceOptions {

@@ -26,7 +26,12 @@ export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 /** A client with one application, and a token of it. */
 export async function clientWithToken(t: TestApp, clientId: string) {
-  await t.http().post('/client/').set(admin).send({ id: clientId, name: `Client ${clientId}` }).expect(201);
+  await t
+    .http()
+    .post('/client/')
+    .set(admin)
+    .send({ id: clientId, name: `Client ${clientId}` })
+    .expect(201);
   const credentials = await createApplication(t, clientId);
   const token = await fetchToken(t, credentials);
   return { clientId, credentials, token, auth: bearer(token) };

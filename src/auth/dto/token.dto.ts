@@ -8,7 +8,11 @@ export class TokenRequestDto {
   @ApiProperty({ example: '3f9c2d7a1b6e4c0d8a5f7e21', required: false, description: "The application's id (or in HTTP Basic)." })
   client_id?: string;
 
-  @ApiProperty({ example: 'mM3s0Yx4m1WJvQ2o8Jb7cRk9e0pLhT5aUfZ6nD1qG2w', required: false, description: "The application's secret (or in HTTP Basic)." })
+  @ApiProperty({
+    example: 'mM3s0Yx4m1WJvQ2o8Jb7cRk9e0pLhT5aUfZ6nD1qG2w',
+    required: false,
+    description: "The application's secret (or in HTTP Basic).",
+  })
   client_secret?: string;
 }
 

@@ -13,7 +13,8 @@ export class UpdateLimitDto {
     nullable: true,
     minimum: 1,
     maximum: 100000000,
-    description: "Requests per hour the client's tokens may make; null: the service's default (RATE_LIMIT_PER_HOUR). Unchanged when left out.",
+    description:
+      "Requests per hour the client's tokens may make; null: the service's default (RATE_LIMIT_PER_HOUR). Unchanged when left out.",
   })
   @ValidateIf((_dto: object, value: unknown) => value !== undefined && value !== null)
   @IsInt()
@@ -29,6 +30,9 @@ export class LimitResponseDto {
   @ApiProperty({ example: 3, description: 'How many agent events the client has now.' })
   agent_event_count!: number;
 
-  @ApiProperty({ example: 3600, description: "Requests per hour the client's tokens may make (X-RateLimit-Limit): its own, else the default." })
+  @ApiProperty({
+    example: 3600,
+    description: "Requests per hour the client's tokens may make (X-RateLimit-Limit): its own, else the default.",
+  })
   rate_limit_per_hour!: number;
 }
