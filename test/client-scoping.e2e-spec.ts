@@ -1,5 +1,5 @@
 import { createAgent, createEvent, dbState, login, logout, type AgentType } from './support/api-fixtures.js';
-import { bearer, clientWithToken } from './support/client-fixtures.js';
+import { clientWithToken } from './support/client-fixtures.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 type Method = 'get' | 'post' | 'put' | 'delete';

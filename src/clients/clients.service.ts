@@ -77,15 +77,13 @@ export class ClientsService {
 
   async setLimit(clientId: string, dto: UpdateLimitDto): Promise<LimitResponseDto> {
     await this.require(clientId);
-    await this.dataSource
-      .getRepository(Client)
-      .update(
-        { id: clientId },
-        {
-          agentEventLimit: dto.agent_event_limit,
-          ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}),
-        },
-      );
+    await this.dataSource.getRepository(Client).update(
+      { id: clientId },
+      {
+        agentEventLimit: dto.agent_event_limit,
+        ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}),
+      },
+    );
     this.rateLimits.delete(clientId);
     return this.getLimit(clientId);
   }
