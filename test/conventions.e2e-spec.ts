@@ -176,7 +176,7 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
         expect(Object.keys(list ?? {}).sort()).toEqual(['get', 'post']);
         expect(Object.keys(one ?? {}).sort()).toEqual(['delete', 'get', 'put']);
         for (const operation of [list.get, list.post, one.get, one.put, one.delete]) {
-          expect(operation.security).toEqual([{ bearer: [] }]);
+          expect(operation.security).toEqual([{ bearer: [] }, { oauth2: [] }]);
         }
         const parameters = one.get.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort();
         expect(parameters).toEqual(['path:agent_id', 'path:client_id', 'path:event_id']);

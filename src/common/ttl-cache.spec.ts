@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { TtlCache } from './ttl-cache.js';
 
 describe('TtlCache', () => {
