@@ -4,7 +4,17 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { ensureServices } from '../scripts/services.mjs';
-import { build, databaseUrlFor, deletePrefix, dropDatabase, freePort, redisClient, runService } from './lib/infra.mjs';
+import {
+  build,
+  cpuSeconds,
+  databaseUrlFor,
+  deletePrefix,
+  dropDatabase,
+  freePort,
+  profileArgs,
+  redisClient,
+  runService,
+} from './lib/infra.mjs';
 import { summarize } from './lib/stats.mjs';
 
 const SECONDS = Number(process.env.BENCH_TOKEN_SECONDS || 5);
@@ -19,6 +29,7 @@ const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: LANES });
 let port;
+let apiPid;
 
 function send(method, path, headers, body) {
   return new Promise((resolve, reject) => {
@@ -39,6 +50,7 @@ function send(method, path, headers, body) {
 /** LANES requests always in flight for SECONDS: requests/s and latency (ms); every answer must be `status`. */
 async function closedLoop(label, status, makeRequest) {
   const latencies = [];
+  const cpuBefore = cpuSeconds(apiPid);
   const until = performance.now() + SECONDS * 1000;
   const started = performance.now();
   await Promise.all(
@@ -52,7 +64,9 @@ async function closedLoop(label, status, makeRequest) {
   );
   const seconds = (performance.now() - started) / 1000;
   const summary = summarize(latencies);
-  return { label, perSecond: Math.round(latencies.length / seconds), p50: summary.p50, p99: summary.p99 };
+  // CPU of the API process per request: what a request costs, whatever else the machine is doing.
+  const cpuUs = Math.round(((cpuSeconds(apiPid) - cpuBefore) * 1e6) / latencies.length);
+  return { label, perSecond: Math.round(latencies.length / seconds), p50: summary.p50, p99: summary.p99, cpuUs };
 }
 
 const json = (token, body) => ({
@@ -78,10 +92,14 @@ async function main() {
   };
   const migrate = runService('database/migrate', env, { label: 'migrate' });
   if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
-  const api = runService('main', env, { label: 'api' });
+  // BENCH_PROFILE=1: --cpu-prof on the API (bench/results/tmp/profiles/; summarise with bench/profile-top.mjs).
+  const nodeArgs =
+    process.env.BENCH_PROFILE === '1' ? profileArgs(new URL('./results/tmp/profiles', import.meta.url).pathname, 'tokens-api') : [];
+  const api = runService('main', env, { label: 'api', nodeArgs });
   const redis = redisClient(redisUrl);
   try {
     await api.waitFor('API ');
+    apiPid = api.pid;
     const clientBody = JSON.stringify({ id: 'bench', name: 'Bench' });
     await send('POST', '/client/', json(adminToken, clientBody), clientBody);
     const appBody = JSON.stringify({ name: 'bench' });
@@ -100,19 +118,23 @@ async function main() {
       runs.admin.push(await closedLoop('admin', 200, () => send('GET', '/client/bench/limit/', json(adminToken))));
       runs.client.push(await closedLoop('client', 200, () => send('GET', '/client/@me/limit/', json(clientToken))));
     }
-    const median = (list) => [...list].sort((x, y) => x.perSecond - y.perSecond)[Math.floor(list.length / 2)];
+    const median = (list, field = 'perSecond') => [...list].sort((x, y) => x[field] - y[field])[Math.floor(list.length / 2)];
     const admin = { ...median(runs.admin), label: 'GET /client/bench/limit/ with the admin token' };
     const client = { ...median(runs.client), label: 'GET /client/@me/limit/ with a client token' };
 
     console.log(`\nfirst token (argon2 verify): ${first.ms.toFixed(1)} ms; ${LANES} requests in flight, ${SECONDS} s per run`);
     console.log(`GET runs: ${ROUNDS} of each, alternating; the median run is shown\n`);
-    console.log('| what | requests/s | p50 ms | p99 ms |\n| --- | --- | --- | --- |');
-    for (const figure of [tokens, admin, client]) console.log(`| ${figure.label} | ${figure.perSecond} | ${figure.p50} | ${figure.p99} |`);
+    console.log('| what | requests/s | p50 ms | p99 ms | API CPU µs/request |\n| --- | --- | --- | --- | --- |');
+    for (const figure of [tokens, admin, client]) {
+      console.log(`| ${figure.label} | ${figure.perSecond} | ${figure.p50} | ${figure.p99} | ${figure.cpuUs} |`);
+    }
+    const cpuAdded = median(runs.client, 'cpuUs').cpuUs - median(runs.admin, 'cpuUs').cpuUs;
     // At a fixed number in flight, the mean time per request is LANES / throughput.
     const addedUs = (LANES / client.perSecond - LANES / admin.perSecond) * 1e6;
     console.log(
       `\nclient token vs admin token: ${((client.perSecond / admin.perSecond) * 100).toFixed(0)} % of the throughput, ` +
-        `${Math.round(addedUs)} µs more per request (HMAC check, cached application, Redis budget count)`,
+        `${Math.round(addedUs)} µs more time per request; API CPU per request ${cpuAdded >= 0 ? '+' : ''}${cpuAdded} µs ` +
+        '(HMAC check, cached application, Redis budget count; medians)',
     );
   } finally {
     await api.stop();
