@@ -144,7 +144,7 @@ describe('rate limits: a budget of requests per hour per client, counted in Redi
     await t.http().put('/client/raised/limit/').set(admin).send({ agent_event_limit: 20, rate_limit_per_hour: 1000 }).expect(200);
     const changedAt = Date.now();
     let seenAfter = -1;
-    while (Date.now() - changedAt < RATE_LIMIT_CACHE_MS + 2000) {
+    while (Date.now() - changedAt < RATE_LIMIT_CACHE_MS + 3000) {
       const response = await request(second.getHttpServer()).get('/client/@me').set(auth);
       if (response.headers['x-ratelimit-limit'] === '1000') {
         seenAfter = Date.now() - changedAt;
@@ -153,7 +153,7 @@ describe('rate limits: a budget of requests per hour per client, counted in Redi
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(seenAfter).toBeGreaterThanOrEqual(0);
-    expect(seenAfter).toBeLessThanOrEqual(RATE_LIMIT_CACHE_MS + 500);
+    expect(seenAfter).toBeLessThanOrEqual(RATE_LIMIT_CACHE_MS + 1500);
   });
 
   it.each([0, -1, 1.5, '10', true, {}])('refuses rate_limit_per_hour %j with 400 validation_failed and changes nothing', async (value) => {
