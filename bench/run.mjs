@@ -381,6 +381,7 @@ async function main() {
     QUEUE_PREFIX: queuePrefix,
     ADMIN_TOKEN: adminToken,
     PBX_TOKEN: pbxToken,
+    TOKEN_SIGNING_KEY: `bench-signing-${randomBytes(24).toString('hex')}`,
     WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
     WORKER_CONCURRENCY: String(config.concurrency),
     ...config.serviceEnv,

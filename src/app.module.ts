@@ -1,6 +1,7 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { AgentEventsModule } from './agent-events/agent-events.module.js';
 import { AgentsModule } from './agents/agents.module.js';
+import { ApplicationsModule } from './applications/applications.module.js';
 import { AuthModule } from './auth/auth.module.js';
 import { ClientsModule } from './clients/clients.module.js';
 import { ConfigModule } from './config/config.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
         QueueModule,
         AuthModule,
         ClientsModule,
+        ApplicationsModule,
         AgentsModule,
         AgentEventsModule,
         TelephonyModule,

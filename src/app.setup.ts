@@ -29,9 +29,28 @@ export function configureApp(app: INestApplication): INestApplication {
           `Every path also answers under \`${API_PREFIX}\`. Errors are \`{"message", "status"}\`.`,
       )
       .setVersion('1.0')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, PBX_TOKEN (phone commands only)' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        description: "ADMIN_TOKEN, PBX_TOKEN (phone commands only), or a client application's access_token",
+      })
+      .addOAuth2(
+        {
+          type: 'oauth2',
+          description: "A client application's id and secret (POST /client/{client_id}/app/), exchanged for a token",
+          flows: { clientCredentials: { tokenUrl: '/oauth/token', scopes: {} } },
+        },
+        'oauth2',
+      )
       .build(),
   );
+  // Wherever a bearer token is accepted, a client application's token fetched by Swagger UI's Authorize dialog is too.
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations) as { security?: Record<string, string[]>[] }[]) {
+      // A new array: operations of one controller share theirs.
+      if (operation?.security?.some((requirement) => 'bearer' in requirement)) operation.security = [...operation.security, { oauth2: [] }];
+    }
+  }
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
   return app;
 }

@@ -240,7 +240,11 @@ describe('agent events (subscriptions) of local and remote agents', () => {
       await t.http().post(`/client/full/agent/local/${local}/event/`).set(admin).send(logout()).expect(403, refused);
       await t.http().post(`/client/full/agent/remote/${remote}/event/`).set(admin).send(logout()).expect(403, refused);
       expect(await dbState(t)).toEqual(before);
-      await t.http().get('/client/full/limit/').set(admin).expect(200, { agent_event_limit: 2, agent_event_count: 2 });
+      await t
+        .http()
+        .get('/client/full/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 2, agent_event_count: 2, rate_limit_per_hour: 3600 });
     });
 
     it('lets a client create again once an agent event is deleted', async () => {
@@ -249,13 +253,21 @@ describe('agent events (subscriptions) of local and remote agents', () => {
       );
       await t.http().delete(`/client/full/agent/local/${row.agent_id}/event/${row.id}`).set(admin).expect(204);
       await t.http().post(`/client/full/agent/local/${row.agent_id}/event/`).set(admin).send(logout()).expect(201);
-      await t.http().get('/client/full/limit/').set(admin).expect(200, { agent_event_limit: 2, agent_event_count: 2 });
+      await t
+        .http()
+        .get('/client/full/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 2, agent_event_count: 2, rate_limit_per_hour: 3600 });
     });
 
     it('frees the limit when an agent with agent events is deleted', async () => {
       const [row] = await t.sql<{ id: number }>("SELECT id FROM agents WHERE client_id = 'full' AND agent_type = 'remote'");
       await t.http().delete(`/client/full/agent/remote/${row.id}`).set(admin).expect(204);
-      await t.http().get('/client/full/limit/').set(admin).expect(200, { agent_event_limit: 2, agent_event_count: 1 });
+      await t
+        .http()
+        .get('/client/full/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 2, agent_event_count: 1, rate_limit_per_hour: 3600 });
     });
 
     it.each([2, 3, 5])(
@@ -271,7 +283,7 @@ describe('agent events (subscriptions) of local and remote agents', () => {
           .put(`/client/${client}/limit/`)
           .set(admin)
           .send({ agent_event_limit: 3 })
-          .expect(200, { agent_event_limit: 3, agent_event_count: 2 });
+          .expect(200, { agent_event_limit: 3, agent_event_count: 2, rate_limit_per_hour: 3600 });
         const responses = await Promise.all(
           Array.from({ length: parallel }, (_, i) =>
             t
@@ -286,7 +298,11 @@ describe('agent events (subscriptions) of local and remote agents', () => {
           expect(refused.body).toEqual({ message: `Client ${client} has 3 agent events, its limit is 3.`, status: 'limit_exceeded' });
         }
         expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE client_id = ?', [client])).toEqual([{ n: 3 }]);
-        await t.http().get(`/client/${client}/limit/`).set(admin).expect(200, { agent_event_limit: 3, agent_event_count: 3 });
+        await t
+          .http()
+          .get(`/client/${client}/limit/`)
+          .set(admin)
+          .expect(200, { agent_event_limit: 3, agent_event_count: 3, rate_limit_per_hour: 3600 });
       },
     );
 

@@ -237,7 +237,7 @@ describe('local and remote agents', () => {
         .http()
         .get('/client/a1/limit/')
         .set(admin)
-        .expect(200, { agent_event_limit: 20, agent_event_count: limitBefore.agent_event_count - 2 });
+        .expect(200, { agent_event_limit: 20, agent_event_count: limitBefore.agent_event_count - 2, rate_limit_per_hour: 3600 });
       await t.http().get(`${base}/${id}`).set(admin).expect(404, agentNotFound(id));
       await t.http().get(`${base}/${id}/event/`).set(admin).expect(404, agentNotFound(id));
       await t.http().delete(`${base}/${id}`).set(admin).expect(404, agentNotFound(id));

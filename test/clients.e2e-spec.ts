@@ -74,7 +74,11 @@ describe('clients and their limits', () => {
     });
 
     it('tells the default limit of 20 and a count of 0 for a new client', async () => {
-      await t.http().get('/client/lim/limit/').set(admin).expect(200, { agent_event_limit: 20, agent_event_count: 0 });
+      await t
+        .http()
+        .get('/client/lim/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 20, agent_event_count: 0, rate_limit_per_hour: 3600 });
     });
 
     it("counts the client's agent events of both agent types, and only this client's", async () => {
@@ -85,8 +89,16 @@ describe('clients and their limits', () => {
       await createEvent(t, 'lim', 'remote', remote, login());
       const foreign = await createAgent(t, 'other', 'local', '100@lim');
       await createEvent(t, 'other', 'local', foreign, login());
-      await t.http().get('/client/lim/limit/').set(admin).expect(200, { agent_event_limit: 20, agent_event_count: 3 });
-      await t.http().get('/client/other/limit/').set(admin).expect(200, { agent_event_limit: 20, agent_event_count: 1 });
+      await t
+        .http()
+        .get('/client/lim/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 20, agent_event_count: 3, rate_limit_per_hour: 3600 });
+      await t
+        .http()
+        .get('/client/other/limit/')
+        .set(admin)
+        .expect(200, { agent_event_limit: 20, agent_event_count: 1, rate_limit_per_hour: 3600 });
     });
 
     it('changes the limit with PUT and answers the new limit with the current count', async () => {
@@ -95,9 +107,13 @@ describe('clients and their limits', () => {
         .put('/client/lim/limit/')
         .set(admin)
         .send({ agent_event_limit: 5 })
-        .expect(200, { agent_event_limit: 5, agent_event_count: 3 });
+        .expect(200, { agent_event_limit: 5, agent_event_count: 3, rate_limit_per_hour: 3600 });
       expect(await t.sql('SELECT agent_event_limit FROM clients WHERE id = ?', ['lim'])).toEqual([{ agent_event_limit: 5 }]);
-      await t.http().get('/client/lim/limit').set(admin).expect(200, { agent_event_limit: 5, agent_event_count: 3 });
+      await t
+        .http()
+        .get('/client/lim/limit')
+        .set(admin)
+        .expect(200, { agent_event_limit: 5, agent_event_count: 3, rate_limit_per_hour: 3600 });
     });
 
     it('accepts a limit below the current count, and then refuses every new agent event', async () => {
@@ -106,7 +122,7 @@ describe('clients and their limits', () => {
         .put('/client/lim/limit')
         .set(admin)
         .send({ agent_event_limit: 0 })
-        .expect(200, { agent_event_limit: 0, agent_event_count: 3 });
+        .expect(200, { agent_event_limit: 0, agent_event_count: 3, rate_limit_per_hour: 3600 });
       const [agent] = await t.sql<{ id: number }>("SELECT id FROM agents WHERE client_id = 'lim' AND agent_type = 'local'");
       await t
         .http()
@@ -131,7 +147,7 @@ describe('clients and their limits', () => {
       ['more than a million', { agent_event_limit: 1_000_001 }],
       ['null', { agent_event_limit: null }],
       ['nothing', {}],
-      ['an unknown field beside it', { agent_event_limit: 5, agent_event_count: 0 }],
+      ['an unknown field beside it', { agent_event_limit: 5, agent_event_count: 0, rate_limit_per_hour: 3600 }],
     ])('refuses a limit that is %s: 400 validation_failed, limit unchanged', async (_label, body) => {
       const before = await dbState(t);
       const response = await t.http().put('/client/other/limit/').set(admin).send(body).expect(400);

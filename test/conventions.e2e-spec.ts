@@ -31,12 +31,12 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
         .put(url(`/client/${clientId}/limit`))
         .set(admin)
         .send({ agent_event_limit: 7 })
-        .expect(200, { agent_event_limit: 7, agent_event_count: 0 });
+        .expect(200, { agent_event_limit: 7, agent_event_count: 0, rate_limit_per_hour: 3600 });
       await t
         .http()
         .get(url(`/client/${clientId}/limit`))
         .set(admin)
-        .expect(200, { agent_event_limit: 7, agent_event_count: 0 });
+        .expect(200, { agent_event_limit: 7, agent_event_count: 0, rate_limit_per_hour: 3600 });
     });
 
     it.each([
@@ -176,7 +176,7 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
         expect(Object.keys(list ?? {}).sort()).toEqual(['get', 'post']);
         expect(Object.keys(one ?? {}).sort()).toEqual(['delete', 'get', 'put']);
         for (const operation of [list.get, list.post, one.get, one.put, one.delete]) {
-          expect(operation.security).toEqual([{ bearer: [] }]);
+          expect(operation.security).toEqual([{ bearer: [] }, { oauth2: [] }]);
         }
         const parameters = one.get.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`).sort();
         expect(parameters).toEqual(['path:agent_id', 'path:client_id', 'path:event_id']);

@@ -1,7 +1,8 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error.js';
+import { RateLimitService } from '../rate-limits/rate-limit.service.js';
 import { ACCESS_KEY, PUBLIC_KEY } from './access.decorator.js';
 import type { Principal, Role } from './principal.js';
 import { TokenService } from './token.service.js';
@@ -13,6 +14,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: TokenService,
+    private readonly rateLimits: RateLimitService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -25,6 +27,7 @@ export class AuthGuard implements CanActivate {
       throw new ApiError(HttpStatus.UNAUTHORIZED, 'invalid_token', 'A valid "Authorization: Bearer <token>" header is required.');
     }
     request.principal = principal;
+    if (principal.role === 'client') await this.count(principal.clientId, context.switchToHttp().getResponse<Response>());
     const roles = this.reflector.getAllAndOverride<Role[]>(ACCESS_KEY, targets) ?? ['admin'];
     if (!roles.includes(principal.role)) throw this.denied();
     const clientId = request.params?.client_id;
@@ -33,10 +36,28 @@ export class AuthGuard implements CanActivate {
         throw ApiError.notFound('client_not_found', '"@me" names the caller\'s own client, and this token belongs to none.');
       }
       request.params.client_id = principal.clientId;
-    } else if (principal.role === 'client' && clientId !== undefined && clientId !== principal.clientId) {
+    } else if (principal.role === 'client' && clientId !== principal.clientId) {
+      // Decided before anything is looked up, so the answer says nothing about whether that client exists.
       throw this.denied();
     }
     return true;
+  }
+
+  /** Counts a client token's request against its hourly budget and tells the budget in X-RateLimit-* headers. */
+  private async count(clientId: string, response: Response): Promise<void> {
+    const budget = await this.rateLimits.consume(clientId);
+    if (!budget) return;
+    response.setHeader('X-RateLimit-Limit', budget.limit);
+    response.setHeader('X-RateLimit-Remaining', budget.remaining);
+    response.setHeader('X-RateLimit-Reset', budget.resetSeconds);
+    if (budget.exceeded) {
+      response.setHeader('Retry-After', budget.resetSeconds);
+      throw new ApiError(
+        HttpStatus.TOO_MANY_REQUESTS,
+        'rate_limit_exceeded',
+        `This client may make ${budget.limit} requests per hour; the budget is full again in ${budget.resetSeconds} s.`,
+      );
+    }
   }
 
   private denied(): ApiError {

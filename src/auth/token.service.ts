@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { ClientTokensService } from './client-tokens.service.js';
 import type { Principal } from './principal.js';
 
 function digest(value: string): Buffer {
@@ -12,7 +13,10 @@ export class TokenService {
   private readonly admin: Buffer;
   private readonly pbx: Buffer;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly clientTokens: ClientTokensService,
+  ) {
     this.admin = digest(config.adminToken);
     this.pbx = digest(config.pbxToken);
   }
@@ -22,6 +26,6 @@ export class TokenService {
     const presented = digest(token);
     if (timingSafeEqual(presented, this.admin)) return { role: 'admin' };
     if (timingSafeEqual(presented, this.pbx)) return { role: 'pbx' };
-    return null;
+    return this.clientTokens.verify(token);
   }
 }

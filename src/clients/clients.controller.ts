@@ -31,7 +31,7 @@ export class ClientsController {
 
   @Get(':client_id/limit')
   @Access('admin', 'client')
-  @ApiOperation({ summary: "Read the client's limits: the most agent events it may have, and how many it has" })
+  @ApiOperation({ summary: "Read the client's limits: the most agent events it may have, how many it has, and its requests per hour" })
   @ApiErrors(400, 401, 403, 404)
   getLimit(@Param('client_id', ClientIdPipe) clientId: string): Promise<LimitResponseDto> {
     return this.clients.getLimit(clientId);
@@ -39,9 +39,9 @@ export class ClientsController {
 
   @Put(':client_id/limit')
   @Access('admin')
-  @ApiOperation({ summary: "Change the client's agent event limit (admin)" })
+  @ApiOperation({ summary: "Change the client's agent event limit and, optionally, its requests per hour (admin)" })
   @ApiErrors(400, 401, 403, 404)
   setLimit(@Param('client_id', ClientIdPipe) clientId: string, @Body() dto: UpdateLimitDto): Promise<LimitResponseDto> {
-    return this.clients.setLimit(clientId, dto.agent_event_limit);
+    return this.clients.setLimit(clientId, dto);
   }
 }

@@ -4,14 +4,21 @@ import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { generateSigningSecret } from '../../libs/webhook/src/index.js';
 import { ApiError } from '../common/api-error.js';
+import { TtlCache } from '../common/ttl-cache.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
-import type { LimitResponseDto } from './dto/limit.dto.js';
+import type { LimitResponseDto, UpdateLimitDto } from './dto/limit.dto.js';
 import { Client } from './entities/client.entity.js';
+
+/** How long a process keeps a client's request budget; the admin's change applies within this bound everywhere. */
+export const RATE_LIMIT_CACHE_MS = 5000;
 
 @Injectable()
 export class ClientsService {
+  /** Client id → its own requests per hour (null: the default), so the rate limit costs no query per request. */
+  private readonly rateLimits = new TtlCache<string, number | null>(RATE_LIMIT_CACHE_MS);
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -58,12 +65,36 @@ export class ClientsService {
 
   async getLimit(clientId: string): Promise<LimitResponseDto> {
     const client = await this.require(clientId);
-    return { agent_event_limit: client.agentEventLimit, agent_event_count: client.agentEventCount };
+    return {
+      agent_event_limit: client.agentEventLimit,
+      agent_event_count: client.agentEventCount,
+      rate_limit_per_hour: client.rateLimitPerHour ?? this.config.rateLimitPerHour,
+    };
   }
 
-  async setLimit(clientId: string, limit: number): Promise<LimitResponseDto> {
+  async setLimit(clientId: string, dto: UpdateLimitDto): Promise<LimitResponseDto> {
     await this.require(clientId);
-    await this.dataSource.getRepository(Client).update({ id: clientId }, { agentEventLimit: limit });
+    await this.dataSource.getRepository(Client).update(
+      { id: clientId },
+      {
+        agentEventLimit: dto.agent_event_limit,
+        ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}),
+      },
+    );
+    this.rateLimits.delete(clientId);
     return this.getLimit(clientId);
+  }
+
+  /** Requests per hour the client's tokens may make: its own budget or the default, read at most once per RATE_LIMIT_CACHE_MS. */
+  async rateLimitPerHour(clientId: string): Promise<number> {
+    let own = this.rateLimits.get(clientId);
+    if (own === undefined) {
+      const row = await this.dataSource
+        .getRepository(Client)
+        .findOne({ where: { id: clientId }, select: { id: true, rateLimitPerHour: true } });
+      own = row?.rateLimitPerHour ?? null;
+      this.rateLimits.set(clientId, own);
+    }
+    return own ?? this.config.rateLimitPerHour;
   }
 }

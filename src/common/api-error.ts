@@ -10,7 +10,10 @@ export class ApiError extends HttpException {
     super({ message, status: code }, httpStatus);
   }
 
-  static notFound(code: 'client_not_found' | 'agent_not_found' | 'event_not_found' | 'delivery_not_found', message: string) {
+  static notFound(
+    code: 'client_not_found' | 'agent_not_found' | 'event_not_found' | 'delivery_not_found' | 'application_not_found',
+    message: string,
+  ) {
     return new ApiError(HttpStatus.NOT_FOUND, code, message);
   }
 

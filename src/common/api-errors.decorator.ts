@@ -13,7 +13,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: '`validation_failed` (names the field), `malformed_json` or `target_not_allowed`',
   401: '`invalid_token`: no or wrong bearer token',
   403: '`access_denied` (token may not use this endpoint) or `limit_exceeded`',
-  404: '`client_not_found`, `agent_not_found`, `event_not_found` or `delivery_not_found`',
+  404: '`client_not_found`, `agent_not_found`, `event_not_found`, `delivery_not_found` or `application_not_found`',
   409: 'the resource exists already (`client_exists`, `agent_exists`)',
 };
 

@@ -9,6 +9,8 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       defaultAgentEventLimit: 20,
       queuePrefix: '{agent-events}',
+      tokenTtlSeconds: 3600,
+      rateLimitPerHour: 3600,
     });
     expect(config.webhook.retryScheduleMs).toEqual([0, 5000, 30000, 120000, 600000, 1800000, 3600000, 10800000, 21600000]);
     expect(config.webhook.allowedCidrs).toEqual([]);
@@ -24,6 +26,9 @@ describe('loadConfig', () => {
     [{ WEBHOOK_RETRY_SCHEDULE: '0,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
     [{ QUEUE_PREFIX: 'has space' }, 'QUEUE_PREFIX'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ TOKEN_SIGNING_KEY: 'shorter-than-32-characters' }, 'TOKEN_SIGNING_KEY'],
+    [{ TOKEN_TTL_SECONDS: '0' }, 'TOKEN_TTL_SECONDS'],
+    [{ RATE_LIMIT_PER_HOUR: '1.5' }, 'RATE_LIMIT_PER_HOUR'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
@@ -34,7 +39,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a-real-secret-admin-token' })).toThrow(
       /PBX_TOKEN is the example token/,
     );
-    const config = loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a-real-secret-admin-token', PBX_TOKEN: 'a-real-secret-pbx-token' });
+    const secrets = { NODE_ENV: 'production', ADMIN_TOKEN: 'a-real-secret-admin-token', PBX_TOKEN: 'a-real-secret-pbx-token' };
+    expect(() => loadConfig(secrets)).toThrow(/TOKEN_SIGNING_KEY is the example token/);
+    const config = loadConfig({ ...secrets, TOKEN_SIGNING_KEY: 'a-real-secret-signing-key-of-32-chars-or-more' });
     expect(config.adminToken).toBe('a-real-secret-admin-token');
   });
 });

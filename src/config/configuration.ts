@@ -8,6 +8,11 @@ export interface AppConfig {
   redisUrl: string;
   adminToken: string;
   pbxToken: string;
+  /** Signs client access tokens (HMAC-SHA256); changing it ends every token issued. */
+  tokenSigningKey: string;
+  tokenTtlSeconds: number;
+  /** Requests a client's tokens may make per hour, unless the client's own limit says otherwise. */
+  rateLimitPerHour: number;
   defaultAgentEventLimit: number;
   queuePrefix: string;
   runMigrations: boolean;
@@ -30,7 +35,7 @@ export interface AppConfig {
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /** The tokens of `.env.example`: fine on a laptop, refused in production. */
-export const EXAMPLE_TOKENS = ['change-me-admin-token', 'change-me-pbx-token'];
+export const EXAMPLE_TOKENS = ['change-me-admin-token', 'change-me-pbx-token', 'change-me-token-signing-key-0123456789abcdef'];
 
 export class ConfigError extends Error {}
 
@@ -59,9 +64,9 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return raw;
 }
 
-function token(env: Env, name: string, fallback: string, production: boolean): string {
+function token(env: Env, name: string, fallback: string, production: boolean, minLength = 16): string {
   const value = env[name] || fallback;
-  if (value.length < 16) throw new ConfigError(`${name} must be at least 16 characters long.`);
+  if (value.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters long.`);
   if (production && EXAMPLE_TOKENS.includes(value)) {
     throw new ConfigError(`${name} is the example token; set a secret one when NODE_ENV=production.`);
   }
@@ -92,6 +97,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     adminToken: token(env, 'ADMIN_TOKEN', EXAMPLE_TOKENS[0], production),
     pbxToken: token(env, 'PBX_TOKEN', EXAMPLE_TOKENS[1], production),
+    tokenSigningKey: token(env, 'TOKEN_SIGNING_KEY', EXAMPLE_TOKENS[2], production, 32),
+    tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
+    rateLimitPerHour: int(env, 'RATE_LIMIT_PER_HOUR', 3600, 1, 100_000_000),
     defaultAgentEventLimit: int(env, 'DEFAULT_AGENT_EVENT_LIMIT', 20, 0, 1_000_000),
     queuePrefix,
     runMigrations: env.RUN_MIGRATIONS === 'true',

@@ -1,13 +1,21 @@
 import type { DataSourceOptions } from 'typeorm';
 import { Agent } from '../agents/entities/agent.entity.js';
 import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
+import { Application } from '../applications/entities/application.entity.js';
 import { Client } from '../clients/entities/client.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
+import { Applications1764300000000 } from './migrations/1764300000000-applications.js';
+import { ClientRateLimit1764300000001 } from './migrations/1764300000001-client-rate-limit.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
-export const ENTITIES = [Client, Agent, AgentEvent];
-export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000];
+export const ENTITIES = [Client, Agent, AgentEvent, Application];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  AgentEventCount1764200000000,
+  Applications1764300000000,
+  ClientRateLimit1764300000001,
+];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, options: { poolSize?: number; logSql?: boolean } = {}): DataSourceOptions {

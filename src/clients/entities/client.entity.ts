@@ -15,6 +15,10 @@ export class Client {
   @Column({ name: 'agent_event_count', type: 'int', unsigned: true, default: 0 })
   agentEventCount!: number;
 
+  /** Requests per hour the client's tokens may make; null: RATE_LIMIT_PER_HOUR. */
+  @Column({ name: 'rate_limit_per_hour', type: 'int', unsigned: true, nullable: true })
+  rateLimitPerHour!: number | null;
+
   @Column({ name: 'signing_secret', type: 'varchar', length: 64 })
   signingSecret!: string;
 

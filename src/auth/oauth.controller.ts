@@ -1,0 +1,34 @@
+import { Body, Controller, Header, Headers, HttpCode, Post, UseInterceptors } from '@nestjs/common';
+import { NoFilesInterceptor } from '@nestjs/platform-express';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorResponseDto } from '../common/api-errors.decorator.js';
+import { Public } from './access.decorator.js';
+import { ClientTokensService } from './client-tokens.service.js';
+import { TokenRequestDto, TokenResponseDto } from './dto/token.dto.js';
+import { readTokenRequest } from './token-request.js';
+
+@ApiTags('oauth')
+@Public()
+@Controller('oauth')
+export class OAuthController {
+  constructor(private readonly tokens: ClientTokensService) {}
+
+  @Post('token')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
+  // multipart/form-data (PHP's curl with an array); form-urlencoded is parsed by AuthModule's route middleware.
+  @UseInterceptors(NoFilesInterceptor({ limits: { fields: 16, fieldSize: 1024, parts: 16 } }))
+  @ApiOperation({
+    summary: 'An access token for an application (OAuth2 client credentials)',
+    description: 'Credentials in the body or in HTTP Basic. Also answers under /api/ver1.0.',
+  })
+  @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
+  @ApiBody({ type: TokenRequestDto })
+  @ApiOkResponse({ type: TokenResponseDto })
+  @ApiResponse({ status: 400, description: '`invalid_request` or `unsupported_grant_type`', type: ErrorResponseDto })
+  @ApiResponse({ status: 401, description: '`invalid_client`: unknown client_id or wrong client_secret', type: ErrorResponseDto })
+  issue(@Body() body: unknown, @Headers('authorization') authorization?: string): Promise<TokenResponseDto> {
+    return this.tokens.issue(readTokenRequest(body, authorization));
+  }
+}

@@ -1,0 +1,68 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { ClientsService } from '../clients/clients.service.js';
+import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { redisOptions } from '../queue/redis-options.js';
+
+const WINDOW_MS = 3600_000;
+
+/** One round trip: count the request and read how long the client's hour has left (it starts at its first request). */
+const CONSUME = `
+local hits = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {hits, ttl}`;
+
+export interface Budget {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window ends and the budget is full again. */
+  resetSeconds: number;
+  exceeded: boolean;
+}
+
+type RedisWithConsume = Redis & { consumeBudget(key: string, windowMs: number): Promise<[number, number]> };
+
+/**
+ * Each client's requests per hour, counted in Redis so that the budget holds across API processes. A fixed window
+ * per client that begins with its first request. If Redis does not answer, requests pass uncounted: the budget
+ * protects the service, and MySQL-backed work must not stop because the counter is away.
+ */
+@Injectable()
+export class RateLimitService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RateLimitService.name);
+  private readonly redis: RedisWithConsume;
+  private readonly keyPrefix: string;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly clients: ClientsService,
+  ) {
+    this.redis = new Redis({ ...redisOptions(config.redisUrl), maxRetriesPerRequest: 1, commandTimeout: 2000 }) as RedisWithConsume;
+    this.redis.on('error', () => undefined);
+    this.redis.defineCommand('consumeBudget', { numberOfKeys: 1, lua: CONSUME });
+    // Beside the queue's keys, in the same hash slot: one prefix per deployment (and per test suite).
+    this.keyPrefix = `${config.queuePrefix}:rate-limit:`;
+  }
+
+  /** Counts one request of the client; null when Redis could not count it. */
+  async consume(clientId: string): Promise<Budget | null> {
+    const limit = await this.clients.rateLimitPerHour(clientId);
+    let hits: number;
+    let ttlMs: number;
+    try {
+      [hits, ttlMs] = await this.redis.consumeBudget(`${this.keyPrefix}${clientId}`, WINDOW_MS);
+    } catch (error) {
+      this.logger.warn(`request of client ${clientId} not counted: ${(error as Error).message}`);
+      return null;
+    }
+    return { limit, remaining: Math.max(0, limit - hits), resetSeconds: Math.max(1, Math.ceil(ttlMs / 1000)), exceeded: hits > limit };
+  }
+
+  onApplicationShutdown(): void {
+    this.redis.disconnect();
+  }
+}
