@@ -50,7 +50,7 @@ describe('delivery jobs as Bull Board shows them', () => {
     const { id } = await deliveryOf(agent.clientId);
     const job = await eventually(async () => {
       const found = await queue.getJob(id);
-      return found?.failedReason && found;
+      return found?.failedReason ? found : undefined;
     });
     expect(job.name).toBe(`client ${agent.clientId} · remote agent ${agent.agentId} · agent-login · 127.0.0.1:${receiver.port}`);
     expect(job.failedReason).toMatch(/^HTTP 500; next attempt in \d+ s$/);

@@ -4,6 +4,7 @@ import type { AgentType } from '../agents/entities/agent.entity.js';
 import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { AGENT_EVENT_ERRORS } from './agent-events.errors.js';
 import { AgentEventTestService } from './agent-event-test.service.js';
 import { AgentEventsService } from './agent-events.service.js';
 import { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
@@ -31,7 +32,7 @@ export abstract class AgentEventsController {
   @ApiOperation({ summary: 'Add an http event to an agent' })
   @ApiBody({ type: CreateAgentEventDto, examples: { 'spec example': { value: EXAMPLE_REQUEST } } })
   @ApiCreatedResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.create)
   create(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
@@ -43,7 +44,7 @@ export abstract class AgentEventsController {
   @Get()
   @ApiOperation({ summary: 'List the http events of an agent' })
   @ApiOkResponse({ type: AgentEventResponseDto, isArray: true, example: [EXAMPLE_RESPONSE] })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.list)
   list(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
@@ -54,7 +55,7 @@ export abstract class AgentEventsController {
   @Get(':event_id')
   @ApiOperation({ summary: 'Get one http event of an agent' })
   @ApiOkResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.get)
   get(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
@@ -67,7 +68,7 @@ export abstract class AgentEventsController {
   @ApiOperation({ summary: 'Update an http event of an agent' })
   @ApiBody({ type: UpdateAgentEventDto, examples: { 'switch to POST': { value: { method: 'POST' } } } })
   @ApiOkResponse({ type: AgentEventResponseDto, example: EXAMPLE_RESPONSE })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.update)
   update(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
@@ -81,7 +82,7 @@ export abstract class AgentEventsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an http event of an agent' })
   @ApiNoContentResponse()
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.remove)
   remove(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
@@ -100,7 +101,7 @@ export abstract class AgentEventsController {
       'answers with what the receiver said. Nothing is written to the delivery log.',
   })
   @ApiOkResponse({ type: TestEventResultDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_EVENT_ERRORS.test)
   test(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_id', PositiveIntPipe) agentId: number,
