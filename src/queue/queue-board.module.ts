@@ -54,7 +54,7 @@ export class LocalBoardAdapter extends ExpressAdapter {
         // @bull-board/express pins an older @bull-board/api patch release: same shape, separate type declarations.
         adapter: LocalBoardAdapter as unknown as BullBoardModuleOptions['adapter'],
         middleware: boardAuth(config.adminToken),
-        boardOptions: { uiConfig: { boardTitle: 'agent-events deliveries' } },
+        boardOptions: { uiConfig: { boardTitle: 'agent-events' } },
       }),
     }),
     BullBoardModule.forFeature({ name: WEBHOOK_QUEUE, adapter: BullMQAdapter, options: { readOnlyMode: false } }),
