@@ -139,5 +139,5 @@ describe('in a browser', () => {
 
 async function scroll(page: Page, target: ReturnType<Page['locator']>): Promise<void> {
   await target.scrollIntoViewIfNeeded();
-  await page.evaluate(() => window.scrollBy(0, -250));
+  await page.mouse.wheel(0, -250);
 }
