@@ -29,8 +29,8 @@ console.log(`Bull Board  ${base}/admin/queues  (user admin, password: the admin 
 const shown = (token: string) => (config.nodeEnv === 'production' ? `${token.slice(0, 4)}…` : token);
 console.log(
   config.webhook.allowedCidrs.length
-    ? `Webhook allow-list  WEBHOOK_ALLOWED_CIDRS=${config.webhook.allowedCidrs.join(',')}`
-    : 'Webhook allow-list  none: loopback and private targets are refused (set WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128 for a receiver on this machine)',
+    ? `Allow-list  WEBHOOK_ALLOWED_CIDRS=${config.webhook.allowedCidrs.join(',')} (webhook targets allowed besides public addresses)`
+    : 'Allow-list  none: loopback and private targets are refused (for a receiver on this machine: WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128)',
 );
 console.log(`Admin token ${shown(config.adminToken)}  |  PBX token ${shown(config.pbxToken)}`);
 console.log(

@@ -84,7 +84,7 @@ describe('in a browser', () => {
 
   it('prints where it listens and the webhook allow-list in force', () => {
     expect(service.output()).toContain(`on 127.0.0.1 only, port ${new URL(base).port}`);
-    expect(service.output()).toContain('Webhook allow-list  WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8');
+    expect(service.output()).toContain('Allow-list  WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8 ');
   });
 
   it('creates an agent event through Swagger UI: authorize with the admin token, try it out, see 201 and its four fields', async () => {
