@@ -248,9 +248,9 @@ async function allowRootOverTcp(log) {
   return true;
 }
 
-async function ensureMysql(databaseUrl, log) {
+async function ensureMysql(databaseUrl, log, createDatabase) {
   const cfg = parseDatabaseUrl(databaseUrl);
-  const database = requireDatabaseName(cfg);
+  const database = createDatabase ? requireDatabaseName(cfg) : '';
   const local = LOCAL_HOSTS.has(cfg.host);
   const canManage = local && cfg.port === 3306;
 
@@ -276,6 +276,7 @@ async function ensureMysql(databaseUrl, log) {
     throw new Error(`MySQL/MariaDB at ${cfg.host}:${cfg.port} answered with an error (${error.message}): check DATABASE_URL.`);
   }
 
+  if (!createDatabase) return;
   await withMysql(cfg, async (connection) => {
     const [rows] = await connection.query('SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
     if (rows.length > 0) return;
@@ -463,9 +464,11 @@ export async function ensureServices({
   databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL,
   redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL,
   log = console.log,
+  // The tests make databases of their own: they need the server, not the database DATABASE_URL names.
+  createDatabase = true,
 } = {}) {
   // Sequential on purpose: two apt-get runs at once would fight over the dpkg lock.
-  await ensureMysql(databaseUrl, log);
+  await ensureMysql(databaseUrl, log, createDatabase);
   await ensureRedis(redisUrl, log);
   return { databaseUrl, redisUrl };
 }

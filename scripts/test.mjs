@@ -6,9 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { ensureServices } from './services.mjs';
 
 try {
-  const base = new URL(process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/agent_events');
-  base.pathname = '/agent_events_test';
-  const { databaseUrl, redisUrl } = await ensureServices({ databaseUrl: base.toString(), redisUrl: process.env.REDIS_URL });
+  // The suites name their databases after the run (ae_<run>_<suite>) and drop them: none is made here.
+  const { databaseUrl, redisUrl } = await ensureServices({
+    databaseUrl: process.env.DATABASE_URL,
+    redisUrl: process.env.REDIS_URL,
+    createDatabase: false,
+  });
   process.env.DATABASE_URL = databaseUrl;
   process.env.REDIS_URL = redisUrl;
 } catch (error) {

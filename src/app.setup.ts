@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
+import { documentAgentTypes } from './common/api-errors.decorator.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
 
@@ -51,6 +52,7 @@ export function configureApp(app: INestApplication): INestApplication {
       if (operation?.security?.some((requirement) => 'bearer' in requirement)) operation.security = [...operation.security, { oauth2: [] }];
     }
   }
+  documentAgentTypes(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
   return app;
 }

@@ -12,15 +12,26 @@ const app = configureApp(
   await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), { logger: ['error', 'warn'] }),
 );
 stopGracefully(app, config.shutdownGraceMs);
-await app.listen(config.port, '0.0.0.0');
+await app.listen(config.port, config.host);
 
-const base = `http://localhost:${config.port}`;
+const everywhere = config.host === '0.0.0.0' || config.host === '::';
+const base = `http://${everywhere ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+console.log(
+  everywhere
+    ? `Listening   on every interface, port ${config.port} (HOST=${config.host})`
+    : `Listening   on ${config.host} only, port ${config.port} (set HOST=0.0.0.0 to listen on every interface)`,
+);
 console.log(`API         ${base}/client/  (also under ${base}/api/ver1.0/)`);
 console.log(`Swagger UI  ${base}/docs  (OpenAPI JSON ${base}/docs-json)`);
 console.log(`Health      ${base}/health`);
 console.log(`Bull Board  ${base}/admin/queues  (user admin, password: the admin token)`);
 // In production the tokens are secrets of the deployment: show only enough to tell which one is in use.
 const shown = (token: string) => (config.nodeEnv === 'production' ? `${token.slice(0, 4)}…` : token);
+console.log(
+  config.webhook.allowedCidrs.length
+    ? `Allow-list  WEBHOOK_ALLOWED_CIDRS=${config.webhook.allowedCidrs.join(',')} (webhook targets allowed besides public addresses)`
+    : 'Allow-list  none: loopback and private targets are refused (for a receiver on this machine: WEBHOOK_ALLOWED_CIDRS=127.0.0.0/8,::1/128)',
+);
 console.log(`Admin token ${shown(config.adminToken)}  |  PBX token ${shown(config.pbxToken)}`);
 console.log(
   withWorker ? 'Delivery worker: running in this process' : 'Delivery worker: not in this process (start one: node dist/src/worker.js)',

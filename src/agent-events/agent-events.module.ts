@@ -1,15 +1,17 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
+import { WebhookSenderModule } from '../deliveries/webhook-sender.module.js';
+import { AgentEventTestService } from './agent-event-test.service.js';
 import { AgentEventsService } from './agent-events.service.js';
 import { LocalAgentEventsController } from './local-agent-events.controller.js';
 import { RemoteAgentEventsController } from './remote-agent-events.controller.js';
 import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 
 @Module({
-  imports: [ClientsModule, AgentsModule, TargetPolicyModule],
+  imports: [ClientsModule, AgentsModule, TargetPolicyModule, WebhookSenderModule],
   controllers: [LocalAgentEventsController, RemoteAgentEventsController],
-  providers: [AgentEventsService],
+  providers: [AgentEventsService, AgentEventTestService],
   exports: [AgentEventsService],
 })
 export class AgentEventsModule {}

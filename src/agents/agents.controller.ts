@@ -10,8 +10,9 @@ import {
   getSchemaPath,
 } from '@nestjs/swagger';
 import { Access } from '../auth/access.decorator.js';
-import { ApiErrors } from '../common/api-errors.decorator.js';
+import { ApiErrors, type ErrorExample } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { AGENT_ERRORS } from './agents.errors.js';
 import { AgentsService, type AgentResponse } from './agents.service.js';
 import { LocalAgentResponseDto } from './dto/local-agent.dto.js';
 import { RemoteAgentResponseDto } from './dto/remote-agent.dto.js';
@@ -20,23 +21,23 @@ import type { AgentType } from './entities/agent.entity.js';
 const EITHER_AGENT = { oneOf: [{ $ref: getSchemaPath(LocalAgentResponseDto) }, { $ref: getSchemaPath(RemoteAgentResponseDto) }] };
 
 /** The create operation's route and documentation; the subclass declares the body of its agent type. */
-export const CreateAgentOperation = (body: Type, response: Type) =>
+export const CreateAgentOperation = (body: Type, response: Type, errors: ErrorExample[]) =>
   applyDecorators(
     Post(),
     ApiOperation({ summary: 'Create an agent (logged out)' }),
     ApiBody({ type: body }),
     ApiCreatedResponse({ type: response }),
-    ApiErrors(400, 401, 403, 404, 409),
+    ApiErrors(...errors),
   );
 
 /** The update operation's route and documentation; the subclass declares the body of its agent type. */
-export const UpdateAgentOperation = (body: Type, response: Type) =>
+export const UpdateAgentOperation = (body: Type, response: Type, errors: ErrorExample[]) =>
   applyDecorators(
     Put(':agent_id'),
     ApiOperation({ summary: 'Rename an agent and/or change its status (a real change fires its agent events with event_source=api)' }),
     ApiBody({ type: body }),
     ApiOkResponse({ type: response }),
-    ApiErrors(400, 401, 403, 404, 409),
+    ApiErrors(...errors),
   );
 
 /**
@@ -55,7 +56,7 @@ export abstract class AgentsController {
   @Get()
   @ApiOperation({ summary: "List the client's agents" })
   @ApiOkResponse({ schema: { type: 'array', items: EITHER_AGENT } })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_ERRORS.list)
   list(@Param('client_id', ClientIdPipe) clientId: string): Promise<AgentResponse[]> {
     return this.agents.list(clientId, this.type);
   }
@@ -63,7 +64,7 @@ export abstract class AgentsController {
   @Get(':agent_id')
   @ApiOperation({ summary: 'Get an agent' })
   @ApiOkResponse({ schema: EITHER_AGENT })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_ERRORS.get)
   get(@Param('client_id', ClientIdPipe) clientId: string, @Param('agent_id', PositiveIntPipe) agentId: number): Promise<AgentResponse> {
     return this.agents.get(clientId, this.type, agentId);
   }
@@ -72,7 +73,7 @@ export abstract class AgentsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an agent and its agent events' })
   @ApiNoContentResponse()
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...AGENT_ERRORS.remove)
   remove(@Param('client_id', ClientIdPipe) clientId: string, @Param('agent_id', PositiveIntPipe) agentId: number): Promise<void> {
     return this.agents.remove(clientId, this.type, agentId);
   }

@@ -96,7 +96,7 @@ export class AgentsService {
       const change = fields.status ? await this.status.changeIn(manager, agent, fields.status, 'api') : undefined;
       return { agent, change };
     });
-    await this.queue.enqueueAfterCommit(change?.deliveryIds ?? []);
+    await this.queue.enqueueAfterCommit(change?.deliveries ?? []);
     return toAgentResponse(agent);
   }
 
@@ -131,7 +131,7 @@ export class AgentsService {
       }
       return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };
     });
-    await this.queue.enqueueAfterCommit(result.change.deliveryIds);
+    await this.queue.enqueueAfterCommit(result.change.deliveries);
     return result;
   }
 

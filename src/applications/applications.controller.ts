@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe } from '../common/id-params.js';
+import { APPLICATION_ERRORS } from './applications.errors.js';
 import { ApplicationsService } from './applications.service.js';
 import { ApplicationResponseDto, CreateApplicationDto, CreatedApplicationDto } from './dto/application.dto.js';
 
@@ -16,7 +17,7 @@ export class ApplicationsController {
   @Post()
   @ApiOperation({ summary: 'Create an application: OAuth2 client credentials for POST /oauth/token (admin; the secret is shown once)' })
   @ApiCreatedResponse({ type: CreatedApplicationDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...APPLICATION_ERRORS.create)
   create(@Param('client_id', ClientIdPipe) clientId: string, @Body() dto: CreateApplicationDto): Promise<CreatedApplicationDto> {
     return this.applications.create(clientId, dto.name);
   }
@@ -24,7 +25,7 @@ export class ApplicationsController {
   @Get()
   @ApiOperation({ summary: "List the client's applications, without their secrets (admin)" })
   @ApiOkResponse({ type: ApplicationResponseDto, isArray: true })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...APPLICATION_ERRORS.list)
   list(@Param('client_id', ClientIdPipe) clientId: string): Promise<ApplicationResponseDto[]> {
     return this.applications.list(clientId);
   }
@@ -33,7 +34,7 @@ export class ApplicationsController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke an application: its tokens stop working within 5 seconds (admin)' })
   @ApiNoContentResponse()
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...APPLICATION_ERRORS.remove)
   remove(@Param('client_id', ClientIdPipe) clientId: string, @Param('app_id') applicationId: string): Promise<void> {
     return this.applications.remove(clientId, applicationId);
   }

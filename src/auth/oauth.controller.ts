@@ -1,7 +1,8 @@
 import { Body, Controller, Header, Headers, HttpCode, Post, UseInterceptors } from '@nestjs/common';
 import { NoFilesInterceptor } from '@nestjs/platform-express';
-import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorResponseDto } from '../common/api-errors.decorator.js';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors } from '../common/api-errors.decorator.js';
+import { TOKEN_ERRORS } from './auth.errors.js';
 import { Public } from './access.decorator.js';
 import { ClientTokensService } from './client-tokens.service.js';
 import { TokenRequestDto, TokenResponseDto } from './dto/token.dto.js';
@@ -26,8 +27,7 @@ export class OAuthController {
   @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
-  @ApiResponse({ status: 400, description: '`invalid_request` or `unsupported_grant_type`', type: ErrorResponseDto })
-  @ApiResponse({ status: 401, description: '`invalid_client`: unknown client_id or wrong client_secret', type: ErrorResponseDto })
+  @ApiErrors(...TOKEN_ERRORS)
   issue(@Body() body: unknown, @Headers('authorization') authorization?: string): Promise<TokenResponseDto> {
     return this.tokens.issue(readTokenRequest(body, authorization));
   }

@@ -7,6 +7,6 @@ import { SigningSecretsService } from './signing-secrets.service.js';
 @Module({
   controllers: [ClientsController, SigningSecretsController],
   providers: [ClientsService, SigningSecretsService],
-  exports: [ClientsService],
+  exports: [ClientsService, SigningSecretsService],
 })
 export class ClientsModule {}

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swa
 import { Access } from '../auth/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe } from '../common/id-params.js';
+import { CLIENT_ERRORS } from './clients.errors.js';
 import { SigningSecretsService, type SigningSecretView } from './signing-secrets.service.js';
 
 const EXAMPLE = { signing_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', previous_signing_secret: null, previous_valid_until: null };
@@ -17,7 +18,7 @@ export class SigningSecretsController {
   @Get()
   @ApiOperation({ summary: 'The secret that signs webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature)' })
   @ApiOkResponse({ schema: { example: EXAMPLE } })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...CLIENT_ERRORS.getSigningSecret)
   get(@Param('client_id', ClientIdPipe) clientId: string): Promise<SigningSecretView> {
     return this.secrets.get(clientId);
   }
@@ -26,7 +27,7 @@ export class SigningSecretsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Make a new signing secret; for 24 hours both sign (two signatures in webhook-signature)' })
   @ApiOkResponse({ schema: { example: EXAMPLE } })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...CLIENT_ERRORS.rotateSigningSecret)
   rotate(@Param('client_id', ClientIdPipe) clientId: string): Promise<SigningSecretView> {
     return this.secrets.rotate(clientId);
   }

@@ -36,6 +36,12 @@ export class SigningSecretsService {
     });
   }
 
+  /** The secrets that sign a webhook sent now: the current one, and for a day after a rotation the previous one too. */
+  async secretsInForce(clientId: string): Promise<string[]> {
+    const view = this.view(await this.clients.require(clientId));
+    return view.previous_signing_secret ? [view.signing_secret, view.previous_signing_secret] : [view.signing_secret];
+  }
+
   private view(client: Client): SigningSecretView {
     const until = client.secretRotatedAt ? new Date(client.secretRotatedAt.getTime() + this.config.webhook.secretOverlapMs) : null;
     const previousValid = client.previousSigningSecret && until && until.getTime() > Date.now();

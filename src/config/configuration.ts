@@ -3,6 +3,8 @@ import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../../libs/webhook/s
 /** Every setting of the service, parsed and checked once at start. */
 export interface AppConfig {
   nodeEnv: string;
+  /** The interface the API listens on: 127.0.0.1 in development, every interface (0.0.0.0) in production. */
+  host: string;
   port: number;
   databaseUrl: string;
   redisUrl: string;
@@ -73,6 +75,12 @@ function token(env: Env, name: string, fallback: string, production: boolean, mi
   return value;
 }
 
+function host(env: Env, production: boolean): string {
+  const value = env.HOST || (production ? '0.0.0.0' : '127.0.0.1');
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(value)) throw new ConfigError(`HOST must be an address or host name like 127.0.0.1, got "${value}".`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
   const production = nodeEnv === 'production';
@@ -92,6 +100,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .filter(Boolean);
   return {
     nodeEnv,
+    host: host(env, production),
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', 'mysql://root@127.0.0.1:3306/agent_events', ['mysql:', 'mariadb:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),

@@ -5,6 +5,7 @@ import { Access } from '../auth/access.decorator.js';
 import { AgentTypePipe } from '../common/agent-type.pipe.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
+import { DELIVERY_ERRORS } from './deliveries.errors.js';
 import { DeliveryLogService } from './delivery-log.service.js';
 import { ClientDeliveryQueryDto, DeliveryDetailDto, DeliveryPageDto, DeliveryPageQueryDto } from './dto/delivery.dto.js';
 
@@ -19,7 +20,7 @@ export class DeliveriesController {
   @ApiOperation({ summary: 'The deliveries of one agent event, newest first' })
   @ApiParam({ name: 'agent_type', enum: ['local', 'remote'] })
   @ApiOkResponse({ type: DeliveryPageDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...DELIVERY_ERRORS.listForEvent)
   listForEvent(
     @Param('client_id', ClientIdPipe) clientId: string,
     @Param('agent_type', AgentTypePipe) type: AgentType,
@@ -33,7 +34,7 @@ export class DeliveriesController {
   @Get('delivery')
   @ApiOperation({ summary: "The client's deliveries, newest first, optionally of one state" })
   @ApiOkResponse({ type: DeliveryPageDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...DELIVERY_ERRORS.listForClient)
   listForClient(@Param('client_id', ClientIdPipe) clientId: string, @Query() query: ClientDeliveryQueryDto): Promise<DeliveryPageDto> {
     return this.log.listForClient(clientId, query.state, query.page, query.per_page);
   }
@@ -41,7 +42,7 @@ export class DeliveriesController {
   @Get('delivery/:delivery_id')
   @ApiOperation({ summary: 'One delivery with its payload and every attempt' })
   @ApiOkResponse({ type: DeliveryDetailDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...DELIVERY_ERRORS.get)
   get(@Param('client_id', ClientIdPipe) clientId: string, @Param('delivery_id') deliveryId: string): Promise<DeliveryDetailDto> {
     return this.log.get(clientId, deliveryId);
   }
@@ -50,7 +51,7 @@ export class DeliveriesController {
   @HttpCode(202)
   @ApiOperation({ summary: 'Send a delivery again now, whatever its state, with the same webhook-id' })
   @ApiAcceptedResponse({ type: DeliveryDetailDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...DELIVERY_ERRORS.retry)
   retry(@Param('client_id', ClientIdPipe) clientId: string, @Param('delivery_id') deliveryId: string): Promise<DeliveryDetailDto> {
     return this.log.retry(clientId, deliveryId);
   }

@@ -2,9 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AgentEventsService } from '../agent-events/agent-events.service.js';
-import type { AgentType } from '../agents/entities/agent.entity.js';
+import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
+import { eventTypeFor } from '../status/agent-event-payload.js';
+import { deliveryJobName } from './delivery-job.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
 import type { DeliveryAttemptViewDto, DeliveryDetailDto, DeliveryPageDto, DeliveryViewDto } from './dto/delivery.dto.js';
 import type { DeliveryState } from './delivery-state.js';
@@ -109,12 +111,19 @@ export class DeliveryLogService {
 
   /** Sends the delivery again now, whatever its state, with the same webhook-id and a fresh retry schedule. */
   async retry(clientId: string, deliveryId: string): Promise<DeliveryDetailDto> {
-    await this.get(clientId, deliveryId);
+    const delivery = await this.get(clientId, deliveryId);
     await this.dataSource.query(
       `UPDATE deliveries SET state = 'pending', attempts_before_retry = attempts, next_attempt_at = ? WHERE id = ?`,
       [new Date(), deliveryId],
     );
-    await this.queue.replace(deliveryId);
+    const name = deliveryJobName({
+      clientId,
+      agentType: delivery.payload.agent_type,
+      agentId: delivery.agent_id,
+      eventType: eventTypeFor(delivery.status_change.agent_status as AgentStatus),
+      url: delivery.url,
+    });
+    await this.queue.replace({ deliveryId, name });
     return this.get(clientId, deliveryId);
   }
 

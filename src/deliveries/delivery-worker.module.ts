@@ -1,16 +1,14 @@
-import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { DeliveryQueueModule } from './delivery-queue.module.js';
 import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryService } from './delivery.service.js';
 import { ReconcilerService } from './reconciler.service.js';
-import { WebhookSenderService } from './webhook-sender.service.js';
-import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
+import { WebhookSenderModule } from './webhook-sender.module.js';
 
 /** The worker side: the BullMQ processor, the sender and the reconciler. No HTTP endpoints. */
 @Module({
-  imports: [HttpModule, DeliveryQueueModule, TargetPolicyModule],
-  providers: [DeliveryProcessor, DeliveryService, WebhookSenderService, ReconcilerService],
+  imports: [WebhookSenderModule, DeliveryQueueModule],
+  providers: [DeliveryProcessor, DeliveryService, ReconcilerService],
   exports: [ReconcilerService],
 })
 export class DeliveryWorkerModule {}

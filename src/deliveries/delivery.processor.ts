@@ -53,7 +53,9 @@ export class DeliveryProcessor extends WorkerHost implements OnApplicationBootst
 
   async process(job: Job<WebhookJobData>): Promise<string> {
     const outcome = await this.deliveries.attempt(job.data.deliveryId);
-    if (outcome.kind === 'retry') throw new RetryLaterError(outcome.delayMs, outcome.reason);
+    if (outcome.kind === 'retry') {
+      throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
+    }
     if (outcome.kind === 'dead') throw new UnrecoverableError(outcome.reason);
     return outcome.kind;
   }

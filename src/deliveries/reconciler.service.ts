@@ -3,8 +3,11 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import type { AgentStatus } from '../agents/entities/agent.entity.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
+import { eventTypeFor } from '../status/agent-event-payload.js';
+import { deliveryJobName } from './delivery-job.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
 
 const BATCH = 1000;
@@ -55,19 +58,31 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     let after = '';
     for (;;) {
       const rows = (await this.dataSource.query(
-        `SELECT id FROM deliveries
-          WHERE state = 'pending' AND next_attempt_at <= ? AND id > ?
-          ORDER BY id LIMIT ${BATCH}`,
+        `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
+           FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+          WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.id > ?
+          ORDER BY d.id LIMIT ${BATCH}`,
         [new Date(Date.now() - GRACE_MS), after],
-      )) as { id: string }[];
+      )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: string; agent_status: AgentStatus }[];
       if (rows.length === 0) break;
       const ids = rows.map((row) => row.id);
       const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
       const finished = ids.filter((_, index) => states[index] === 'completed' || states[index] === 'failed');
-      const orphaned = [...ids.filter((_, index) => states[index] === 'unknown'), ...finished];
+      const orphaned = rows.filter((_, index) => ['unknown', 'completed', 'failed'].includes(states[index]));
       // A finished job would make the new add a no-op: take it away first (an active job is never removed).
       await Promise.all(finished.map((id) => this.queue.remove(id)));
-      await this.deliveryQueue.enqueue(orphaned);
+      await this.deliveryQueue.enqueue(
+        orphaned.map((row) => ({
+          deliveryId: row.id,
+          name: deliveryJobName({
+            clientId: row.client_id,
+            agentType: row.agent_type,
+            agentId: row.agent_id,
+            eventType: eventTypeFor(row.agent_status),
+            url: row.url,
+          }),
+        })),
+      );
       requeued += orphaned.length;
       after = ids[ids.length - 1];
       if (rows.length < BATCH) break;

@@ -16,6 +16,8 @@ export interface OutgoingWebhook {
   secrets: string[];
   sequence: number;
   changedAt: Date;
+  /** Headers beyond the standard ones, e.g. `Agent-Event-Test` on a test event. */
+  extraHeaders?: Record<string, string>;
 }
 
 export interface SendResult {
@@ -69,6 +71,7 @@ export class WebhookSenderService implements OnApplicationShutdown {
           'webhook-signature': signatureHeader(webhook.secrets, webhook.id, timestamp, request.signedContent),
           'Agent-Event-Sequence': String(webhook.sequence),
           'Agent-Event-Changed-At': webhook.changedAt.toISOString(),
+          ...webhook.extraHeaders,
         },
         httpAgent: this.httpAgent,
         httpsAgent: this.httpsAgent,

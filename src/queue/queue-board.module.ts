@@ -21,6 +21,25 @@ export function boardAuth(adminToken: string) {
   };
 }
 
+/** Bull Board's page asks Google for its fonts; ours makes no request to an outside host (it falls back to system fonts). */
+const OUTSIDE_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>\s*/g;
+
+/** The Express adapter, with the page's outside font stylesheet taken out of the HTML it renders. */
+export class LocalBoardAdapter extends ExpressAdapter {
+  constructor() {
+    super();
+    this.app.use((_request: Request, response: Response, next: NextFunction) => {
+      const render = response.render.bind(response);
+      response.render = (view: string, options?: object) =>
+        render(view, options ?? {}, (error: Error | null, html: string) => {
+          if (error) return next(error);
+          response.type('html').send(html.replace(OUTSIDE_FONTS, ''));
+        });
+      next();
+    });
+  }
+}
+
 /**
  * Bull Board at /admin/queues, showing the delivery queue. Only `main.ts` imports it: @bull-board/nestjs is
  * CommonJS and require()s the ESM-only Nest 12, which Node (>= 20.19) allows but jest's module runtime does not,
@@ -33,8 +52,9 @@ export function boardAuth(adminToken: string) {
       useFactory: (config: AppConfig) => ({
         route: '/admin/queues',
         // @bull-board/express pins an older @bull-board/api patch release: same shape, separate type declarations.
-        adapter: ExpressAdapter as unknown as BullBoardModuleOptions['adapter'],
+        adapter: LocalBoardAdapter as unknown as BullBoardModuleOptions['adapter'],
         middleware: boardAuth(config.adminToken),
+        boardOptions: { uiConfig: { boardTitle: 'agent-events' } },
       }),
     }),
     BullBoardModule.forFeature({ name: WEBHOOK_QUEUE, adapter: BullMQAdapter, options: { readOnlyMode: false } }),

@@ -25,6 +25,8 @@ import { redisOptions } from './redis-options.js';
         backoff: { type: 'delivery-schedule' },
         removeOnComplete: { age: 24 * 3600, count: 10_000 },
         removeOnFail: { age: 7 * 24 * 3600 },
+        // A failed attempt's reason is one line (what the receiver did); no stack trace kept beside it in Redis.
+        stackTraceLimit: 0,
       },
     }),
   ],

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { Agent, AgentStatus } from '../agents/entities/agent.entity.js';
 import { newMessageId } from '../common/message-id.js';
+import { deliveryJobName, type DeliveryJob } from '../deliveries/delivery-job.js';
 import { agentEventPayload, eventTypeFor } from './agent-event-payload.js';
 import type { EventSource } from './event-source.js';
 
@@ -9,12 +10,12 @@ export interface StatusChangeResult {
   changed: boolean;
   agentStatus: AgentStatus;
   /** Outbox rows written in the transaction: to be enqueued once it has committed. */
-  deliveryIds: string[];
+  deliveries: DeliveryJob[];
 }
 
 /**
  * The events domain service: decides whether an agent's status really changed and, only then, writes the
- * change and its outbox rows. Callers run it inside their transaction and enqueue `deliveryIds` after commit.
+ * change and its outbox rows. Callers run it inside their transaction and enqueue `deliveries` after commit.
  */
 @Injectable()
 export class StatusService {
@@ -24,7 +25,7 @@ export class StatusService {
    * status already set and writes nothing.
    */
   async changeIn(manager: EntityManager, agent: Agent, agentStatus: AgentStatus, eventSource: EventSource): Promise<StatusChangeResult> {
-    if (agent.agentStatus === agentStatus) return { changed: false, agentStatus, deliveryIds: [] };
+    if (agent.agentStatus === agentStatus) return { changed: false, agentStatus, deliveries: [] };
     const sequence = agent.statusSequence + 1;
     // The status condition stays as a guard: a caller that forgot the lock changes nothing rather than twice.
     const update = (await manager.query('UPDATE agents SET agent_status = ?, status_sequence = ? WHERE id = ? AND agent_status <> ?', [
@@ -33,7 +34,7 @@ export class StatusService {
       agent.id,
       agentStatus,
     ])) as { affectedRows: number };
-    if (update.affectedRows !== 1) return { changed: false, agentStatus, deliveryIds: [] };
+    if (update.affectedRows !== 1) return { changed: false, agentStatus, deliveries: [] };
     agent.agentStatus = agentStatus;
     agent.statusSequence = sequence;
 
@@ -56,7 +57,7 @@ export class StatusService {
       'SELECT id, url, method FROM agent_events WHERE agent_id = ? AND event_type = ? ORDER BY id',
       [agent.id, eventTypeFor(agentStatus)],
     )) as { id: number; url: string; method: string }[];
-    if (subscriptions.length === 0) return { changed: true, agentStatus, deliveryIds: [] };
+    if (subscriptions.length === 0) return { changed: true, agentStatus, deliveries: [] };
 
     const payload = JSON.stringify(agentEventPayload(agent, agentStatus, eventSource));
     const deliveries = subscriptions.map((subscription) => [
@@ -76,6 +77,17 @@ export class StatusService {
        VALUES ${deliveries.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
       deliveries.flat(),
     );
-    return { changed: true, agentStatus, deliveryIds: deliveries.map((delivery) => delivery[0] as string) };
+    const eventType = eventTypeFor(agentStatus);
+    const jobs = deliveries.map((delivery, index) => ({
+      deliveryId: delivery[0] as string,
+      name: deliveryJobName({
+        clientId: agent.clientId,
+        agentType: agent.agentType,
+        agentId: agent.id,
+        eventType,
+        url: subscriptions[index].url,
+      }),
+    }));
+    return { changed: true, agentStatus, deliveries: jobs };
   }
 }

@@ -3,6 +3,9 @@ import { TargetPolicy } from '../../libs/webhook/src/index.js';
 import { ApiError } from '../common/api-error.js';
 import { APP_CONFIG, ConfigError, type AppConfig } from '../config/configuration.js';
 
+/** Appended to every refusal, so whoever reads it (a 400, a failed attempt) learns the setting that allows a target. */
+export const ALLOW_HINT = 'loopback, private, link-local and reserved addresses are refused unless listed in WEBHOOK_ALLOWED_CIDRS';
+
 /** Where webhooks may go: never to private, loopback or link-local addresses unless WEBHOOK_ALLOWED_CIDRS says so. */
 @Injectable()
 export class TargetPolicyService {
@@ -10,7 +13,7 @@ export class TargetPolicyService {
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     try {
-      this.policy = new TargetPolicy(config.webhook.allowedCidrs);
+      this.policy = new TargetPolicy(config.webhook.allowedCidrs, undefined, ALLOW_HINT);
     } catch (error) {
       throw new ConfigError(`WEBHOOK_ALLOWED_CIDRS is invalid: ${(error as Error).message}`);
     }

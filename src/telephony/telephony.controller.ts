@@ -4,6 +4,7 @@ import { AgentsService } from '../agents/agents.service.js';
 import { Access } from '../auth/access.decorator.js';
 import { ApiError } from '../common/api-error.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
+import { TELEPHONY_ERRORS } from './telephony.errors.js';
 import { AgentCommandDto, AgentCommandResponseDto } from './dto/agent-command.dto.js';
 
 @ApiTags('pbx')
@@ -19,7 +20,7 @@ export class TelephonyController {
     summary: "A login or logout dialled on the agent's phone (PBX token); a real change fires agent events with event_source=phone",
   })
   @ApiOkResponse({ type: AgentCommandResponseDto })
-  @ApiErrors(400, 401, 403, 404)
+  @ApiErrors(...TELEPHONY_ERRORS.command)
   async command(@Body() dto: AgentCommandDto): Promise<AgentCommandResponseDto> {
     if ((dto.extension_name === undefined) === (dto.agent_number === undefined)) {
       throw ApiError.validation('give exactly one of extension_name (local agent) or agent_number (remote agent)');

@@ -9,4 +9,8 @@ describe('TargetNotAllowedError', () => {
     expect(err.message).toBe('target address 10.0.0.5 is not allowed');
     expect(err.name).toBe('TargetNotAllowedError');
   });
+
+  it('ends its message with the hint it is given', () => {
+    expect(new TargetNotAllowedError('127.0.0.1', 'list it in X').message).toBe('target address 127.0.0.1 is not allowed (list it in X)');
+  });
 });

@@ -32,9 +32,11 @@ const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
 export class TargetPolicy {
   private readonly allowed: [Address, number][];
 
+  /** `hint` is appended to every refusal, to tell the reader how to allow an address (e.g. the setting to change). */
   constructor(
     allowedCidrs: string[] = [],
     private readonly resolve: AllAddressesResolver = dns.lookup,
+    private readonly hint = '',
   ) {
     this.allowed = allowedCidrs.map((entry) => {
       try {
@@ -86,7 +88,7 @@ export class TargetPolicy {
     if (name === 'localhost' || name.endsWith('.localhost')) {
       // RFC 6761: these names are loopback whatever DNS says.
       const loopbackAllowed = this.isAllowedAddress('127.0.0.1') || this.isAllowedAddress('::1');
-      return loopbackAllowed ? { ok: true } : { ok: false, reason: `target address ${host} is not allowed` };
+      return loopbackAllowed ? { ok: true } : { ok: false, reason: this.refusal(host) };
     }
     return { ok: true };
   }
@@ -111,7 +113,7 @@ export class TargetPolicy {
     this.resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, options.all ? [] : '');
       const refused = addresses.find((a) => !this.isAllowedAddress(a.address));
-      if (refused) return callback(new TargetNotAllowedError(refused.address), options.all ? [] : '');
+      if (refused) return callback(new TargetNotAllowedError(refused.address, this.hint), options.all ? [] : '');
       if (options.all) return callback(null, addresses);
       const first = addresses[0];
       if (!first) {
@@ -124,7 +126,11 @@ export class TargetPolicy {
   }) as LookupFunction;
 
   private verdict(ip: string): UrlCheckResult {
-    return this.isAllowedAddress(ip) ? { ok: true } : { ok: false, reason: `target address ${ip} is not allowed` };
+    return this.isAllowedAddress(ip) ? { ok: true } : { ok: false, reason: this.refusal(ip) };
+  }
+
+  private refusal(address: string): string {
+    return `target address ${address} is not allowed${this.hint ? ` (${this.hint})` : ''}`;
   }
 }
 

@@ -1,0 +1,12 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
+import { WebhookSenderService } from './webhook-sender.service.js';
+
+/** Sends one signed webhook request: used by the worker for deliveries and by the API for test events. */
+@Module({
+  imports: [HttpModule, TargetPolicyModule],
+  providers: [WebhookSenderService],
+  exports: [WebhookSenderService],
+})
+export class WebhookSenderModule {}
