@@ -92,8 +92,9 @@ describe('in a browser', () => {
     await page.goto(`${base}/docs`);
     await page.locator('.auth-wrapper button.authorize').click();
     await page.locator('.modal-ux input').first().fill(ADMIN_TOKEN);
-    await page.locator('.modal-ux .auth-btn-wrapper button.authorize').click();
-    await page.locator('.modal-ux button.btn-done').click();
+    // The bearer scheme's button; the OAuth2 scheme (client credentials) has one of its own below it.
+    await page.getByRole('button', { name: 'Apply credentials' }).click();
+    await page.locator('.modal-ux button.btn-done').first().click();
 
     const operation = page.locator('.opblock-post', {
       has: page.locator('.opblock-summary-path[data-path="/client/{client_id}/agent/local/{agent_id}/event"]'),

@@ -37,7 +37,11 @@ describe('loadConfig', () => {
   it('listens on 127.0.0.1 unless HOST says otherwise, and on every interface in production', () => {
     expect(loadConfig({}).host).toBe('127.0.0.1');
     expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
-    const secret = { ADMIN_TOKEN: 'a-secret-admin-token-1', PBX_TOKEN: 'a-secret-pbx-token-12' };
+    const secret = {
+      ADMIN_TOKEN: 'a-secret-admin-token-1',
+      PBX_TOKEN: 'a-secret-pbx-token-12',
+      TOKEN_SIGNING_KEY: 'a-real-secret-signing-key-of-32-chars-or-more',
+    };
     expect(loadConfig({ NODE_ENV: 'production', ...secret }).host).toBe('0.0.0.0');
     expect(loadConfig({ NODE_ENV: 'production', HOST: '10.1.2.3', ...secret }).host).toBe('10.1.2.3');
     expect(() => loadConfig({ HOST: 'two words' })).toThrow(/^HOST /);
