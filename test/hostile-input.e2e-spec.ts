@@ -12,6 +12,8 @@ import { ADMIN_TOKEN, admin, createTestApp, PBX_TOKEN, pbx, type TestApp } from 
  * nothing. `FUZZ_RUNS` sets the number of requests, `FUZZ_SEED` replays a run (the seed is in every failure).
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
+/** Generous: a request takes ~15 ms alone, more on a loaded machine. */
+const TIMEOUT_MS = 60_000 + RUNS * 100;
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const CLIENT = 'fa';
 
@@ -406,60 +408,65 @@ describe('hostile input, generated', () => {
     expect(routes.filter((route) => !documented.includes(route))).toEqual([]);
   });
 
-  it(`answers ${RUNS} generated requests with no 5xx, only {message, status} errors, and no change from a refused request (seed ${SEED})`, async () => {
-    const statuses = new Map<string, number>();
-    const hits = new Set<string>();
-    let baseline = await checksum();
-    let sent = 0;
-    await fc.assert(
-      fc.asyncProperty(requests(operations), async (request) => {
-        const operation = operations[request.operation];
-        const kind = TOKEN_KINDS[request.token];
-        const method = request.method ?? operation.method;
-        const path = pathOf(request, operation);
-        const headers: Record<string, string> = { ...request.authorization };
-        if (request.contentType !== undefined && request.body !== undefined) headers['Content-Type'] = request.contentType;
-        let response: RawResponse;
-        try {
-          response = await rawRequest(server, { method, path, headers, body: request.body });
-        } catch (error) {
-          throw new Error(`${method} ${path} as ${kind.name}: the connection failed: ${(error as Error).message}`);
-        }
-        sent++;
-        hits.add(`${operation.method} ${operation.path}`);
-        statuses.set(`${response.status}`, (statuses.get(`${response.status}`) ?? 0) + 1);
-        const what = `${method} ${path} as ${kind.name} (${headers['Content-Type'] ?? 'no Content-Type'}, body ${JSON.stringify(request.body?.slice(0, 200))})`;
+  it(
+    `answers ${RUNS} generated requests with no 5xx, only {message, status} errors, and no change from a refused request (seed ${SEED})`,
+    async () => {
+      const statuses = new Map<string, number>();
+      const hits = new Set<string>();
+      let baseline = await checksum();
+      let sent = 0;
+      await fc.assert(
+        fc.asyncProperty(requests(operations), async (request) => {
+          const operation = operations[request.operation];
+          const kind = TOKEN_KINDS[request.token];
+          const method = request.method ?? operation.method;
+          const path = pathOf(request, operation);
+          const headers: Record<string, string> = { ...request.authorization };
+          if (request.contentType !== undefined && request.body !== undefined) headers['Content-Type'] = request.contentType;
+          let response: RawResponse;
+          try {
+            response = await rawRequest(server, { method, path, headers, body: request.body });
+          } catch (error) {
+            throw new Error(`${method} ${path} as ${kind.name}: the connection failed: ${(error as Error).message}`);
+          }
+          sent++;
+          hits.add(`${operation.method} ${operation.path}`);
+          statuses.set(`${response.status}`, (statuses.get(`${response.status}`) ?? 0) + 1);
+          const what = `${method} ${path} as ${kind.name} (${headers['Content-Type'] ?? 'no Content-Type'}, body ${JSON.stringify(request.body?.slice(0, 200))})`;
 
-        expect([what, response.status < 500]).toEqual([what, true]);
-        if (response.status >= 400) {
-          const body = response.body as Record<string, unknown> | undefined;
-          const shape = body && typeof body === 'object' ? Object.keys(body).sort().join(',') : `not JSON: ${response.text.slice(0, 100)}`;
-          expect([what, response.status, shape, typeof body?.message, typeof body?.status]).toEqual([
-            what,
-            response.status,
-            'message,status',
-            'string',
-            'string',
-          ]);
-          expect([what, response.headers['content-type']]).toEqual([what, expect.stringMatching(/^application\/json/)]);
-        } else if (method !== 'OPTIONS') {
-          expect([what, kind.name, kind.mayReach(operation)]).toEqual([what, kind.name, true]);
-        }
-        expect(response.headers['x-powered-by']).toBeUndefined();
+          expect([what, response.status < 500]).toEqual([what, true]);
+          if (response.status >= 400) {
+            const body = response.body as Record<string, unknown> | undefined;
+            const shape =
+              body && typeof body === 'object' ? Object.keys(body).sort().join(',') : `not JSON: ${response.text.slice(0, 100)}`;
+            expect([what, response.status, shape, typeof body?.message, typeof body?.status]).toEqual([
+              what,
+              response.status,
+              'message,status',
+              'string',
+              'string',
+            ]);
+            expect([what, response.headers['content-type']]).toEqual([what, expect.stringMatching(/^application\/json/)]);
+          } else if (method !== 'OPTIONS') {
+            expect([what, kind.name, kind.mayReach(operation)]).toEqual([what, kind.name, true]);
+          }
+          expect(response.headers['x-powered-by']).toBeUndefined();
 
-        const now = await checksum();
-        if (response.status >= 400 || !kind.mayChange) {
-          expect([what, response.status, now]).toEqual([what, response.status, baseline]);
-        } else if (now !== baseline) {
-          await refreshLiveIds();
-          baseline = await checksum();
-        }
-      }),
-      { numRuns: RUNS, seed: SEED, endOnFailure: true },
-    );
-    if (process.env.FUZZ_RUNS) {
-      console.log(`hostile input: ${sent} requests, seed ${SEED}, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
-    }
-    expect([...hits].sort()).toEqual(operations.map((operation) => `${operation.method} ${operation.path}`).sort());
-  });
+          const now = await checksum();
+          if (response.status >= 400 || !kind.mayChange) {
+            expect([what, response.status, now]).toEqual([what, response.status, baseline]);
+          } else if (now !== baseline) {
+            await refreshLiveIds();
+            baseline = await checksum();
+          }
+        }),
+        { numRuns: RUNS, seed: SEED, endOnFailure: true },
+      );
+      if (process.env.FUZZ_RUNS) {
+        console.log(`hostile input: ${sent} requests, seed ${SEED}, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+      }
+      expect([...hits].sort()).toEqual(operations.map((operation) => `${operation.method} ${operation.path}`).sort());
+    },
+    TIMEOUT_MS,
+  );
 });
