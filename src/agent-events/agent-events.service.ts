@@ -64,7 +64,9 @@ export class AgentEventsService {
       [agentId, clientId, type],
     )) as { url: string; method: HttpMethod; event_type: EventType; id: number | null }[];
     if (rows.length === 0) await this.agents.require(clientId, type, agentId);
-    return rows.filter((row) => row.id !== null).map(({ url, method, event_type, id }) => ({ url: maskUrlPassword(url), method, event_type, id: id as number }));
+    return rows
+      .filter((row) => row.id !== null)
+      .map(({ url, method, event_type, id }) => ({ url: maskUrlPassword(url), method, event_type, id: id as number }));
   }
 
   async get(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<AgentEventResponseDto> {

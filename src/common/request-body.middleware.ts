@@ -29,7 +29,8 @@ function refuseDeepJson(_request: Request, _response: Response, body: Buffer): v
   for (let i = 0; i < body.length; i++) {
     const byte = body[i];
     if (inString) {
-      if (byte === 0x5c) i++; // backslash: skip the escaped character
+      if (byte === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) inString = true;
     else if (byte === 0x5b || byte === 0x7b) {
@@ -67,13 +68,21 @@ export function requestBodies(server: express.Application, formPaths: string[]):
     if (!methods.has(request.method)) {
       response.setHeader('Allow', [...methods].join(', '));
       return next(
-        new ApiError(HttpStatus.METHOD_NOT_ALLOWED, 'method_not_allowed', `${request.method} is not allowed here; use ${[...methods].join(', ')}.`),
+        new ApiError(
+          HttpStatus.METHOD_NOT_ALLOWED,
+          'method_not_allowed',
+          `${request.method} is not allowed here; use ${[...methods].join(', ')}.`,
+        ),
       );
     }
     if (isFormPath(request.path)) return next();
     if (METHODS_WITH_BODY.has(request.method) && hasNonEmptyBody(request) && !isJsonContentType(request.headers['content-type'])) {
       return next(
-        new ApiError(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).'),
+        new ApiError(
+          HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+          'unsupported_media_type',
+          'The request body must be JSON (Content-Type: application/json).',
+        ),
       );
     }
     parseJson(request, response, (error?: unknown) => {
