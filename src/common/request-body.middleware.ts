@@ -29,8 +29,8 @@ function refuseDeepJson(_request: Request, _response: Response, body: Buffer): v
   for (let i = 0; i < body.length; i++) {
     const byte = body[i];
     if (inString) {
-      if (byte === 0x5c)
-        i++; // backslash: skip the escaped character
+      // A backslash escapes the next byte; a quote ends the string.
+      if (byte === 0x5c) i++;
       else if (byte === 0x22) inString = false;
     } else if (byte === 0x22) inString = true;
     else if (byte === 0x5b || byte === 0x7b) {
