@@ -9,7 +9,7 @@ import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
 /** Existing clients of the public API call `{base}/api/ver1.0/...`: every resource answers there too. */
 export const API_PREFIX = '/api/ver1.0';
 
-/** The one endpoint that takes form bodies (RFC 6749); it parses its own. */
+/** The one endpoint that also takes form and multipart bodies (RFC 6749), and parses those itself. */
 export const FORM_PATHS = ['/oauth/token'];
 
 /**

@@ -43,9 +43,9 @@ function refuseDeepJson(_request: Request, _response: Response, body: Buffer): v
 
 /**
  * The API reads JSON and nothing else: on an existing route, a PUT/POST/PATCH with a body that is not JSON is
- * 415 (`formPaths`, the OAuth2 token endpoint, parse their own bodies); a JSON body is at most MAX_BODY_BYTES,
- * MAX_JSON_DEPTH deep, an object, and names no `Object.prototype` member. A wrong method on an existing path
- * is 405 with `Allow`. An empty body is always fine (bodiless POSTs, and clients that send
+ * 415 (`formPaths`, the OAuth2 token endpoint, also take form bodies and parse those themselves); a JSON body is
+ * at most MAX_BODY_BYTES, MAX_JSON_DEPTH deep, an object, and names no `Object.prototype` member. A wrong method
+ * on an existing path is 405 with `Allow`. An empty body is always fine (bodiless POSTs, and clients that send
  * `Content-Type: application/json` on GET and DELETE).
  */
 export function requestBodies(server: express.Application, formPaths: string[]): RequestHandler {
@@ -75,8 +75,9 @@ export function requestBodies(server: express.Application, formPaths: string[]):
         ),
       );
     }
-    if (isFormPath(request.path)) return next();
-    if (METHODS_WITH_BODY.has(request.method) && hasNonEmptyBody(request) && !isJsonContentType(request.headers['content-type'])) {
+    const notJson = hasNonEmptyBody(request) && !isJsonContentType(request.headers['content-type']);
+    if (notJson && isFormPath(request.path)) return next(); // its form and multipart bodies are its own to parse
+    if (notJson && METHODS_WITH_BODY.has(request.method)) {
       return next(
         new ApiError(
           HttpStatus.UNSUPPORTED_MEDIA_TYPE,
