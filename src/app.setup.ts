@@ -1,25 +1,57 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { Application, NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
 import { documentAgentTypes } from './common/api-errors.decorator.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
+import { requestBodies } from './common/request-body.middleware.js';
 import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
 
 /** Existing clients of the public API call `{base}/api/ver1.0/...`: every resource answers there too. */
 export const API_PREFIX = '/api/ver1.0';
 
+/** The one endpoint that also takes form and multipart bodies (RFC 6749), and parses those itself. */
+export const FORM_PATHS = ['/oauth/token'];
+
+/**
+ * Options for `NestFactory.create` / `createNestApplication`, with `configureApp` the whole HTTP set-up of
+ * `main.ts`, the tests and the benchmarks: Nest's own body parsers (JSON and form) stay off, and
+ * `configureApp` installs the one that reads JSON only.
+ */
+export const HTTP_APP_OPTIONS: NestApplicationOptions = { bodyParser: false };
+
+/** Swagger UI and Bull Board load their scripts and styles from this origin; both use inline styles. */
+const CONTENT_SECURITY_POLICY = {
+  useDefaults: false,
+  directives: {
+    'default-src': ["'self'"],
+    'base-uri': ["'self'"],
+    'script-src': ["'self'"],
+    'style-src': ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
+    'font-src': ["'self'", 'data:', 'https://fonts.gstatic.com'],
+    'img-src': ["'self'", 'data:'],
+    'connect-src': ["'self'"],
+    'form-action': ["'self'"],
+    'frame-ancestors': ["'none'"],
+    'object-src': ["'none'"],
+  },
+};
+
 /** Everything the HTTP app needs beyond its modules; shared by `main.ts`, the tests and the benchmarks. */
 export function configureApp(app: INestApplication): INestApplication {
+  const server = app.getHttpAdapter().getInstance() as Application;
+  server.disable('x-powered-by');
+  app.use(helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }));
   app.use((request: Request, _response: Response, next: NextFunction) => {
     if (request.url === API_PREFIX || request.url.startsWith(`${API_PREFIX}/`) || request.url.startsWith(`${API_PREFIX}?`)) {
-      request.url = request.url.slice(API_PREFIX.length) || '/';
+      request.url = `/${request.url.slice(API_PREFIX.length).replace(/^\//, '')}`;
     }
     next();
   });
+  app.use(requestBodies(server, FORM_PATHS));
   app.useGlobalFilters(new ApiExceptionFilter());
   app.useGlobalPipes(new ApiValidationPipe(VALIDATION_OPTIONS));
   app.enableShutdownHooks();
-
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

@@ -2,14 +2,17 @@ import 'dotenv/config';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { configureApp } from './app.setup.js';
+import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
 import { QueueBoardModule } from './queue/queue-board.module.js';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
 
 const config = loadConfigOrExit();
 const withWorker = process.argv.includes('--with-worker');
 const app = configureApp(
-  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), { logger: ['error', 'warn'] }),
+  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), {
+    ...HTTP_APP_OPTIONS,
+    logger: ['error', 'warn'],
+  }),
 );
 stopGracefully(app, config.shutdownGraceMs);
 await app.listen(config.port, config.host);

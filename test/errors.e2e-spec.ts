@@ -219,8 +219,8 @@ describe('bad input is refused with {message, status} and changes nothing', () =
     ['get', '/nowhere'],
     ['get', '/client/x/agent/ufo/'],
     ['post', '/client/x/agent/ufo/1/event/'],
-    ['patch', '/client/x'],
-    ['delete', '/client/x'],
+    ['patch', '/nowhere'],
+    ['delete', '/client/x/agent/local/:local/event/:levent/extra'],
     ['get', '/client/x/agent/local/:local/event/:levent/extra'],
   ] as [Method, string][])('answers an unknown route %s %s with 404 and the error shape', async (method, path) => {
     const before = await dbState(t);

@@ -20,14 +20,14 @@ const EVENT = { url: 'https://somehost.com/fordel/show.php', event_type: 'agent-
 
 /** The body that provokes each documented validation message. */
 const INVALID_BODIES: Record<string, object> = {
-  'name must be longer than or equal to 1 characters; name must be a string': { id: '12' },
+  'name must not be blank; name must be longer than or equal to 1 characters; name must be a string': { id: '12' },
   'agent_event_limit must not be less than 0': { agent_event_limit: -1 },
   'extension_name must not contain control characters': { extension_name: 'a\u0001b' },
   'agent_number must be digits with an optional leading +, at most 31 digits': { agent_number: 'abc' },
   'status must be one of: available, logged_out': { status: 'busy' },
   'method must be one of: GET, POST': { ...EVENT, method: 'PATCH' },
   'give exactly one of extension_name (local agent) or agent_number (remote agent)': { client_id: '12', command: 'login' },
-  'name must be longer than or equal to 1 characters': { name: '' },
+  'name must not be blank; name must be longer than or equal to 1 characters': { name: '' },
   'grant_type is required: client_credentials.': {},
   'Only grant_type=client_credentials is supported.': { grant_type: 'password' },
   'Unknown client_id or wrong client_secret.': { grant_type: 'client_credentials', client_id: 'nobody', client_secret: 'wrong' },

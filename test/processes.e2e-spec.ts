@@ -103,6 +103,57 @@ describe('the service as processes', () => {
     expect(JSON.stringify(queues.body)).toContain('webhooks');
   });
 
+  /**
+   * Fetches a page and every script and stylesheet it names from this origin, and checks each against the page's
+   * Content-Security-Policy: a browser would refuse what the policy does not allow.
+   */
+  async function expectPageLoadsUnderItsPolicy(path: string, auth?: [string, string]) {
+    const get = (url: string) => {
+      const call = request(base).get(url).redirects(2);
+      return auth ? call.auth(...auth) : call;
+    };
+    const page = await get(path).expect(200);
+    const policy = Object.fromEntries(
+      String(page.headers['content-security-policy'])
+        .split(';')
+        .map((directive) => directive.trim().split(/\s+/))
+        .map(([name, ...sources]) => [name, sources]),
+    );
+    const allows = (directive: string, url: URL) => {
+      const sources: string[] = policy[directive] ?? policy['default-src'] ?? [];
+      return url.origin === base ? sources.includes("'self'") : sources.some((source) => url.href.startsWith(source));
+    };
+    const pageUrl = new URL(page.redirects.at(-1) ?? `${base}${path}`);
+    const baseHref = /<base href="([^"]+)"/.exec(page.text)?.[1];
+    const resolveFrom = new URL(baseHref ?? pageUrl.href, pageUrl);
+    const scripts = [...page.text.matchAll(/<script([^>]*)>/g)].map(([, attributes]) => attributes);
+    for (const attributes of scripts) {
+      const src = /src=["']([^"']+)["']/.exec(attributes)?.[1];
+      // An inline script runs only under 'unsafe-inline' or a hash; a JSON data block is not run.
+      if (!src) expect(attributes).toMatch(/type="application\/json"/);
+    }
+    const assets = [
+      ...[...page.text.matchAll(/<script[^>]*src=["']([^"']+)["']/g)].map(([, src]) => ['script-src', src]),
+      ...[
+        ...page.text.matchAll(/<link[^>]*href=["']([^"']+)["'][^>]*rel="stylesheet"|<link[^>]*rel="stylesheet"[^>]*href=["']([^"']+)["']/g),
+      ].map(([, first, second]) => ['style-src', first ?? second]),
+    ];
+    expect(assets.length).toBeGreaterThan(1);
+    for (const [directive, href] of assets) {
+      const url = new URL(href, resolveFrom);
+      expect([href, allows(directive, url)]).toEqual([href, true]);
+      if (url.origin === base) await get(url.pathname + url.search).expect(200);
+    }
+  }
+
+  it('serves Swagger UI and Bull Board under a Content-Security-Policy their pages and assets fit', async () => {
+    await expectPageLoadsUnderItsPolicy('/docs');
+    await expectPageLoadsUnderItsPolicy('/admin/queues', ['admin', ADMIN_TOKEN]);
+    const api = await request(base).get('/health').expect(200);
+    expect(api.headers['x-powered-by']).toBeUndefined();
+    expect(api.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it('keeps a delivery committed while no worker runs, and a worker started later sends it', async () => {
     const { clientId } = await loggedInAgent();
     expect(await deliveryState(clientId)).toMatchObject({ state: 'pending', attempts: 0 });

@@ -5,12 +5,13 @@ import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
+import { maskUrlPassword } from '../common/url-credentials.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
 import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
 
 export function toAgentEventResponse(event: AgentEvent): AgentEventResponseDto {
-  return { url: event.url, method: event.method, event_type: event.eventType, id: event.id };
+  return { url: maskUrlPassword(event.url), method: event.method, event_type: event.eventType, id: event.id };
 }
 
 /** Subscriptions of local and remote agents alike; the agent type is a parameter. */
@@ -63,7 +64,9 @@ export class AgentEventsService {
       [agentId, clientId, type],
     )) as { url: string; method: HttpMethod; event_type: EventType; id: number | null }[];
     if (rows.length === 0) await this.agents.require(clientId, type, agentId);
-    return rows.filter((row) => row.id !== null).map(({ url, method, event_type, id }) => ({ url, method, event_type, id: id as number }));
+    return rows
+      .filter((row) => row.id !== null)
+      .map(({ url, method, event_type, id }) => ({ url: maskUrlPassword(url), method, event_type, id: id as number }));
   }
 
   async get(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<AgentEventResponseDto> {

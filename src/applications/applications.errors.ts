@@ -5,7 +5,11 @@ import { ACCESS_DENIED, BAD_CLIENT_ID, CLIENT_NOT_FOUND, INVALID_TOKEN, MALFORME
 const READ = [BAD_CLIENT_ID, INVALID_TOKEN, ACCESS_DENIED, CLIENT_NOT_FOUND];
 
 export const APPLICATION_ERRORS = {
-  create: [...READ, errorExample(400, 'validation_failed', 'name must be longer than or equal to 1 characters', 'name'), MALFORMED_JSON],
+  create: [
+    ...READ,
+    errorExample(400, 'validation_failed', 'name must not be blank; name must be longer than or equal to 1 characters', 'name'),
+    MALFORMED_JSON,
+  ],
   list: READ,
   remove: [...READ, errorExample(404, 'application_not_found', 'Application 3f9c2d7a1b6e4c0d8a5f7e21 does not exist in client 12.')],
 };

@@ -6,7 +6,11 @@ const READ = [BAD_CLIENT_ID, INVALID_TOKEN, ACCESS_DENIED, CLIENT_NOT_FOUND];
 
 export const CLIENT_ERRORS = {
   create: [
-    errorExample(400, 'validation_failed', 'name must be longer than or equal to 1 characters; name must be a string'),
+    errorExample(
+      400,
+      'validation_failed',
+      'name must not be blank; name must be longer than or equal to 1 characters; name must be a string',
+    ),
     MALFORMED_JSON,
     INVALID_TOKEN,
     ACCESS_DENIED,

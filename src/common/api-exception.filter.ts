@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
+import { MAX_JSON_DEPTH } from './request-body.middleware.js';
 
 const CODES: Record<number, string> = {
   400: 'bad_request',
@@ -33,6 +34,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (parserError?.type === 'entity.parse.failed') {
       return { httpStatus: 400, body: { message: 'The request body is not valid JSON.', status: 'malformed_json' } };
     }
+    if (parserError?.type === 'entity.too.deep') {
+      return {
+        httpStatus: 400,
+        body: { message: `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`, status: 'validation_failed' },
+      };
+    }
     if (parserError?.type === 'entity.too.large') {
       return { httpStatus: 413, body: { message: 'The request body is too large.', status: 'payload_too_large' } };
     }
@@ -47,7 +54,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     }
     const bodyParserError = exception as { status?: number };
     if (typeof bodyParserError?.status === 'number' && bodyParserError.status >= 400 && bodyParserError.status < 500) {
-      return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status: 'bad_request' } };
+      const status = CODES[bodyParserError.status] ?? 'bad_request';
+      return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status } };
     }
     const errorId = randomUUID();
     this.logger.error(`error ${errorId}: ${(exception as Error)?.stack ?? String(exception)}`);

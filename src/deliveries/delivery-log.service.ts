@@ -5,6 +5,7 @@ import { AgentEventsService } from '../agent-events/agent-events.service.js';
 import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
+import { maskUrlPassword } from '../common/url-credentials.js';
 import { eventTypeFor } from '../status/agent-event-payload.js';
 import { deliveryJobName } from './delivery-job.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
@@ -44,7 +45,7 @@ function toView(row: DeliveryRow): DeliveryViewDto {
     id: row.id,
     agent_id: row.agent_id,
     agent_event_id: row.agent_event_id,
-    url: row.url,
+    url: maskUrlPassword(row.url),
     method: row.method,
     status_change: {
       agent_status: row.agent_status,

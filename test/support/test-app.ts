@@ -1,12 +1,12 @@
 import 'reflect-metadata';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LogLevel } from '@nestjs/common';
 import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
+import { configureApp, HTTP_APP_OPTIONS } from '../../src/app.setup.js';
 import { loadConfig, type AppConfig } from '../../src/config/configuration.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -54,6 +54,8 @@ export interface TestAppOptions {
   withWorker?: boolean;
   /** Replace providers, e.g. a name resolver for the target policy. */
   customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+  /** What the app logs; errors and warnings by default. */
+  logLevels?: LogLevel[];
 }
 
 export async function createTestApp(suite: string, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -75,7 +77,7 @@ export async function createTestApp(suite: string, env: Record<string, string> =
   });
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
-  const app = configureApp(moduleRef.createNestApplication({ logger: ['error', 'warn'] }));
+  const app = configureApp(moduleRef.createNestApplication({ ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }));
   await app.init();
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });

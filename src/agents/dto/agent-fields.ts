@@ -1,10 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsString, Length, Matches } from 'class-validator';
+import { IsFreeText } from '../../common/free-text.js';
 import { IsOmittable } from '../../common/validation.js';
 import { AGENT_STATUSES } from '../entities/agent.entity.js';
-
-const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
 
 /** Each field's rule and its Swagger description, stated once. */
 export const ExtensionNameField = (required: boolean) =>
@@ -17,7 +16,7 @@ export const ExtensionNameField = (required: boolean) =>
     ...(required ? [] : [IsOmittable()]),
     IsString(),
     Length(1, 255),
-    Matches(NO_CONTROL_CHARACTERS, { message: 'extension_name must not contain control characters' }),
+    IsFreeText(),
   );
 
 export const AgentNumberField = (required: boolean) =>

@@ -1,10 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Length } from 'class-validator';
+import { IsFreeText } from '../../common/free-text.js';
 
 export class CreateApplicationDto {
   @ApiProperty({ example: 'CRM integration', maxLength: 255 })
   @IsString()
   @Length(1, 255)
+  @IsFreeText()
   name!: string;
 }
 

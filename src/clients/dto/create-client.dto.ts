@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsFreeText } from '../../common/free-text.js';
 import { CLIENT_ID_PATTERN } from '../../common/id-params.js';
 
 export class CreateClientDto {
@@ -12,6 +13,7 @@ export class CreateClientDto {
   @ApiProperty({ example: 'Ringme support desk', maxLength: 255 })
   @IsString()
   @Length(1, 255)
+  @IsFreeText()
   name!: string;
 }
 

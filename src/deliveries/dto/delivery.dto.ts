@@ -1,24 +1,22 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { AGENT_STATUSES } from '../../agents/entities/agent.entity.js';
+import { IsDecimalInt } from '../../common/validation.js';
 import { EVENT_SOURCES } from '../../status/event-source.js';
 import { DELIVERY_STATES, type DeliveryState } from '../delivery-state.js';
 
+export const MAX_PAGE = 10_000;
+
 export class DeliveryPageQueryDto {
-  @ApiPropertyOptional({ minimum: 1, default: 1 })
+  // Capped so that (page - 1) × per_page stays a small OFFSET.
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE, default: 1 })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'page must be a positive integer' })
-  @Min(1, { message: 'page must be a positive integer' })
+  @IsDecimalInt(1, MAX_PAGE)
   page: number = 1;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'per_page must be an integer from 1 to 100' })
-  @Min(1, { message: 'per_page must be an integer from 1 to 100' })
-  @Max(100, { message: 'per_page must be an integer from 1 to 100' })
+  @IsDecimalInt(1, 100)
   per_page: number = 20;
 }
 

@@ -1,0 +1,56 @@
+import type { Application } from 'express';
+
+type Matcher = (path: string) => unknown;
+interface RouteLayer {
+  route?: { methods: Record<string, boolean> };
+  matchers?: Matcher[];
+}
+
+/**
+ * The methods the app's routes answer on a path, read from Express' own router (so its matching, trailing
+ * slashes included, is exactly the one requests get): an existing path asked with another method is a 405,
+ * not a 404.
+ */
+export class RouteTable {
+  private routes: { matchers: Matcher[]; methods: string[] }[] = [];
+  private seenLayers = -1;
+
+  constructor(private readonly server: Application) {}
+
+  /** Upper-case methods (HEAD with GET) of the routes matching `path`; empty when no route has this path. */
+  methodsOf(path: string): Set<string> {
+    const methods = new Set<string>();
+    for (const route of this.current()) {
+      if (!route.matchers.some((match) => this.matches(match, path))) continue;
+      for (const method of route.methods) methods.add(method);
+    }
+    if (methods.has('GET')) methods.add('HEAD');
+    return methods;
+  }
+
+  private matches(match: Matcher, path: string): boolean {
+    try {
+      return Boolean(match(path));
+    } catch {
+      // Broken percent-encoding in a parameter: the path has this shape, and the router itself answers 400.
+      return true;
+    }
+  }
+
+  /** Routes are added while the app initialises; the table is rebuilt when the router has grown. */
+  private current() {
+    const stack = (this.server as unknown as { router: { stack: RouteLayer[] } }).router.stack;
+    if (stack.length !== this.seenLayers) {
+      this.seenLayers = stack.length;
+      this.routes = stack
+        .filter((layer) => layer.route && layer.matchers)
+        .map((layer) => ({
+          matchers: layer.matchers as Matcher[],
+          methods: Object.keys(layer.route!.methods)
+            .filter((method) => method !== '_all')
+            .map((method) => method.toUpperCase()),
+        }));
+    }
+    return this.routes;
+  }
+}
