@@ -22,7 +22,7 @@ const EVENT = { url: 'https://somehost.com/fordel/show.php', event_type: 'agent-
 const INVALID_BODIES: Record<string, object> = {
   'name must not be blank; name must be longer than or equal to 1 characters; name must be a string': { id: '12' },
   'agent_event_limit must not be less than 0': { agent_event_limit: -1 },
-  'extension_name must not contain control characters': { extension_name: 'a\u0001b' },
+  'extension_name must not contain control or invisible format characters': { extension_name: 'a\u0001b' },
   'agent_number must be digits with an optional leading +, at most 31 digits': { agent_number: 'abc' },
   'status must be one of: available, logged_out': { status: 'busy' },
   'method must be one of: GET, POST': { ...EVENT, method: 'PATCH' },

@@ -19,7 +19,7 @@ export const AGENT_ERRORS = {
   remove: ONE,
   createLocal: [
     ...LIST,
-    errorExample(400, 'validation_failed', 'extension_name must not contain control characters', 'extension_name'),
+    errorExample(400, 'validation_failed', 'extension_name must not contain control or invisible format characters', 'extension_name'),
     MALFORMED_JSON,
     errorExample(409, 'agent_exists', 'An agent with extension_name 000*094@ringme.ru already exists in this client.'),
   ],

@@ -20,7 +20,7 @@ export const DELIVERY_ERRORS = {
     errorExample(400, 'validation_failed', 'agent type must be local or remote', 'agent_type'),
     BAD_AGENT_ID,
     BAD_EVENT_ID,
-    errorExample(400, 'validation_failed', 'page must be a positive integer', 'page'),
+    errorExample(400, 'validation_failed', 'page must be a whole number from 1 to 10000', 'page'),
     AGENT_NOT_FOUND,
     EVENT_NOT_FOUND,
   ],
