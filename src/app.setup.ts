@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
@@ -9,6 +10,8 @@ export const API_PREFIX = '/api/ver1.0';
 
 /** Everything the HTTP app needs beyond its modules; shared by `main.ts`, the tests and the benchmarks. */
 export function configureApp(app: INestApplication): INestApplication {
+  // Nest's own Logger calls (`new Logger(...)` everywhere) go out as pino's JSON lines.
+  app.useLogger(app.get(Logger));
   app.use((request: Request, _response: Response, next: NextFunction) => {
     if (request.url === API_PREFIX || request.url.startsWith(`${API_PREFIX}/`) || request.url.startsWith(`${API_PREFIX}?`)) {
       request.url = request.url.slice(API_PREFIX.length) || '/';

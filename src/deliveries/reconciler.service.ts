@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
 
@@ -27,6 +28,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly deliveryQueue: DeliveryQueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -69,6 +71,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
       await Promise.all(finished.map((id) => this.queue.remove(id)));
       await this.deliveryQueue.enqueue(orphaned);
       requeued += orphaned.length;
+      this.metrics.reconcilerRequeued(orphaned.length);
       after = ids[ids.length - 1];
       if (rows.length < BATCH) break;
     }
