@@ -24,9 +24,22 @@ describe('loadConfig', () => {
     [{ WEBHOOK_RETRY_SCHEDULE: '0,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
     [{ QUEUE_PREFIX: 'has space' }, 'QUEUE_PREFIX'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ WEBHOOK_ALLOWED_CIDRS: '127.0.0.1' }, 'WEBHOOK_ALLOWED_CIDRS'],
+    [{ WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/8,fe80::/200' }, 'WEBHOOK_ALLOWED_CIDRS'],
+    [{ WORKER_HEALTH_PORT: '65536' }, 'WORKER_HEALTH_PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ LOG_PRETTY: 'maybe' }, 'LOG_PRETTY'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
+  });
+
+  it('logs at info, as JSON, unless asked otherwise; tests log only warnings and errors', () => {
+    expect(loadConfig({ NODE_ENV: 'staging' }).log).toEqual({ level: 'info', pretty: false });
+    expect(loadConfig({ NODE_ENV: 'test' }).log.level).toBe('warn');
+    expect(loadConfig({ LOG_LEVEL: 'debug', LOG_PRETTY: 'true' }).log).toEqual({ level: 'debug', pretty: true });
+    expect(loadConfig({}).workerHealthPort).toBe(3001);
+    expect(loadConfig({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8, ::1/128' }).webhook.allowedCidrs).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
   it('refuses the example tokens in production, and takes secret ones', () => {
