@@ -61,11 +61,11 @@ describe('operating the service', () => {
     api = runService('main', env);
     worker = runService('worker', env);
     running.push(api, worker);
-    await api.waitForOutput('Swagger UI');
-    await worker.waitForOutput('Delivery worker running');
+    await api.waitForOutput('Swagger UI', 60_000);
+    await worker.waitForOutput('Delivery worker running', 60_000);
     pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 2 });
     receiver = await new Receiver().start();
-  });
+  }, 180_000);
 
   afterAll(async () => {
     for (const service of running) service.child.kill('SIGKILL');
