@@ -37,6 +37,7 @@ export class StatusService {
       agentStatus,
     ])) as { affectedRows: number };
     if (update.affectedRows !== 1) return { changed: false, agentStatus, deliveryIds: [] };
+    // Counted as written; a transaction rolled back after this point (rare: a failed insert) still counts.
     this.metrics.statusChanged(eventSource);
     agent.agentStatus = agentStatus;
     agent.statusSequence = sequence;
