@@ -154,8 +154,9 @@ describe('faults: MySQL, Redis or a receiver away for a while', () => {
     expect(answer.body).toEqual({ id: expect.any(Number), extension_name: `${clientId}@ringme.ru`, status: 'available' });
     const tookMs = Date.now() - started;
     await setStatus('logged_out').expect(200);
-    // The change is committed before Redis is asked; Redis being away costs the request at most its 2 s enqueue wait.
-    expect(tookMs).toBeLessThan(5000);
+    // The change is committed before Redis is asked, and a Redis known to be away is not waited for.
+    expect(tookMs).toBeLessThan(1500);
+    console.info(`status change with Redis stopped answered in ${tookMs} ms`);
     expect(await deliveries(clientId)).toEqual([
       expect.objectContaining({ state: 'pending', attempts: 0 }),
       expect.objectContaining({ state: 'pending', attempts: 0 }),
