@@ -154,8 +154,10 @@ describe('faults: MySQL, Redis or a receiver away for a while', () => {
     expect(answer.body).toEqual({ id: expect.any(Number), extension_name: `${clientId}@ringme.ru`, status: 'available' });
     const tookMs = Date.now() - started;
     await setStatus('logged_out').expect(200);
-    // The change is committed before Redis is asked, and a Redis known to be away is not waited for.
-    expect(tookMs).toBeLessThan(1500);
+    // The change is committed before Redis is asked, and a Redis known to be away is not waited for (the request
+    // is not held for the enqueue's 2 s timeout): the API says so in its log.
+    expect(api.output()).toMatch(/deliveries deferred to the reconciler: Redis is (connecting|reconnecting|close|end)/);
+    expect(api.output()).not.toContain('Redis did not answer within');
     console.info(`status change with Redis stopped answered in ${tookMs} ms`);
     expect(await deliveries(clientId)).toEqual([
       expect.objectContaining({ state: 'pending', attempts: 0 }),
