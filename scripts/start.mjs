@@ -1,4 +1,4 @@
-// `npm start`: services up, database created and migrated, then API and delivery worker in one process.
+// `npm start`: compiled, configuration checked, services up, database created and migrated, then API and delivery worker in one process.
 import 'dotenv/config';
 import { spawn, spawnSync } from 'node:child_process';
 import { WORKER_NODE_FLAGS } from './node-flags.mjs';
