@@ -1,4 +1,11 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { Worker } from 'bullmq';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +30,7 @@ function send(response: ServerResponse, status: number, body: unknown, contentTy
  * failing one after another, and resumes it when MySQL is back.
  */
 @Injectable()
-export class WorkerHealthServer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WorkerHealthServer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerHealth');
   private server?: Server;
   private watch?: NodeJS.Timeout;
@@ -68,9 +75,13 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** The consumer is being closed: stop pausing and resuming it. */
+  beforeApplicationShutdown(): void {
     this.stopped = true;
     clearTimeout(this.watch);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((resolve) => (this.server ? this.server.close(resolve) : resolve(undefined)));
   }
