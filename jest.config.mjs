@@ -1,4 +1,7 @@
-/** Unit tests (libs, src) and e2e tests (test/) in one run, as ESM. */
+/**
+ * Unit tests (libs, src) and e2e tests (test/) in one run, as ESM. `npm run test:chaos` (AE_CHAOS=1) runs the
+ * chaos project instead: several API and worker processes, and MySQL, Redis or a receiver stopped for a while.
+ */
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
@@ -11,12 +14,14 @@ const common = {
 export default {
   maxWorkers: 2,
   testTimeout: 60000,
-  projects: [
-    { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/src/**/*.spec.ts'] },
-    {
-      ...common,
-      displayName: 'e2e',
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-    },
-  ],
+  projects: process.env.AE_CHAOS
+    ? [{ ...common, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.chaos-spec.ts'] }]
+    : [
+        { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/src/**/*.spec.ts'] },
+        {
+          ...common,
+          displayName: 'e2e',
+          testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+        },
+      ],
 };

@@ -1,4 +1,4 @@
-// `npm start`: services up, database created and migrated, then API and delivery worker in one process.
+// `npm start`: compiled, configuration checked, services up, database created and migrated, then API and delivery worker in one process.
 import 'dotenv/config';
 import { spawn, spawnSync } from 'node:child_process';
 import { WORKER_NODE_FLAGS } from './node-flags.mjs';
@@ -12,6 +12,12 @@ function run(command, args, label) {
   }
 }
 
+console.log('agent-events: compiling…');
+run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], 'compiling');
+// Invalid configuration: the check prints one sentence naming the variable, and nothing more is said here.
+const check = spawnSync(process.execPath, ['dist/src/config/check-config.js'], { stdio: 'inherit' });
+if (check.status !== 0) process.exit(check.status ?? 1);
+
 try {
   const { databaseUrl, redisUrl } = await ensureServices({ databaseUrl: process.env.DATABASE_URL, redisUrl: process.env.REDIS_URL });
   process.env.DATABASE_URL = databaseUrl;
@@ -21,8 +27,6 @@ try {
   process.exit(1);
 }
 
-console.log('agent-events: compiling…');
-run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], 'compiling');
 run(process.execPath, ['dist/src/database/migrate.js'], 'migrating the database');
 
 const role = process.argv[2] ?? 'all';

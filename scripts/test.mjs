@@ -19,9 +19,14 @@ try {
   process.exit(1);
 }
 
+// `--chaos` (npm run test:chaos): the multi-process and fault suites, one at a time (they start processes and servers).
+const chaos = process.argv.includes('--chaos');
+if (chaos) process.env.AE_CHAOS = '1';
+const args = process.argv.slice(2).filter((arg) => arg !== '--chaos');
+
 process.env.AE_TEST_RUN ||= `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim();
-const result = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', '--maxWorkers=2', ...process.argv.slice(2)], {
+const result = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', chaos ? '--runInBand' : '--maxWorkers=2', ...args], {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);

@@ -10,6 +10,8 @@ import { DeliveriesModule } from './deliveries/deliveries.module.js';
 import { DeliveryWorkerModule } from './deliveries/delivery-worker.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { TelephonyModule } from './telephony/telephony.module.js';
 
@@ -21,6 +23,8 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
+        MetricsModule,
         DatabaseModule,
         QueueModule,
         AuthModule,

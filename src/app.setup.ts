@@ -1,5 +1,6 @@
 import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import type { Application, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { documentAgentTypes } from './common/api-errors.decorator.js';
@@ -27,8 +28,8 @@ const CONTENT_SECURITY_POLICY = {
     'default-src': ["'self'"],
     'base-uri': ["'self'"],
     'script-src': ["'self'"],
-    'style-src': ["'self'", "'unsafe-inline'", 'https://fonts.googleapis.com'],
-    'font-src': ["'self'", 'data:', 'https://fonts.gstatic.com'],
+    'style-src': ["'self'", "'unsafe-inline'"],
+    'font-src': ["'self'", 'data:'],
     'img-src': ["'self'", 'data:'],
     'connect-src': ["'self'"],
     'form-action': ["'self'"],
@@ -42,6 +43,8 @@ export function configureApp(app: INestApplication): INestApplication {
   const server = app.getHttpAdapter().getInstance() as Application;
   server.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }));
+  // Nest's own Logger calls (`new Logger(...)` everywhere) go out as pino's JSON lines.
+  app.useLogger(app.get(Logger));
   app.use((request: Request, _response: Response, next: NextFunction) => {
     if (request.url === API_PREFIX || request.url.startsWith(`${API_PREFIX}/`) || request.url.startsWith(`${API_PREFIX}?`)) {
       request.url = `/${request.url.slice(API_PREFIX.length).replace(/^\//, '')}`;

@@ -1,10 +1,11 @@
 import { Logger, type INestApplicationContext } from '@nestjs/common';
-import { ConfigError, loadConfig, type AppConfig } from './config/configuration.js';
+import { readConfig } from './config/config.module.js';
+import { ConfigError, type AppConfig } from './config/configuration.js';
 
 /** Invalid configuration stops the start with one sentence naming the variable. */
-export function loadConfigOrExit(): AppConfig {
+export async function loadConfigOrExit(): Promise<AppConfig> {
   try {
-    return loadConfig();
+    return await readConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`agent-events: ${error.message}`);

@@ -1,4 +1,3 @@
-import 'dotenv/config';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
@@ -6,12 +5,12 @@ import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
 import { QueueBoardModule } from './queue/queue-board.module.js';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
 
-const config = loadConfigOrExit();
+const config = await loadConfigOrExit();
 const withWorker = process.argv.includes('--with-worker');
 const app = configureApp(
   await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), {
     ...HTTP_APP_OPTIONS,
-    logger: ['error', 'warn'],
+    bufferLogs: true,
   }),
 );
 stopGracefully(app, config.shutdownGraceMs);
@@ -26,7 +25,8 @@ console.log(
 );
 console.log(`API         ${base}/client/  (also under ${base}/api/ver1.0/)`);
 console.log(`Swagger UI  ${base}/docs  (OpenAPI JSON ${base}/docs-json)`);
-console.log(`Health      ${base}/health`);
+console.log(`Health      ${base}/health/live  ${base}/health/ready`);
+console.log(`Metrics     ${base}/metrics  (user admin, password: the admin token)`);
 console.log(`Bull Board  ${base}/admin/queues  (user admin, password: the admin token)`);
 // In production the tokens are secrets of the deployment: show only enough to tell which one is in use.
 const shown = (token: string) => (config.nodeEnv === 'production' ? `${token.slice(0, 4)}…` : token);

@@ -1,11 +1,15 @@
-import 'dotenv/config';
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
+import { WorkerHealthServer } from './health/worker-health.server.js';
 import { WorkerModule } from './worker.module.js';
 
-const config = loadConfigOrExit();
-const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config));
+const config = await loadConfigOrExit();
+const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
+app.useLogger(app.get(Logger));
 stopGracefully(app, config.shutdownGraceMs);
-new Logger('agent-events').log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);
+const port = app.get(WorkerHealthServer).port;
+console.log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);
+if (port !== undefined)
+  console.log(`Health      http://localhost:${port}/health/live  /health/ready  /metrics (user admin, the admin token)`);

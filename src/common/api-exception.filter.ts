@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
+import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { MAX_JSON_DEPTH } from './request-body.middleware.js';
 
 const CODES: Record<number, string> = {
@@ -57,8 +58,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const status = CODES[bodyParserError.status] ?? 'bad_request';
       return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status } };
     }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn(`database not answering: ${(exception as Error)?.message ?? String(exception)}`);
+      return { httpStatus: 503, body: { message: 'The database is not answering; try again shortly.', status: 'unavailable' } };
+    }
     const errorId = randomUUID();
-    this.logger.error(`error ${errorId}: ${(exception as Error)?.stack ?? String(exception)}`);
+    this.logger.error({ msg: `error ${errorId}`, errorId, err: exception });
     return {
       httpStatus: HttpStatus.INTERNAL_SERVER_ERROR,
       body: { message: `Internal error; quote error id ${errorId} when reporting it.`, status: 'internal_error' },

@@ -29,6 +29,11 @@ describe('loadConfig', () => {
     [{ TOKEN_SIGNING_KEY: 'shorter-than-32-characters' }, 'TOKEN_SIGNING_KEY'],
     [{ TOKEN_TTL_SECONDS: '0' }, 'TOKEN_TTL_SECONDS'],
     [{ RATE_LIMIT_PER_HOUR: '1.5' }, 'RATE_LIMIT_PER_HOUR'],
+    [{ WEBHOOK_ALLOWED_CIDRS: '127.0.0.1' }, 'WEBHOOK_ALLOWED_CIDRS'],
+    [{ WEBHOOK_ALLOWED_CIDRS: '10.0.0.0/8,fe80::/200' }, 'WEBHOOK_ALLOWED_CIDRS'],
+    [{ WORKER_HEALTH_PORT: '65536' }, 'WORKER_HEALTH_PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ LOG_PRETTY: 'maybe' }, 'LOG_PRETTY'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
@@ -45,6 +50,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...secret }).host).toBe('0.0.0.0');
     expect(loadConfig({ NODE_ENV: 'production', HOST: '10.1.2.3', ...secret }).host).toBe('10.1.2.3');
     expect(() => loadConfig({ HOST: 'two words' })).toThrow(/^HOST /);
+  });
+
+  it('logs at info, as JSON, unless asked otherwise; tests log only warnings and errors', () => {
+    expect(loadConfig({ NODE_ENV: 'staging' }).log).toEqual({ level: 'info', pretty: false });
+    expect(loadConfig({ NODE_ENV: 'test' }).log.level).toBe('warn');
+    expect(loadConfig({ LOG_LEVEL: 'debug', LOG_PRETTY: 'true' }).log).toEqual({ level: 'debug', pretty: true });
+    expect(loadConfig({}).workerHealthPort).toBe(3001);
+    expect(loadConfig({ WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8, ::1/128' }).webhook.allowedCidrs).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
   it('refuses the example tokens in production, and takes secret ones', () => {

@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule } from '../../libs/webhook/src/index.js';
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule, TargetPolicy } from '../../libs/webhook/src/index.js';
 
 /** Every setting of the service, parsed and checked once at start. */
 export interface AppConfig {
@@ -32,7 +32,17 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   workerLockMs: number;
   shutdownGraceMs: number;
+  /** The worker's own HTTP port for /health/live, /health/ready and /metrics. */
+  workerHealthPort: number;
+  log: {
+    level: LogLevel;
+    /** Coloured lines for a person at a terminal; JSON lines otherwise. */
+    pretty: boolean;
+  };
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
@@ -81,6 +91,21 @@ function host(env: Env, production: boolean): string {
   return value;
 }
 
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw as T)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}".`);
+  return raw as T;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!['true', 'false', '1', '0'].includes(raw)) throw new ConfigError(`${name} must be true or false, got "${raw}".`);
+  return raw === 'true' || raw === '1';
+}
+
+/** The schema of every variable: parses and checks them all, and names the first bad one in a sentence. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
   const production = nodeEnv === 'production';
@@ -98,6 +123,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .split(',')
     .map((cidr) => cidr.trim())
     .filter(Boolean);
+  try {
+    new TargetPolicy(allowedCidrs);
+  } catch {
+    throw new ConfigError(
+      `WEBHOOK_ALLOWED_CIDRS must be a comma-separated list of CIDR ranges like 127.0.0.0/8,::1/128, got "${env.WEBHOOK_ALLOWED_CIDRS}".`,
+    );
+  }
   return {
     nodeEnv,
     host: host(env, production),
@@ -125,5 +157,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 5000, 100),
     workerLockMs: int(env, 'WORKER_LOCK_MS', 30_000, 500),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0),
+    workerHealthPort: int(env, 'WORKER_HEALTH_PORT', 3001, 0, 65535),
+    log: {
+      // Tests keep quiet unless asked: only warnings and errors.
+      level: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', LOG_LEVELS),
+      pretty: flag(env, 'LOG_PRETTY', nodeEnv === 'development' && Boolean(process.stdout.isTTY)),
+    },
   };
 }

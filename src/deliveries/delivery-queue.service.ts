@@ -40,6 +40,15 @@ export class DeliveryQueueService {
    */
   async enqueueAfterCommit(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
+    // A connection already known to be down costs the request nothing: answer at once, the reconciler enqueues.
+    const client = await Promise.race([
+      this.queue.getBackend().connection.client,
+      new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
+    ]);
+    if (client && client.status !== 'ready') {
+      this.logger.warn(`enqueue of ${jobs.length} deliveries deferred to the reconciler: Redis is ${client.status}`);
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);

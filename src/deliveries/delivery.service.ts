@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
 
 export type AttemptOutcome =
@@ -49,6 +50,7 @@ export class DeliveryService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sender: WebhookSenderService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
@@ -73,6 +75,13 @@ export class DeliveryService {
     const attemptNumber = delivery.attempts + 1;
     const outcome = this.judge(result, attemptNumber - delivery.attempts_before_retry, startedAt);
     await this.records.add({ deliveryId: delivery.id, attemptNumber, startedAt, result, outcome });
+    this.metrics.deliveryAttempted({
+      deliveryId: delivery.id,
+      url: delivery.url,
+      ...result,
+      outcome: outcome.kind,
+      changedAt: delivery.changed_at,
+    });
     if (outcome.kind === 'dead') this.logger.warn(`delivery ${delivery.id} is dead after attempt ${attemptNumber}: ${outcome.reason}`);
     return outcome;
   }

@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import type { AgentStatus } from '../agents/entities/agent.entity.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
 import { eventTypeFor } from '../status/agent-event-payload.js';
 import { deliveryJobName } from './delivery-job.js';
@@ -30,6 +31,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly deliveryQueue: DeliveryQueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -84,6 +86,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
         })),
       );
       requeued += orphaned.length;
+      this.metrics.reconcilerRequeued(orphaned.length);
       after = ids[ids.length - 1];
       if (rows.length < BATCH) break;
     }

@@ -1,37 +1,39 @@
-import { Controller, Get, HttpStatus } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Public } from '../auth/access.decorator.js';
-import { ApiError } from '../common/api-error.js';
-import { RedisHealthClient } from '../queue/redis.provider.js';
+import { HealthChecks } from './health-checks.service.js';
 
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref())]);
-}
+const READY = { status: 200, schema: { example: { status: 'ok', mysql: 'up', redis: 'up' } } };
+const UNAVAILABLE = { status: 503, schema: { example: { message: 'redis is not answering', status: 'unavailable' } } };
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly redis: RedisHealthClient,
-  ) {}
+  constructor(private readonly checks: HealthChecks) {}
 
   @Get()
   @Public()
   @ApiOperation({ summary: 'Readiness: 200 when MySQL and Redis answer, 503 naming the one that does not' })
-  @ApiResponse({ status: 200, schema: { example: { status: 'ok', mysql: 'up', redis: 'up' } } })
-  @ApiResponse({ status: 503, schema: { example: { message: 'redis is not answering', status: 'unavailable' } } })
-  async check(): Promise<{ status: 'ok'; mysql: 'up'; redis: 'up' }> {
-    const [mysql, redis] = await Promise.allSettled([within(this.dataSource.query('SELECT 1'), 2000), within(this.redis.ping(), 2000)]);
-    const down = [mysql.status === 'rejected' ? 'mysql' : '', redis.status === 'rejected' ? 'redis' : ''].filter(Boolean);
-    if (down.length)
-      throw new ApiError(
-        HttpStatus.SERVICE_UNAVAILABLE,
-        'unavailable',
-        `${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} not answering`,
-      );
-    return { status: 'ok', mysql: 'up', redis: 'up' };
+  @ApiResponse(READY)
+  @ApiResponse(UNAVAILABLE)
+  check(): Promise<Record<string, string>> {
+    return this.checks.ready();
+  }
+
+  @Get('live')
+  @Public()
+  @ApiOperation({ summary: 'Liveness: 200 while the process answers HTTP (restart it when this fails)' })
+  @ApiResponse({ status: 200, schema: { example: { status: 'ok' } } })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @Public()
+  @ApiOperation({ summary: 'Readiness for a load balancer: 200 when MySQL and Redis answer, 503 naming the one that does not' })
+  @ApiResponse(READY)
+  @ApiResponse(UNAVAILABLE)
+  ready(): Promise<Record<string, string>> {
+    return this.checks.ready();
   }
 }

@@ -2,24 +2,13 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule, type BullBoardModuleOptions } from '@bull-board/nestjs';
 import { Module } from '@nestjs/common';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { adminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE } from './queue.constants.js';
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
 /** Basic auth for Bull Board: user `admin`, password the admin token. */
-export function boardAuth(adminToken: string) {
-  const expected = digest(`admin:${adminToken}`);
-  return (request: Request, response: Response, next: NextFunction) => {
-    const [scheme, encoded] = (request.headers.authorization ?? '').split(' ');
-    const given = scheme?.toLowerCase() === 'basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
-    if (given && timingSafeEqual(digest(given), expected)) return next();
-    response.setHeader('WWW-Authenticate', 'Basic realm="agent-events queues", charset="UTF-8"');
-    response.status(401).json({ message: 'Bull Board needs user admin and the admin token as password.', status: 'invalid_token' });
-  };
-}
+export const boardAuth = (adminToken: string) => adminBasicAuth(adminToken, 'Bull Board');
 
 /** Bull Board's page asks Google for its fonts; ours makes no request to an outside host (it falls back to system fonts). */
 const OUTSIDE_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>\s*/g;

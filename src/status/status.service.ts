@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import type { Agent, AgentStatus } from '../agents/entities/agent.entity.js';
 import { newMessageId } from '../common/message-id.js';
 import { deliveryJobName, type DeliveryJob } from '../deliveries/delivery-job.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { agentEventPayload, eventTypeFor } from './agent-event-payload.js';
 import type { EventSource } from './event-source.js';
 
@@ -19,6 +20,8 @@ export interface StatusChangeResult {
  */
 @Injectable()
 export class StatusService {
+  constructor(private readonly metrics: MetricsService) {}
+
   /**
    * `agent` must be locked by the caller (`SELECT … FOR UPDATE` in the same transaction): concurrent identical
    * requests then queue on that lock, in this process or any other, and every one after the first finds the
@@ -35,6 +38,8 @@ export class StatusService {
       agentStatus,
     ])) as { affectedRows: number };
     if (update.affectedRows !== 1) return { changed: false, agentStatus, deliveries: [] };
+    // Counted as written; a transaction rolled back after this point (rare: a failed insert) still counts.
+    this.metrics.statusChanged(eventSource);
     agent.agentStatus = agentStatus;
     agent.statusSequence = sequence;
 

@@ -24,12 +24,17 @@ export interface ServiceProcess {
 
 /** Runs `node dist/src/<entry>.js` with the given environment, collecting what it prints. */
 export function runService(
-  entry: 'main' | 'worker' | 'database/migrate',
+  entry: 'main' | 'worker' | 'database/migrate' | 'config/check-config',
   env: Record<string, string>,
   args: string[] = [],
 ): ServiceProcess {
-  const child = spawn(process.execPath, [`dist/src/${entry}.js`, ...args], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
+  return runCommand(process.execPath, [`dist/src/${entry}.js`, ...args], env);
+}
+
+/** Runs any command (`npm start`, …) in the checkout with the given environment, collecting what it prints. */
+export function runCommand(command: string, args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn(command, args, {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,0 +1,46 @@
+import type { Queue } from 'bullmq';
+import { MetricsService } from './metrics.service.js';
+
+/** A queue whose Redis never answers, or one that answers with these counts. */
+const queue = (counts?: Record<string, number>) =>
+  ({ getJobCounts: () => (counts ? Promise.resolve(counts) : new Promise(() => undefined)) }) as unknown as Queue;
+
+describe('MetricsService', () => {
+  it("shows each host's breaker state as 0 closed, 1 half-open, 2 open", async () => {
+    const metrics = new MetricsService(queue({ waiting: 0, delayed: 0, active: 0 }));
+    metrics.setBreakerState('hangs.example:443', 'open');
+    metrics.setBreakerState('fine.example', 'closed');
+    metrics.setBreakerState('probe.example', 'half_open');
+    const page = await metrics.registry.metrics();
+    expect(page).toContain('agent_events_breaker_state{host="hangs.example:443"} 2');
+    expect(page).toContain('agent_events_breaker_state{host="fine.example"} 0');
+    expect(page).toContain('agent_events_breaker_state{host="probe.example"} 1');
+  });
+
+  it('counts the queue at each scrape', async () => {
+    const page = await new MetricsService(queue({ waiting: 7, delayed: 3, active: 64 })).registry.metrics();
+    expect(page).toContain('agent_events_queue_jobs{state="waiting"} 7');
+    expect(page).toContain('agent_events_queue_jobs{state="delayed"} 3');
+    expect(page).toContain('agent_events_queue_jobs{state="active"} 64');
+  });
+
+  it('answers a scrape while Redis does not, leaving the queue depth out', async () => {
+    const page = await new MetricsService(queue()).registry.metrics();
+    expect(page).toContain('# TYPE agent_events_queue_jobs gauge');
+    expect(page).not.toContain('agent_events_queue_jobs{');
+  });
+
+  it('observes the change-to-receipt latency only for a 2xx, and the attempt duration for every outcome', async () => {
+    const metrics = new MetricsService(queue({}));
+    const changedAt = new Date(Date.now() - 1500);
+    const attempt = { deliveryId: 'msg_1', url: 'https://a.example/hook?key=k', statusCode: 200, durationMs: 40, changedAt };
+    metrics.deliveryAttempted({ ...attempt, outcome: 'succeeded' });
+    metrics.deliveryAttempted({ ...attempt, statusCode: 500, outcome: 'retry' });
+    const page = await metrics.registry.metrics();
+    expect(page).toContain('agent_events_change_to_receipt_seconds_count 1');
+    expect(page).toContain('agent_events_change_to_receipt_seconds_bucket{le="1"} 0');
+    expect(page).toContain('agent_events_change_to_receipt_seconds_bucket{le="2.5"} 1');
+    expect(page).toContain('agent_events_delivery_attempts_total{outcome="retry"} 1');
+    expect(page).toContain('agent_events_delivery_attempt_duration_seconds_count{outcome="succeeded"} 1');
+  });
+});
