@@ -7,6 +7,7 @@ import { documentAgentTypes } from './common/api-errors.decorator.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { requestBodies } from './common/request-body.middleware.js';
 import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
+import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
 /** Existing clients of the public API call `{base}/api/ver1.0/...`: every resource answers there too. */
 export const API_PREFIX = '/api/ver1.0';
@@ -45,6 +46,8 @@ export function configureApp(app: INestApplication): INestApplication {
   app.use(helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }));
   // Nest's own Logger calls (`new Logger(...)` everywhere) go out as pino's JSON lines.
   app.useLogger(app.get(Logger));
+  const httpMetrics = app.get(HttpMetricsMiddleware);
+  app.use((request: Request, response: Response, next: NextFunction) => httpMetrics.use(request, response, next));
   app.use((request: Request, _response: Response, next: NextFunction) => {
     if (request.url === API_PREFIX || request.url.startsWith(`${API_PREFIX}/`) || request.url.startsWith(`${API_PREFIX}?`)) {
       request.url = `/${request.url.slice(API_PREFIX.length).replace(/^\//, '')}`;

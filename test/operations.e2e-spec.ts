@@ -54,6 +54,7 @@ describe('operating the service', () => {
       QUEUE_PREFIX: resources.queuePrefix,
       ADMIN_TOKEN: ADMIN,
       PBX_TOKEN: PBX,
+      TOKEN_SIGNING_KEY: 'operations-test-signing-key-0123456789abcdef',
       WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
     };
     const migrate = runService('database/migrate', env);
@@ -201,7 +202,7 @@ describe('operating the service', () => {
         const lines = output.split('\n').filter(Boolean);
         for (const line of lines.filter((candidate) => !candidate.startsWith('{'))) {
           // The start-up banner, for a person: in production it shows only the tokens' first characters.
-          expect(line).toMatch(/^(API|Swagger UI|Health|Metrics|Bull Board|Admin token|Delivery worker)[ :]/);
+          expect(line).toMatch(/^(Listening|API|Swagger UI|Health|Metrics|Bull Board|Allow-list|Admin token|Delivery worker)[ :]/);
         }
         expect(jsonLines(output).length).toBeGreaterThan(0);
         for (const secret of [ADMIN, PBX, RECEIVER_KEY, signature.slice(3), Buffer.from(`admin:${ADMIN}`).toString('base64')]) {

@@ -1,6 +1,9 @@
 import type { Application } from 'express';
 
 type Matcher = (path: string) => unknown;
+
+/** A path no API route has. */
+const ANY_PATH = '/no-such-route/of/any/api';
 interface RouteLayer {
   route?: { methods: Record<string, boolean> };
   matchers?: Matcher[];
@@ -43,7 +46,9 @@ export class RouteTable {
     if (stack.length !== this.seenLayers) {
       this.seenLayers = stack.length;
       this.routes = stack
-        .filter((layer) => layer.route && layer.matchers)
+        // A route that matches any path is middleware mounted for every request (the request logger's), not an
+        // API route: it would make every path look like an existing one.
+        .filter((layer) => layer.route && layer.matchers && !layer.matchers.some((match) => this.matches(match, ANY_PATH)))
         .map((layer) => ({
           matchers: layer.matchers as Matcher[],
           methods: Object.keys(layer.route!.methods)

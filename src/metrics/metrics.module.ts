@@ -6,7 +6,8 @@ import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
 /**
- * Prometheus metrics of the process. The API serves them at `GET /metrics` behind the same basic auth as Bull
+ * Prometheus metrics of the process (the HTTP timing middleware is installed by `configureApp`, ahead of every
+ * route: as a Nest route middleware it would be an Express route answering every method on every path). The API serves them at `GET /metrics` behind the same basic auth as Bull
  * Board (user admin, the admin token); the worker serves them on its health port (WORKER_HEALTH_PORT).
  */
 @Global()
@@ -16,6 +17,5 @@ export class MetricsModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(adminBasicAuth(this.config.adminToken, 'GET /metrics')).forRoutes({ path: 'metrics', method: RequestMethod.GET });
-    consumer.apply(HttpMetricsMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
   }
 }
