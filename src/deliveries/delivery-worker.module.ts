@@ -5,11 +5,12 @@ import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryService } from './delivery.service.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { WebhookSenderService } from './webhook-sender.service.js';
+import { ReceiverIsolationModule } from '../receiver-isolation/receiver-isolation.module.js';
 import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 
 /** The worker side: the BullMQ processor, the sender and the reconciler. No HTTP endpoints. */
 @Module({
-  imports: [HttpModule, DeliveryQueueModule, TargetPolicyModule],
+  imports: [HttpModule, DeliveryQueueModule, TargetPolicyModule, ReceiverIsolationModule],
   providers: [DeliveryProcessor, DeliveryService, WebhookSenderService, ReconcilerService],
   exports: [ReconcilerService],
 })
