@@ -25,7 +25,8 @@ export class Receiver {
   private readonly server: http.Server;
   private waiters: { count: number; resolve: () => void }[] = [];
 
-  constructor() {
+  /** `host`: the loopback address to listen on (127.0.0.2 is another host than 127.0.0.1 for the worker). */
+  constructor(private readonly host = '127.0.0.1') {
     this.server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -55,7 +56,7 @@ export class Receiver {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server.listen(0, this.host, resolve));
     return this;
   }
 
@@ -64,7 +65,7 @@ export class Receiver {
   }
 
   url(path = '/hook'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `http://${this.host}:${this.port}${path}`;
   }
 
   /** The next requests get these answers, in order. */
