@@ -67,7 +67,9 @@ describe('receiver isolation', () => {
       await sleep(40);
     }
     const received = await healthy.waitFor(changes, 10_000);
-    const latencies = received.map((request) => request.at - Date.parse(request.headers['agent-event-changed-at'] as string)).sort((a, b) => a - b);
+    const latencies = received
+      .map((request) => request.at - Date.parse(request.headers['agent-event-changed-at'] as string))
+      .sort((a, b) => a - b);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     console.log(

@@ -33,6 +33,7 @@ interface HoldRecord {
 /** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
 const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
 const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
+const SHOWN_HOLD_MS = 1000;
 
 interface DeliveryToSend {
   id: string;
@@ -89,7 +90,10 @@ export class DeliveryService {
       failedHost,
     );
     if (!admission.ran) {
-      await this.holds.add({ deliveryId: delivery.id, reason: admission.reason, until: new Date(Date.now() + admission.delayMs) });
+      // A wait of a second or more shows in the log; a shorter one (a busy fast host) is not worth a write.
+      if (admission.delayMs >= SHOWN_HOLD_MS) {
+        await this.holds.add({ deliveryId: delivery.id, reason: admission.reason, until: new Date(Date.now() + admission.delayMs) });
+      }
       return { kind: 'held', delayMs: admission.delayMs, reason: admission.reason };
     }
     const result = admission.value;

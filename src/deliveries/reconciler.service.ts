@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
@@ -49,27 +50,45 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     clearTimeout(this.timer);
   }
 
-  /** One pass; returns how many deliveries it enqueued again. */
+  /**
+   * One pass; returns how many deliveries it enqueued again. Pages through the due pending deliveries in the order
+   * of the (state, next_attempt_at) index — (next_attempt_at, id) as the key, so each page reads only its own rows —
+   * and asks Redis about a whole page in one round trip.
+   */
   async reconcile(): Promise<number> {
+    const cutoff = new Date(Date.now() - GRACE_MS);
+    // The queue's own ioredis connection (BullMQ types it as its backend-neutral client).
+    const redis = (await this.queue.backend.client) as unknown as Redis;
     let requeued = 0;
-    let after = '';
+    let after: { next_attempt_at: Date; id: string } | undefined;
     for (;;) {
       const rows = (await this.dataSource.query(
-        `SELECT id FROM deliveries
-          WHERE state = 'pending' AND next_attempt_at <= ? AND id > ?
-          ORDER BY id LIMIT ${BATCH}`,
-        [new Date(Date.now() - GRACE_MS), after],
-      )) as { id: string }[];
+        `SELECT id, next_attempt_at FROM deliveries
+          WHERE state = 'pending' AND next_attempt_at <= ?
+            ${after ? 'AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))' : ''}
+          ORDER BY next_attempt_at, id LIMIT ${BATCH}`,
+        after ? [cutoff, after.next_attempt_at, after.next_attempt_at, after.id] : [cutoff],
+      )) as { id: string; next_attempt_at: Date }[];
       if (rows.length === 0) break;
       const ids = rows.map((row) => row.id);
-      const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
-      const finished = ids.filter((_, index) => states[index] === 'completed' || states[index] === 'failed');
-      const orphaned = [...ids.filter((_, index) => states[index] === 'unknown'), ...finished];
+      // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hmget(this.queue.toKey(id), 'timestamp', 'finishedOn');
+      const replies = (await pipeline.exec()) ?? [];
+      const missing: string[] = [];
+      const finished: string[] = [];
+      ids.forEach((id, index) => {
+        const [error, fields] = replies[index] ?? [new Error('no reply'), null];
+        if (error) throw error;
+        const [addedAt, finishedOn] = fields as [string | null, string | null];
+        if (addedAt === null) missing.push(id);
+        else if (finishedOn !== null) finished.push(id);
+      });
       // A finished job would make the new add a no-op: take it away first (an active job is never removed).
       await Promise.all(finished.map((id) => this.queue.remove(id)));
-      await this.deliveryQueue.enqueue(orphaned);
-      requeued += orphaned.length;
-      after = ids[ids.length - 1];
+      await this.deliveryQueue.enqueue([...missing, ...finished]);
+      requeued += missing.length + finished.length;
+      after = rows[rows.length - 1];
       if (rows.length < BATCH) break;
     }
     if (requeued) this.logger.log(`enqueued ${requeued} pending deliveries that had no job`);

@@ -29,16 +29,31 @@ class HostFailure extends Error {
 interface Host {
   breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
   inFlight: number;
+  /** How long this host's requests take (moving average), and the time up to which its slots are spoken for. */
+  latencyMs: number;
+  completed: number;
+  reservedUntil: number;
+  /** Start times of the requests in flight, and the work waiting in this process for a slot of a fast host. */
+  started: Set<number>;
+  waiters: (() => void)[];
   openedAt: number;
   lastUsedAt: number;
 }
 
 const HOLD_BASE_MS = 250;
+/** What a host's requests are assumed to take before the first one finished. */
+const INITIAL_LATENCY_MS = 50;
+/**
+ * At a fast host, work waits in the process for a slot when one is due within this time: cheaper than a round
+ * trip through the queue. At a slow host (or one whose requests are still running after this long) it never waits.
+ */
+const MAX_SLOT_WAIT_MS = 250;
 
 /**
  * Keeps one receiver host from taking capacity from the others: at most `concurrency` requests in flight per
  * host, and a circuit breaker per host (opossum: rolling error percentage, then open, then one half-open probe).
- * A request that may not start is not queued here: the caller gets a delay and puts the work back in its queue.
+ * A request that may not start is not queued here (beyond a short wait for a slot of a fast host): the caller gets a
+ * delay and puts the work back in its queue.
  */
 export class HostIsolation {
   private readonly hosts = new Map<string, Host>();
@@ -52,7 +67,7 @@ export class HostIsolation {
   /**
    * Runs `action` for `host` if the host has a free slot and a closed circuit (or this is the half-open probe).
    * `failed` says which results count against the host. `holds` is how often this work was held before: the
-   * wait grows with it, so work held at a busy host does not spin.
+   * wait for a half-open circuit's probe grows with it, so that work does not spin.
    */
   async run<T>(host: string, holds: number, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
     const state = this.host(host);
@@ -62,10 +77,24 @@ export class HostIsolation {
       const remaining = Math.max(0, state.openedAt + this.options.openMs - Date.now());
       return this.hold(`held: host ${host} circuit open`, remaining + this.random() * Math.min(2000, this.options.openMs));
     }
-    if (state.inFlight >= this.options.concurrency) {
-      return this.hold(`held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`, this.backoff(holds, this.options.openMs));
+    if (!(await this.slot(state))) {
+      // Each held request books the slot time it will need (its share of the host's latency) after those booked
+      // before it, so held work comes back about when a slot is free: soon at a fast host, later at a slow one.
+      const now = Date.now();
+      const bookedUntil = Math.min(
+        Math.max(state.reservedUntil, now) + state.latencyMs / this.options.concurrency,
+        now + this.options.openMs,
+      );
+      state.reservedUntil = bookedUntil;
+      const delayMs = (bookedUntil - now) * (0.9 + 0.2 * this.random());
+      return this.hold(`held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`, delayMs);
     }
-    state.inFlight++;
+    if (state.breaker.opened) {
+      this.release(state);
+      return this.hold(`held: host ${host} circuit open`, this.options.openMs * (1 + 0.1 * this.random()));
+    }
+    const startedAt = Date.now();
+    state.started.add(startedAt);
     try {
       const value = await state.breaker.fire(async () => {
         const result = await action();
@@ -80,8 +109,43 @@ export class HostIsolation {
       }
       throw error;
     } finally {
-      state.inFlight--;
+      state.started.delete(startedAt);
+      state.latencyMs = 0.8 * state.latencyMs + 0.2 * (Date.now() - startedAt);
+      state.completed++;
+      this.release(state);
     }
+  }
+
+  /**
+   * Takes a slot of the host now if one is free, or waits for one if the host is fast and a slot is due soon.
+   * Returns false, holding no slot, when the work should go back to the queue instead.
+   */
+  private slot(state: Host): Promise<boolean> | boolean {
+    if (state.inFlight < this.options.concurrency) {
+      state.inFlight++;
+      return true;
+    }
+    const oldest = Math.min(...state.started);
+    const expectedMs = (state.waiters.length / this.options.concurrency + 1) * state.latencyMs;
+    if (state.completed === 0 || Date.now() - oldest > MAX_SLOT_WAIT_MS || expectedMs > MAX_SLOT_WAIT_MS) return false;
+    return new Promise((resolve) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        state.waiters = state.waiters.filter((waiter) => waiter !== grant);
+        resolve(false);
+      }, MAX_SLOT_WAIT_MS);
+      state.waiters.push(grant);
+    });
+  }
+
+  /** A finished request hands its slot to the first waiter, if any. */
+  private release(state: Host): void {
+    const next = state.waiters.shift();
+    if (next) next();
+    else state.inFlight--;
   }
 
   /** Every host with an open or half-open circuit (closed ones are the rule and are left out). */
@@ -112,7 +176,17 @@ export class HostIsolation {
     this.sweep();
     let state = this.hosts.get(name);
     if (!state) {
-      state = { breaker: undefined as never, inFlight: 0, openedAt: 0, lastUsedAt: Date.now() };
+      state = {
+        breaker: undefined as never,
+        inFlight: 0,
+        latencyMs: INITIAL_LATENCY_MS,
+        completed: 0,
+        reservedUntil: 0,
+        started: new Set(),
+        waiters: [],
+        openedAt: 0,
+        lastUsedAt: Date.now(),
+      };
       state.breaker = this.breaker(state);
       this.hosts.set(name, state);
     }
