@@ -115,7 +115,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       concurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 1000),
       maxResponseBytes: 64 * 1024,
       secretOverlapMs: 24 * 3600_000,
-      hostConcurrency: int(env, 'WEBHOOK_HOST_CONCURRENCY', 8, 1, 1000),
+      hostConcurrency: int(env, 'WEBHOOK_HOST_CONCURRENCY', 16, 1, 1000),
       breaker: {
         errorPercent: int(env, 'WEBHOOK_BREAKER_ERROR_PERCENT', 50, 1, 100),
         minRequests: int(env, 'WEBHOOK_BREAKER_MIN_REQUESTS', 10, 1),

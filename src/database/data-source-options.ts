@@ -5,10 +5,16 @@ import { Client } from '../clients/entities/client.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
 import { DeliveryHeldReason1764310000000 } from './migrations/1764310000000-delivery-held-reason.js';
+import { DeliveryRetentionIndexes1764320000000 } from './migrations/1764320000000-delivery-retention-indexes.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent];
-export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000, DeliveryHeldReason1764310000000];
+export const MIGRATIONS = [
+  InitialSchema1764100000000,
+  AgentEventCount1764200000000,
+  DeliveryHeldReason1764310000000,
+  DeliveryRetentionIndexes1764320000000,
+];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, options: { poolSize?: number; logSql?: boolean } = {}): DataSourceOptions {
