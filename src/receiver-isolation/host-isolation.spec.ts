@@ -49,6 +49,38 @@ describe('HostIsolation', () => {
     expect(await send(isolation, 'a.example', 200)).toEqual({ ran: true, value: 200 });
   });
 
+  it('lets work for a fast host wait in the process for a slot, and hands it the slot a finished request frees', async () => {
+    expect(await send(isolation, 'a.example', 200)).toEqual({ ran: true, value: 200 }); // the host answers at once
+    const blockers = [pending(200), pending(200)];
+    const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));
+    let ran = false;
+    const waiting = isolation.run(
+      'a.example',
+      0,
+      () => {
+        ran = true;
+        return Promise.resolve(201);
+      },
+      failed,
+    );
+    await sleep(20);
+    expect(ran).toBe(false);
+    blockers[0].finish();
+    expect(await waiting).toEqual({ ran: true, value: 201 });
+    blockers[1].finish();
+    await Promise.all(running);
+  });
+
+  it('does not let work wait for a host whose requests are still running after 250 ms', async () => {
+    expect(await send(isolation, 'a.example', 200)).toEqual({ ran: true, value: 200 });
+    const blockers = [pending(200), pending(200)];
+    const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));
+    await sleep(300);
+    expect(await send(isolation, 'a.example', 200)).toMatchObject({ ran: false });
+    blockers.forEach((blocker) => blocker.finish());
+    await Promise.all(running);
+  });
+
   it("books each held request its share of the host's latency, so held work comes back about when a slot is free", async () => {
     const blockers = [pending(200), pending(200)];
     const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));

@@ -80,11 +80,10 @@ export class HostIsolation {
     if (!(await this.slot(state))) {
       // Each held request books the slot time it will need (its share of the host's latency) after those booked
       // before it, so held work comes back about when a slot is free: soon at a fast host, later at a slow one.
+      // A request still running counts as at least as slow as it has been so far (a hanging host, before any failed).
       const now = Date.now();
-      const bookedUntil = Math.min(
-        Math.max(state.reservedUntil, now) + state.latencyMs / this.options.concurrency,
-        now + this.options.openMs,
-      );
+      const latencyMs = Math.max(state.latencyMs, now - Math.min(...state.started));
+      const bookedUntil = Math.min(Math.max(state.reservedUntil, now) + latencyMs / this.options.concurrency, now + this.options.openMs);
       state.reservedUntil = bookedUntil;
       const delayMs = (bookedUntil - now) * (0.9 + 0.2 * this.random());
       return this.hold(`held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`, delayMs);
