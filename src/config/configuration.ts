@@ -94,7 +94,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const breakerWindowMs = int(env, 'WEBHOOK_BREAKER_WINDOW_MS', 60_000, 1000, 3600_000);
   // A timed-out request is counted when it ends: a window shorter than two timeouts would forget its start.
   if (breakerWindowMs < 2 * timeoutMs) {
-    throw new ConfigError(`WEBHOOK_BREAKER_WINDOW_MS must be at least twice WEBHOOK_TIMEOUT_MS (${2 * timeoutMs}), got "${breakerWindowMs}".`);
+    throw new ConfigError(
+      `WEBHOOK_BREAKER_WINDOW_MS must be at least twice WEBHOOK_TIMEOUT_MS (${2 * timeoutMs}), got "${breakerWindowMs}".`,
+    );
   }
   return {
     nodeEnv,

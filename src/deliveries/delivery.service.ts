@@ -68,17 +68,18 @@ export class DeliveryService {
   private readonly records = new MicroBatcher<AttemptRecord, void>((records) => this.record(records), RECORD_BATCHING);
   private readonly holds = new MicroBatcher<HoldRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
 
-  /** `holds`: how often this delivery was held back before, so a held delivery waits longer each time. */
+  /** `holds`: how often this delivery was held back before (a delivery that meets a half-open circuit waits longer each time). */
   async attempt(deliveryId: string, holds = 0): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
 
-    const startedAt = new Date();
+    let startedAt = new Date();
     const admission = await this.isolation.run(
       hostOf(delivery.url),
       holds,
-      () =>
-        this.sender.send({
+      () => {
+        startedAt = new Date(); // after any wait for a slot of the host
+        return this.sender.send({
           id: delivery.id,
           method: delivery.method,
           url: delivery.url,
@@ -86,7 +87,8 @@ export class DeliveryService {
           secrets: this.signingSecrets(delivery, startedAt),
           sequence: delivery.sequence,
           changedAt: delivery.changed_at,
-        }),
+        });
+      },
       failedHost,
     );
     if (!admission.ran) {
