@@ -44,12 +44,21 @@ describe('delivery worker', () => {
         (await t.sql<{ id: string }>("SELECT id FROM deliveries WHERE client_id = ? AND state = 'succeeded'", [agent.clientId]))[0],
     );
     // 2,500 pending deliveries that Redis never heard of (more than two pages of the reconciler)…
-    await t.sql(
-      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, state, created_at, next_attempt_at)
-       SELECT CONCAT('msg_orphan', LPAD(seq, 5, '0')), client_id, agent_id, agent_event_id, status_change_id, url, method, payload,
-              'pending', created_at, NOW(3) - INTERVAL 10 SECOND
-         FROM deliveries JOIN seq_1_to_2500 WHERE id = ?`,
+    const [row] = await t.sql<Record<string, unknown>>(
+      'SELECT client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at FROM deliveries WHERE id = ?',
       [template.id],
+    );
+    const due = new Date(Date.now() - 10_000);
+    const orphans = Array.from({ length: 2500 }, (_, i) => [
+      `msg_orphan${String(i).padStart(5, '0')}`,
+      ...Object.values(row),
+      'pending',
+      due,
+    ]);
+    await t.sql(
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at, state, next_attempt_at)
+       VALUES ?`,
+      [orphans],
     );
     // …and one whose job finished while its row stayed pending: the reconciler must replace the finished job.
     await t.sql("UPDATE deliveries SET state = 'pending', next_attempt_at = NOW(3) - INTERVAL 10 SECOND WHERE id = ?", [template.id]);

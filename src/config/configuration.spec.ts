@@ -24,6 +24,10 @@ describe('loadConfig', () => {
     [{ WEBHOOK_RETRY_SCHEDULE: '0,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
     [{ QUEUE_PREFIX: 'has space' }, 'QUEUE_PREFIX'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ WEBHOOK_HOST_CONCURRENCY: '0' }, 'WEBHOOK_HOST_CONCURRENCY'],
+    [{ WEBHOOK_BREAKER_ERROR_PERCENT: '101' }, 'WEBHOOK_BREAKER_ERROR_PERCENT'],
+    [{ WEBHOOK_BREAKER_WINDOW_MS: '15000' }, 'WEBHOOK_BREAKER_WINDOW_MS'], // shorter than two 10 s timeouts
+    [{ RETENTION_SUCCEEDED_DAYS: '0' }, 'RETENTION_SUCCEEDED_DAYS'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
