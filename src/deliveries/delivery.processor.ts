@@ -58,9 +58,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async process(job: Job<WebhookJobData>, token?: string): Promise<string> {
-    // Every start of a job counts in attemptsStarted; failed attempts in attemptsMade: the rest were holds.
-    const holds = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
-    const outcome = await this.deliveries.attempt(job.data.deliveryId, holds);
+    const outcome = await this.deliveries.attempt(job.data.deliveryId);
     if (outcome.kind === 'held') {
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);

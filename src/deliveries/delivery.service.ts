@@ -68,15 +68,13 @@ export class DeliveryService {
   private readonly records = new MicroBatcher<AttemptRecord, void>((records) => this.record(records), RECORD_BATCHING);
   private readonly holds = new MicroBatcher<HoldRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
 
-  /** `holds`: how often this delivery was held back before (a delivery that meets a half-open circuit waits longer each time). */
-  async attempt(deliveryId: string, holds = 0): Promise<AttemptOutcome> {
+  async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
 
     let startedAt = new Date();
     const admission = await this.isolation.run(
       hostOf(delivery.url),
-      holds,
       () => {
         startedAt = new Date(); // after any wait for a slot of the host
         return this.sender.send({

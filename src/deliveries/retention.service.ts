@@ -12,6 +12,8 @@ export interface RetentionPass {
   batches: number;
   /** The longest single batch transaction, in ms: how long any row lock of this pass was held at most. */
   longestBatchMs: number;
+  /** Every batch's duration, in ms. */
+  batchMs: number[];
 }
 
 /**
@@ -60,7 +62,7 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** One pass over everything that is due; returns what it removed. */
   async prune(now = new Date()): Promise<RetentionPass> {
-    const pass: RetentionPass = { deliveries: 0, statusChanges: 0, batches: 0, longestBatchMs: 0 };
+    const pass: RetentionPass = { deliveries: 0, statusChanges: 0, batches: 0, longestBatchMs: 0, batchMs: [] };
     const { succeededDays, deadDays } = this.config.retention;
     for (const [state, days] of [
       ['succeeded', succeededDays],
@@ -89,8 +91,10 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
   private async batch<T>(pass: RetentionPass, work: (manager: DataSource['manager']) => Promise<T>): Promise<T> {
     const started = performance.now();
     const result = await this.dataSource.transaction('READ COMMITTED', work);
+    const elapsedMs = Math.round(performance.now() - started);
     pass.batches++;
-    pass.longestBatchMs = Math.max(pass.longestBatchMs, Math.round(performance.now() - started));
+    pass.batchMs.push(elapsedMs);
+    pass.longestBatchMs = Math.max(pass.longestBatchMs, elapsedMs);
     return result;
   }
 

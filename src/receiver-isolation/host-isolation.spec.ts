@@ -12,8 +12,7 @@ function pending(status: number) {
   return { action: () => done, finish };
 }
 const failed = (status: number) => status >= 500;
-const send = (isolation: HostIsolation, host: string, status: number, holds = 0) =>
-  isolation.run(host, holds, () => Promise.resolve(status), failed);
+const send = (isolation: HostIsolation, host: string, status: number) => isolation.run(host, () => Promise.resolve(status), failed);
 
 describe('HostIsolation', () => {
   let isolation: HostIsolation;
@@ -25,11 +24,10 @@ describe('HostIsolation', () => {
   it('lets at most `concurrency` requests run at once per host, and holds the next without running it', async () => {
     const first = pending(200);
     const second = pending(200);
-    const running = [isolation.run('a.example', 0, first.action, failed), isolation.run('a.example', 0, second.action, failed)];
+    const running = [isolation.run('a.example', first.action, failed), isolation.run('a.example', second.action, failed)];
     let ran = false;
     const third = await isolation.run(
       'a.example',
-      0,
       () => {
         ran = true;
         return Promise.resolve(200);
@@ -52,11 +50,10 @@ describe('HostIsolation', () => {
   it('lets work for a fast host wait in the process for a slot, and hands it the slot a finished request frees', async () => {
     expect(await send(isolation, 'a.example', 200)).toEqual({ ran: true, value: 200 }); // the host answers at once
     const blockers = [pending(200), pending(200)];
-    const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));
+    const running = blockers.map((blocker) => isolation.run('a.example', blocker.action, failed));
     let ran = false;
     const waiting = isolation.run(
       'a.example',
-      0,
       () => {
         ran = true;
         return Promise.resolve(201);
@@ -74,7 +71,7 @@ describe('HostIsolation', () => {
   it('does not let work wait for a host whose requests are still running after 250 ms', async () => {
     expect(await send(isolation, 'a.example', 200)).toEqual({ ran: true, value: 200 });
     const blockers = [pending(200), pending(200)];
-    const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));
+    const running = blockers.map((blocker) => isolation.run('a.example', blocker.action, failed));
     await sleep(300);
     expect(await send(isolation, 'a.example', 200)).toMatchObject({ ran: false });
     blockers.forEach((blocker) => blocker.finish());
@@ -83,7 +80,7 @@ describe('HostIsolation', () => {
 
   it("books each held request its share of the host's latency, so held work comes back about when a slot is free", async () => {
     const blockers = [pending(200), pending(200)];
-    const running = blockers.map((blocker) => isolation.run('a.example', 0, blocker.action, failed));
+    const running = blockers.map((blocker) => isolation.run('a.example', blocker.action, failed));
     const delays: number[] = [];
     for (let i = 0; i < 20; i++) delays.push(((await send(isolation, 'a.example', 200)) as { delayMs: number }).delayMs);
     // Before any request finished a host is assumed to take 50 ms: two slots, so 25 ms more per held request…
@@ -109,7 +106,6 @@ describe('HostIsolation', () => {
     let ran = false;
     const held = (await isolation.run(
       'a.example',
-      0,
       () => {
         ran = true;
         return Promise.resolve(200);
@@ -135,9 +131,10 @@ describe('HostIsolation', () => {
     await sleep(350);
     expect(isolation.stateOf('a.example')).toBe('half-open');
     const probe = pending(500);
-    const probing = isolation.run('a.example', 0, probe.action, failed);
+    const probing = isolation.run('a.example', probe.action, failed);
     const besides = await send(isolation, 'a.example', 200);
-    expect(besides).toEqual({ ran: false, reason: 'held: host a.example circuit half-open, a probe is deciding', delayMs: 250 });
+    // Held about as long as the probe can take (1 s here, plus up to half of it), so it returns once the probe decided.
+    expect(besides).toEqual({ ran: false, reason: 'held: host a.example circuit half-open, a probe is deciding', delayMs: 1250 });
     probe.finish();
     expect(await probing).toEqual({ ran: true, value: 500 });
     expect(isolation.stateOf('a.example')).toBe('open');

@@ -40,7 +40,8 @@ interface Host {
   lastUsedAt: number;
 }
 
-const HOLD_BASE_MS = 250;
+/** Work held by an open circuit comes back spread over this long after it half-opens, not all at once. */
+const OPEN_SPREAD_MS = 5000;
 /** What a host's requests are assumed to take before the first one finished. */
 const INITIAL_LATENCY_MS = 50;
 /**
@@ -66,16 +67,15 @@ export class HostIsolation {
 
   /**
    * Runs `action` for `host` if the host has a free slot and a closed circuit (or this is the half-open probe).
-   * `failed` says which results count against the host. `holds` is how often this work was held before: the
-   * wait for a half-open circuit's probe grows with it, so that work does not spin.
+   * `failed` says which results count against the host. Work that meets a probe in flight waits about as long as
+   * the probe can take, so it comes back once the probe decided.
    */
-  async run<T>(host: string, holds: number, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
+  async run<T>(host: string, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
     const state = this.host(host);
     state.lastUsedAt = Date.now();
     if (state.breaker.opened) {
-      // Everything held by an open circuit comes back spread over a second or two after it half-opens.
       const remaining = Math.max(0, state.openedAt + this.options.openMs - Date.now());
-      return this.hold(`held: host ${host} circuit open`, remaining + this.random() * Math.min(2000, this.options.openMs));
+      return this.hold(`held: host ${host} circuit open`, remaining + this.random() * Math.min(OPEN_SPREAD_MS, this.options.openMs));
     }
     if (!(await this.slot(state))) {
       // Each held request books the slot time it will need (its share of the host's latency) after those booked
@@ -104,7 +104,7 @@ export class HostIsolation {
     } catch (error) {
       if (error instanceof HostFailure) return { ran: true, value: error.value as T };
       if ((error as { code?: string }).code === 'EOPENBREAKER') {
-        return this.hold(`held: host ${host} circuit half-open, a probe is deciding`, this.backoff(holds, this.options.probeMs));
+        return this.hold(`held: host ${host} circuit half-open, a probe is deciding`, this.options.probeMs * (1 + 0.5 * this.random()));
       }
       throw error;
     } finally {
@@ -164,11 +164,6 @@ export class HostIsolation {
 
   private hold<T>(reason: string, delayMs: number): Admission<T> {
     return { ran: false, reason, delayMs: Math.max(1, Math.round(delayMs)) };
-  }
-
-  /** 250 ms, 500 ms, 1 s, … up to `maxMs`, each ±50 %. */
-  private backoff(holds: number, maxMs: number): number {
-    return Math.min(maxMs, HOLD_BASE_MS * 2 ** Math.min(holds, 20)) * (0.5 + this.random());
   }
 
   private host(name: string): Host {
