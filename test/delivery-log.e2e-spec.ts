@@ -37,6 +37,7 @@ describe('the delivery log', () => {
       attempt_count: 0,
       last_status_code: null,
       last_error: null,
+      held_reason: null,
       next_attempt_at: expect.any(String),
       created_at: expect.any(String),
       delivered_at: null,

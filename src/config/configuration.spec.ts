@@ -34,6 +34,10 @@ describe('loadConfig', () => {
     [{ WORKER_HEALTH_PORT: '65536' }, 'WORKER_HEALTH_PORT'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ LOG_PRETTY: 'maybe' }, 'LOG_PRETTY'],
+    [{ WEBHOOK_HOST_CONCURRENCY: '0' }, 'WEBHOOK_HOST_CONCURRENCY'],
+    [{ WEBHOOK_BREAKER_ERROR_PERCENT: '101' }, 'WEBHOOK_BREAKER_ERROR_PERCENT'],
+    [{ WEBHOOK_BREAKER_WINDOW_MS: '15000' }, 'WEBHOOK_BREAKER_WINDOW_MS'], // shorter than two 10 s timeouts
+    [{ RETENTION_SUCCEEDED_DAYS: '0' }, 'RETENTION_SUCCEEDED_DAYS'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));

@@ -28,7 +28,12 @@ export interface AppConfig {
     concurrency: number;
     maxResponseBytes: number;
     secretOverlapMs: number;
+    /** Most requests in flight to one host from one worker process. */
+    hostConcurrency: number;
+    /** A host's circuit opens when more than `errorPercent` of at least `minRequests` requests in `windowMs` failed. */
+    breaker: { errorPercent: number; minRequests: number; windowMs: number; openMs: number };
   };
+  retention: { succeededDays: number; deadDays: number; intervalMs: number };
   reconcileIntervalMs: number;
   workerLockMs: number;
   shutdownGraceMs: number;
@@ -130,6 +135,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       `WEBHOOK_ALLOWED_CIDRS must be a comma-separated list of CIDR ranges like 127.0.0.0/8,::1/128, got "${env.WEBHOOK_ALLOWED_CIDRS}".`,
     );
   }
+  const timeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
+  const breakerWindowMs = int(env, 'WEBHOOK_BREAKER_WINDOW_MS', 60_000, 1000, 3600_000);
+  // A timed-out request is counted when it ends: a window shorter than two timeouts would forget its start.
+  if (breakerWindowMs < 2 * timeoutMs) {
+    throw new ConfigError(
+      `WEBHOOK_BREAKER_WINDOW_MS must be at least twice WEBHOOK_TIMEOUT_MS (${2 * timeoutMs}), got "${breakerWindowMs}".`,
+    );
+  }
   return {
     nodeEnv,
     host: host(env, production),
@@ -146,13 +159,25 @@ export function loadConfig(env: Env = process.env): AppConfig {
     runMigrations: env.RUN_MIGRATIONS === 'true',
     logSql: env.AE_LOG_SQL === '1',
     webhook: {
-      timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      timeoutMs,
       retryScheduleMs,
       retryAfterMaxMs: int(env, 'WEBHOOK_RETRY_AFTER_MAX_MS', 6 * 3600_000, 0),
       allowedCidrs,
       concurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 1000),
       maxResponseBytes: 64 * 1024,
       secretOverlapMs: 24 * 3600_000,
+      hostConcurrency: int(env, 'WEBHOOK_HOST_CONCURRENCY', 16, 1, 1000),
+      breaker: {
+        errorPercent: int(env, 'WEBHOOK_BREAKER_ERROR_PERCENT', 50, 1, 100),
+        minRequests: int(env, 'WEBHOOK_BREAKER_MIN_REQUESTS', 10, 1),
+        windowMs: breakerWindowMs,
+        openMs: int(env, 'WEBHOOK_BREAKER_OPEN_MS', 30_000, 100, 3600_000),
+      },
+    },
+    retention: {
+      succeededDays: int(env, 'RETENTION_SUCCEEDED_DAYS', 30, 1, 36_500),
+      deadDays: int(env, 'RETENTION_DEAD_DAYS', 90, 1, 36_500),
+      intervalMs: int(env, 'RETENTION_INTERVAL_MS', 600_000, 1000),
     },
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 5000, 100),
     workerLockMs: int(env, 'WORKER_LOCK_MS', 30_000, 500),

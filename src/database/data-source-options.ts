@@ -7,6 +7,8 @@ import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-s
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
 import { Applications1764300000000 } from './migrations/1764300000000-applications.js';
 import { ClientRateLimit1764300000001 } from './migrations/1764300000001-client-rate-limit.js';
+import { DeliveryHeldReason1764310000000 } from './migrations/1764310000000-delivery-held-reason.js';
+import { DeliveryRetentionIndexes1764320000000 } from './migrations/1764320000000-delivery-retention-indexes.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -15,6 +17,8 @@ export const MIGRATIONS = [
   AgentEventCount1764200000000,
   Applications1764300000000,
   ClientRateLimit1764300000001,
+  DeliveryHeldReason1764310000000,
+  DeliveryRetentionIndexes1764320000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

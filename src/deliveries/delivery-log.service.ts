@@ -23,6 +23,7 @@ interface DeliveryRow {
   attempts: number;
   last_status_code: number | null;
   last_error: string | null;
+  held_reason: string | null;
   next_attempt_at: Date | null;
   created_at: Date;
   delivered_at: Date | null;
@@ -34,7 +35,7 @@ interface DeliveryRow {
 
 const SELECT = `
   SELECT d.id, d.agent_id, d.agent_event_id, d.url, d.method, d.payload, d.state, d.attempts, d.last_status_code,
-         d.last_error, d.next_attempt_at, d.created_at, d.delivered_at,
+         d.last_error, d.held_reason, d.next_attempt_at, d.created_at, d.delivered_at,
          s.agent_status, s.event_source, s.sequence, s.changed_at
     FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id`;
 
@@ -57,6 +58,7 @@ function toView(row: DeliveryRow): DeliveryViewDto {
     attempt_count: row.attempts,
     last_status_code: row.last_status_code,
     last_error: row.last_error,
+    held_reason: row.state === 'pending' ? row.held_reason : null,
     next_attempt_at: row.state === 'pending' ? iso(row.next_attempt_at) : null,
     created_at: row.created_at.toISOString(),
     delivered_at: iso(row.delivered_at),

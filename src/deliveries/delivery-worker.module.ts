@@ -4,11 +4,13 @@ import { DeliveryProcessor } from './delivery.processor.js';
 import { DeliveryService } from './delivery.service.js';
 import { ReconcilerService } from './reconciler.service.js';
 import { WebhookSenderModule } from './webhook-sender.module.js';
+import { RetentionService } from './retention.service.js';
+import { ReceiverIsolationModule } from '../receiver-isolation/receiver-isolation.module.js';
 
-/** The worker side: the BullMQ processor, the sender and the reconciler. No HTTP endpoints. */
+/** The worker side: the BullMQ processor, the sender, the reconciler and the pruning of old history. No HTTP endpoints. */
 @Module({
-  imports: [WebhookSenderModule, DeliveryQueueModule],
-  providers: [DeliveryProcessor, DeliveryService, ReconcilerService],
+  imports: [WebhookSenderModule, DeliveryQueueModule, ReceiverIsolationModule],
+  providers: [DeliveryProcessor, DeliveryService, ReconcilerService, RetentionService],
   exports: [ReconcilerService],
 })
 export class DeliveryWorkerModule {}

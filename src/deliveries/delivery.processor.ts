@@ -1,6 +1,6 @@
-import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
 import { DeliveryService } from './delivery.service.js';
@@ -21,38 +21,50 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
 }
 
 /**
- * How long a job stays locked to a worker that stopped answering (killed, frozen) before another takes it over.
- * Read from the environment when the class is defined, since BullMQ starts the worker with these options.
+ * The BullMQ worker of the delivery queue. It is built here rather than through `@Processor`, whose options are
+ * fixed when the class is defined: the lock (how long a job stays with a worker that stopped answering before
+ * another takes it over) comes from the validated configuration.
  */
-const LOCK_MS = Number(process.env.WORKER_LOCK_MS) || 30_000;
-
-@Processor(WEBHOOK_QUEUE, {
-  settings: { backoffStrategy: deliveryBackoff },
-  lockDuration: LOCK_MS,
-  stalledInterval: LOCK_MS,
-  maxStalledCount: 5,
-})
-export class DeliveryProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
+@Injectable()
+export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryProcessor.name);
+  /** The BullMQ worker, from application bootstrap on (the worker's health check reads it). */
+  worker?: Worker<WebhookJobData, string>;
 
   constructor(
     private readonly deliveries: DeliveryService,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    super();
-  }
+  ) {}
 
   onApplicationBootstrap(): void {
-    this.worker.concurrency = this.config.webhook.concurrency;
+    const lockMs = this.config.workerLockMs;
+    this.worker = new Worker<WebhookJobData, string>(WEBHOOK_QUEUE, (job, token) => this.process(job, token), {
+      connection: this.queue.opts.connection,
+      prefix: this.queue.opts.prefix,
+      concurrency: this.config.webhook.concurrency,
+      settings: { backoffStrategy: deliveryBackoff },
+      lockDuration: lockMs,
+      lockRenewTime: lockMs / 2,
+      stalledInterval: lockMs,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (error) => this.onError(error));
+    this.worker.on('failed', (job, error) => this.onFailed(job, error));
   }
 
   /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker.close();
+    await this.worker?.close();
   }
 
-  async process(job: Job<WebhookJobData>): Promise<string> {
+  async process(job: Job<WebhookJobData>, token?: string): Promise<string> {
     const outcome = await this.deliveries.attempt(job.data.deliveryId);
+    if (outcome.kind === 'held') {
+      // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError(outcome.reason);
+    }
     if (outcome.kind === 'retry') {
       throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
     }
@@ -61,13 +73,11 @@ export class DeliveryProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   /** Redis trouble (a lost key, a dropped connection): logged; the reconciler puts the delivery back from MySQL. */
-  @OnWorkerEvent('error')
-  onError(error: Error): void {
+  private onError(error: Error): void {
     this.logger.warn(`worker: ${error.message}`);
   }
 
-  @OnWorkerEvent('failed')
-  onFailed(job: Job<WebhookJobData> | undefined, error: Error): void {
+  private onFailed(job: Job<WebhookJobData> | undefined, error: Error): void {
     if (!(error instanceof RetryLaterError) && !(error instanceof UnrecoverableError)) {
       this.logger.error(`job ${job?.id} failed unexpectedly: ${error.stack ?? error.message}`);
     }

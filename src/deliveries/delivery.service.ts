@@ -5,12 +5,15 @@ import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
 import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
 
 export type AttemptOutcome =
   | { kind: 'succeeded' }
   | { kind: 'retry'; delayMs: number; reason: string }
   | { kind: 'dead'; reason: string }
+  /** Not sent, no attempt used: the receiver's host is at its limit or its circuit is open. */
+  | { kind: 'held'; delayMs: number; reason: string }
   /** Nothing to send: the delivery is gone, already delivered, or dead and not retried by hand. */
   | { kind: 'skipped' };
 
@@ -22,9 +25,16 @@ interface AttemptRecord {
   outcome: AttemptOutcome;
 }
 
+interface HoldRecord {
+  deliveryId: string;
+  reason: string;
+  until: Date;
+}
+
 /** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
 const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
 const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
+const SHOWN_HOLD_MS = 1000;
 
 interface DeliveryToSend {
   id: string;
@@ -49,6 +59,7 @@ export class DeliveryService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly sender: WebhookSenderService,
+    private readonly isolation: ReceiverIsolationService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
   ) {}
@@ -57,21 +68,37 @@ export class DeliveryService {
   // of attempts. A job still waits for its own row to be written before it completes.
   private readonly loads = new MicroBatcher<string, DeliveryToSend | undefined>((ids) => this.load(ids), LOAD_BATCHING);
   private readonly records = new MicroBatcher<AttemptRecord, void>((records) => this.record(records), RECORD_BATCHING);
+  private readonly holds = new MicroBatcher<HoldRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
 
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
 
-    const startedAt = new Date();
-    const result = await this.sender.send({
-      id: delivery.id,
-      method: delivery.method,
-      url: delivery.url,
-      payload: JSON.parse(delivery.payload) as Record<string, string>,
-      secrets: this.signingSecrets(delivery, startedAt),
-      sequence: delivery.sequence,
-      changedAt: delivery.changed_at,
-    });
+    let startedAt = new Date();
+    const admission = await this.isolation.run(
+      hostOf(delivery.url),
+      () => {
+        startedAt = new Date(); // after any wait for a slot of the host
+        return this.sender.send({
+          id: delivery.id,
+          method: delivery.method,
+          url: delivery.url,
+          payload: JSON.parse(delivery.payload) as Record<string, string>,
+          secrets: this.signingSecrets(delivery, startedAt),
+          sequence: delivery.sequence,
+          changedAt: delivery.changed_at,
+        });
+      },
+      failedHost,
+    );
+    if (!admission.ran) {
+      // A wait of a second or more shows in the log; a shorter one (a busy fast host) is not worth a write.
+      if (admission.delayMs >= SHOWN_HOLD_MS) {
+        await this.holds.add({ deliveryId: delivery.id, reason: admission.reason, until: new Date(Date.now() + admission.delayMs) });
+      }
+      return { kind: 'held', delayMs: admission.delayMs, reason: admission.reason };
+    }
+    const result = admission.value;
     const attemptNumber = delivery.attempts + 1;
     const outcome = this.judge(result, attemptNumber - delivery.attempts_before_retry, startedAt);
     await this.records.add({ deliveryId: delivery.id, attemptNumber, startedAt, result, outcome });
@@ -123,6 +150,21 @@ export class DeliveryService {
     return { kind: 'retry', delayMs: asked ?? scheduled, reason };
   }
 
+  /** Held deliveries keep their attempts; the log shows why they wait and until when. */
+  private async recordHolds(holds: HoldRecord[]): Promise<void[]> {
+    await this.dataSource.query(
+      `UPDATE deliveries SET held_reason = CASE id ${holds.map(() => 'WHEN ? THEN ?').join(' ')} END,
+              next_attempt_at = CASE id ${holds.map(() => 'WHEN ? THEN ?').join(' ')} END
+        WHERE id IN (${holds.map(() => '?').join(', ')}) AND state = 'pending'`,
+      [
+        ...holds.flatMap((hold) => [hold.deliveryId, hold.reason.slice(0, 255)]),
+        ...holds.flatMap((hold) => [hold.deliveryId, hold.until]),
+        ...holds.map((hold) => hold.deliveryId),
+      ],
+    );
+    return holds.map(() => undefined);
+  }
+
   /** Each attempt's row and its delivery's new state, for a whole batch, in one transaction. */
   private async record(records: AttemptRecord[]): Promise<void[]> {
     const attempts = records.map(({ deliveryId, attemptNumber, startedAt, result }) => [
@@ -157,7 +199,7 @@ export class DeliveryService {
         attempts.flat(),
       );
       await manager.query(
-        `UPDATE deliveries SET ${updated.map(column).join(', ')},
+        `UPDATE deliveries SET ${updated.map(column).join(', ')}, held_reason = NULL,
                 delivered_at = COALESCE(CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END, delivered_at)
           WHERE id IN (${states.map(() => '?').join(', ')})`,
         [...updated.flatMap(values), ...values('delivered_at'), ...states.map((state) => state.id)],
@@ -177,4 +219,19 @@ export class DeliveryService {
       }
     }
   }
+}
+
+/** Deliveries are isolated per host name (any port): one receiver machine, one limit and one circuit. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
+/** What counts against a host: a timeout, a connection error or a 5xx (not a 4xx, a redirect or a refused target). */
+function failedHost(result: SendResult): boolean {
+  if (result.statusCode !== null) return result.statusCode >= 500;
+  return !result.error?.startsWith('target_not_allowed');
 }

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AgentStatus } from '../agents/entities/agent.entity.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
@@ -14,17 +15,26 @@ import { DeliveryQueueService } from './delivery-queue.service.js';
 const BATCH = 1000;
 /** A delivery due this long ago without a live job is orphaned; younger ones are still being enqueued. */
 const GRACE_MS = 2000;
+/** A pass stops after this many pages in a row where every delivery had its job, and the next pass goes on from there. */
+const QUIET_PAGES_PER_PASS = 20;
+
+type PageKey = { next_attempt_at: Date; id: string };
 
 /**
  * MySQL is the source of truth: finds pending deliveries that are due but have no live job (Redis lost its
  * data, a process died between commit and enqueue, a job ended while the row stayed pending) and enqueues
  * them again. Several reconcilers may run at once: the job id is the delivery id, so they add each job once.
+ * A pass costs the same at any backlog: it reads at most 20 pages (20,000 deliveries) that all have their jobs,
+ * then the next pass resumes where it stopped; pages that find orphans do not count, so a Redis that lost its data
+ * is refilled in one pass.
  */
 @Injectable()
 export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReconcilerService.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<number>;
+  /** Where the last pass stopped (undefined: start from the first due delivery). */
+  private resumeAfter?: PageKey;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -54,43 +64,79 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     clearTimeout(this.timer);
   }
 
-  /** One pass; returns how many deliveries it enqueued again. */
-  async reconcile(): Promise<number> {
+  /**
+   * One pass; returns how many deliveries it enqueued again. Pages through the due pending deliveries in the order
+   * of the (state, next_attempt_at) index — (next_attempt_at, id) as the key, so each page reads only its own rows —
+   * and asks Redis about a whole page in one round trip. `quietPages`: Infinity to go through every due delivery.
+   */
+  async reconcile(quietPages = QUIET_PAGES_PER_PASS): Promise<number> {
+    const cutoff = new Date(Date.now() - GRACE_MS);
+    // The queue's own ioredis connection (BullMQ types it as its backend-neutral client).
+    const redis = (await this.queue.backend.client) as unknown as Redis;
     let requeued = 0;
-    let after = '';
+    let quiet = 0;
+    let after = this.resumeAfter;
+    this.resumeAfter = undefined;
     for (;;) {
       const rows = (await this.dataSource.query(
-        `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
-           FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
-          WHERE d.state = 'pending' AND d.next_attempt_at <= ? AND d.id > ?
-          ORDER BY d.id LIMIT ${BATCH}`,
-        [new Date(Date.now() - GRACE_MS), after],
-      )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: string; agent_status: AgentStatus }[];
+        `SELECT id, next_attempt_at FROM deliveries
+          WHERE state = 'pending' AND next_attempt_at <= ?
+            ${after ? 'AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))' : ''}
+          ORDER BY next_attempt_at, id LIMIT ${BATCH}`,
+        after ? [cutoff, after.next_attempt_at, after.next_attempt_at, after.id] : [cutoff],
+      )) as { id: string; next_attempt_at: Date }[];
       if (rows.length === 0) break;
       const ids = rows.map((row) => row.id);
-      const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
-      const finished = ids.filter((_, index) => states[index] === 'completed' || states[index] === 'failed');
-      const orphaned = rows.filter((_, index) => ['unknown', 'completed', 'failed'].includes(states[index]));
+      // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hmget(this.queue.toKey(id), 'timestamp', 'finishedOn');
+      const replies = (await pipeline.exec()) ?? [];
+      const missing: string[] = [];
+      const finished: string[] = [];
+      ids.forEach((id, index) => {
+        const [error, fields] = replies[index] ?? [new Error('no reply'), null];
+        if (error) throw error;
+        const [addedAt, finishedOn] = fields as [string | null, string | null];
+        if (addedAt === null) missing.push(id);
+        else if (finishedOn !== null) finished.push(id);
+      });
       // A finished job would make the new add a no-op: take it away first (an active job is never removed).
       await Promise.all(finished.map((id) => this.queue.remove(id)));
-      await this.deliveryQueue.enqueue(
-        orphaned.map((row) => ({
-          deliveryId: row.id,
-          name: deliveryJobName({
-            clientId: row.client_id,
-            agentType: row.agent_type,
-            agentId: row.agent_id,
-            eventType: eventTypeFor(row.agent_status),
-            url: row.url,
-          }),
-        })),
-      );
-      requeued += orphaned.length;
-      this.metrics.reconcilerRequeued(orphaned.length);
-      after = ids[ids.length - 1];
+      await this.enqueueAgain([...missing, ...finished]);
+      requeued += missing.length + finished.length;
+      this.metrics.reconcilerRequeued(missing.length + finished.length);
+      after = rows[rows.length - 1];
       if (rows.length < BATCH) break;
+      quiet = missing.length + finished.length === 0 ? quiet + 1 : 0;
+      if (quiet >= quietPages) {
+        this.resumeAfter = after;
+        break;
+      }
     }
     if (requeued) this.logger.log(`enqueued ${requeued} pending deliveries that had no job`);
     return requeued;
+  }
+
+  /** Adds the deliveries' jobs again, named as when they were first added (whose webhook each is). */
+  private async enqueueAgain(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = (await this.dataSource.query(
+      `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
+         FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+        WHERE d.id IN (${ids.map(() => '?').join(', ')})`,
+      ids,
+    )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: string; agent_status: AgentStatus }[];
+    await this.deliveryQueue.enqueue(
+      rows.map((row) => ({
+        deliveryId: row.id,
+        name: deliveryJobName({
+          clientId: row.client_id,
+          agentType: row.agent_type,
+          agentId: row.agent_id,
+          eventType: eventTypeFor(row.agent_status),
+          url: row.url,
+        }),
+      })),
+    );
   }
 }

@@ -7,7 +7,6 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { Worker } from 'bullmq';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { isAdminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
@@ -36,7 +35,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, BeforeApplica
   private watch?: NodeJS.Timeout;
   private pausedForMysql = false;
   private stopped = false;
-  private worker!: Worker;
+  private processor!: DeliveryProcessor;
 
   constructor(
     private readonly moduleRef: ModuleRef,
@@ -52,7 +51,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, BeforeApplica
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.worker = this.moduleRef.get(DeliveryProcessor, { strict: false }).worker;
+    this.processor = this.moduleRef.get(DeliveryProcessor, { strict: false });
     this.watchMysql();
     const server = createServer((request, response) => {
       this.handle(request.url ?? '/', request.headers.authorization, response).catch((error: Error) => {
@@ -108,22 +107,25 @@ export class WorkerHealthServer implements OnApplicationBootstrap, BeforeApplica
   }
 
   private async consuming(): Promise<void> {
-    if (!this.worker.isRunning() || this.worker.isPaused()) throw new Error('the queue consumer is not running');
+    const worker = this.processor.worker;
+    if (!worker?.isRunning() || worker.isPaused()) throw new Error('the queue consumer is not running');
   }
 
   private watchMysql(): void {
     this.watch = setTimeout(async () => {
       const mysqlDown = (await this.checks.down().catch(() => ['mysql'])).includes('mysql');
+      const worker = this.processor.worker;
       if (this.stopped) return;
-      if (mysqlDown && !this.pausedForMysql && !this.worker.isPaused()) {
+      if (!worker) return this.watchMysql();
+      if (mysqlDown && !this.pausedForMysql && !worker.isPaused()) {
         this.pausedForMysql = true;
         this.logger.warn('MySQL is not answering: the worker stops taking jobs until it is back');
         // Jobs in flight fail on their own and are retried; new ones wait in Redis.
-        await this.worker.pause(true).catch(() => undefined);
+        await worker.pause(true).catch(() => undefined);
       } else if (!mysqlDown && this.pausedForMysql) {
         this.pausedForMysql = false;
         this.logger.warn('MySQL answers again: the worker takes jobs again');
-        await this.worker.resume().catch(() => undefined);
+        await worker.resume().catch(() => undefined);
       }
       this.watchMysql();
     }, WATCH_INTERVAL_MS);

@@ -25,7 +25,8 @@ export class Receiver {
   private readonly server: http.Server;
   private waiters: { count: number; resolve: () => void }[] = [];
 
-  constructor() {
+  /** `host`: the loopback address to listen on (127.0.0.2 is another host than 127.0.0.1 for the worker). */
+  constructor(private readonly host = '127.0.0.1') {
     this.server = http.createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -56,7 +57,7 @@ export class Receiver {
 
   /** Listens on a free port, or on `port` (a receiver coming back where it was). */
   async start(port = 0): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server.listen(port, this.host, resolve));
     return this;
   }
 
@@ -65,7 +66,7 @@ export class Receiver {
   }
 
   url(path = '/hook'): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `http://${this.host}:${this.port}${path}`;
   }
 
   /** The next requests get these answers, in order. */

@@ -45,6 +45,13 @@ export class DeliveryViewDto {
   @ApiProperty({ example: 1 }) attempt_count!: number;
   @ApiProperty({ nullable: true, type: Number, example: 200 }) last_status_code!: number | null;
   @ApiProperty({ nullable: true, type: String, example: null }) last_error!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'held: host hooks.example.com circuit open',
+    description: 'Why a pending delivery waits without using an attempt: its host is at its limit or its circuit is open.',
+  })
+  held_reason!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'When the next attempt is due (pending only).' }) next_attempt_at!:
     string | null;
   @ApiProperty() created_at!: string;

@@ -1,0 +1,149 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+
+const BATCH = 1000;
+const DAY_MS = 24 * 3600_000;
+
+export interface RetentionPass {
+  deliveries: number;
+  statusChanges: number;
+  batches: number;
+  /** The longest single batch transaction, in ms: how long any row lock of this pass was held at most. */
+  longestBatchMs: number;
+  /** Every batch's duration, in ms. */
+  batchMs: number[];
+}
+
+/**
+ * Prunes old delivery history: succeeded deliveries (with their attempts) `RETENTION_SUCCEEDED_DAYS` after they
+ * were created, dead ones after `RETENTION_DEAD_DAYS`, and the status changes no delivery refers to any more (only
+ * the delivery log reads them; an agent's sequence lives on the agent row). Each batch of at most 1,000
+ * deliveries is its own short READ COMMITTED transaction that skips rows another worker has locked, so several
+ * workers may prune at once and no lock is held for long.
+ */
+@Injectable()
+export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RetentionService.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+  private stopped = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const tick = () => {
+      this.running = this.prune()
+        .then((pass) => {
+          if (pass.deliveries || pass.statusChanges) {
+            this.logger.log(
+              `pruned ${pass.deliveries} deliveries and ${pass.statusChanges} status changes (longest batch ${pass.longestBatchMs} ms)`,
+            );
+          }
+        })
+        .catch((error: Error) => this.logger.warn(`pruning failed, will try again: ${error.message}`))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.config.retention.intervalMs);
+        });
+    };
+    // Not at the same moment as the reconciler's first pass, and spread over the workers that start together.
+    this.timer = setTimeout(tick, Math.round(10_000 + Math.random() * 10_000));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass over everything that is due; returns what it removed. */
+  async prune(now = new Date()): Promise<RetentionPass> {
+    const pass: RetentionPass = { deliveries: 0, statusChanges: 0, batches: 0, longestBatchMs: 0, batchMs: [] };
+    const { succeededDays, deadDays } = this.config.retention;
+    for (const [state, days] of [
+      ['succeeded', succeededDays],
+      ['dead', deadDays],
+    ] as const) {
+      const cutoff = new Date(now.getTime() - days * DAY_MS);
+      for (;;) {
+        const removed = await this.batch(pass, (manager) => this.pruneDeliveries(manager, state, cutoff));
+        pass.deliveries += removed.deliveries;
+        pass.statusChanges += removed.statusChanges;
+        if (removed.deliveries < BATCH || this.stopped) break;
+      }
+    }
+    // Status changes that never had a delivery (no agent event matched) go once older than either retention.
+    const cutoff = new Date(now.getTime() - Math.max(succeededDays, deadDays) * DAY_MS);
+    let after = 0;
+    while (!this.stopped) {
+      const page = await this.batch(pass, (manager) => this.pruneStatusChanges(manager, cutoff, after));
+      pass.statusChanges += page.removed;
+      if (page.last === null) break;
+      after = page.last;
+    }
+    return pass;
+  }
+
+  private async batch<T>(pass: RetentionPass, work: (manager: DataSource['manager']) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const result = await this.dataSource.transaction('READ COMMITTED', work);
+    const elapsedMs = Math.round(performance.now() - started);
+    pass.batches++;
+    pass.batchMs.push(elapsedMs);
+    pass.longestBatchMs = Math.max(pass.longestBatchMs, elapsedMs);
+    return result;
+  }
+
+  private async pruneDeliveries(
+    manager: DataSource['manager'],
+    state: 'succeeded' | 'dead',
+    cutoff: Date,
+  ): Promise<{ deliveries: number; statusChanges: number }> {
+    const rows = (await manager.query(
+      `SELECT id, status_change_id FROM deliveries
+        WHERE state = ? AND created_at < ? ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
+      [state, cutoff],
+    )) as { id: string; status_change_id: string }[];
+    if (rows.length === 0) return { deliveries: 0, statusChanges: 0 };
+    const ids = rows.map((row) => row.id);
+    await manager.query('DELETE FROM delivery_attempts WHERE delivery_id IN (?)', [ids]);
+    await manager.query('DELETE FROM deliveries WHERE id IN (?)', [ids]);
+    const changes = [...new Set(rows.map((row) => row.status_change_id))];
+    const result = (await manager.query(
+      `DELETE FROM status_changes
+        WHERE id IN (?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = status_changes.id)`,
+      [changes],
+    )) as { affectedRows?: number };
+    return { deliveries: ids.length, statusChanges: result.affectedRows ?? 0 };
+  }
+
+  /** One page of the oldest status changes, by primary key; `last` is null once the page reaches the cutoff. */
+  private async pruneStatusChanges(
+    manager: DataSource['manager'],
+    cutoff: Date,
+    after: number,
+  ): Promise<{ removed: number; last: number | null }> {
+    const rows = (await manager.query(
+      `SELECT s.id, s.changed_at < ? AS old,
+              EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = s.id) AS referred
+         FROM status_changes s WHERE s.id > ? ORDER BY s.id LIMIT ${BATCH}`,
+      [cutoff, after],
+    )) as { id: string; old: number; referred: number }[];
+    const unreferred = rows.filter((row) => Number(row.old) === 1 && Number(row.referred) === 0).map((row) => row.id);
+    let removed = 0;
+    if (unreferred.length) {
+      const result = (await manager.query(
+        `DELETE FROM status_changes
+          WHERE id IN (?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = status_changes.id)`,
+        [unreferred],
+      )) as { affectedRows?: number };
+      removed = result.affectedRows ?? 0;
+    }
+    const reachedCutoff = rows.length < BATCH || rows.some((row) => Number(row.old) === 0);
+    return { removed, last: reachedCutoff ? null : Number(rows[rows.length - 1].id) };
+  }
+}

@@ -1,0 +1,118 @@
+import { agentWithEvents } from './support/delivery-fixtures.js';
+import { eventually, Receiver, sleep } from './support/receiver.js';
+import { admin, createTestApp, type TestApp } from './support/test-app.js';
+
+const HANGING_DELIVERIES = 500;
+const RUN_MS = 15_000;
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+describe('receiver isolation', () => {
+  let t: TestApp;
+  let healthy: Receiver;
+  let hanging: Receiver;
+
+  beforeAll(async () => {
+    t = await createTestApp(
+      'isolation',
+      {
+        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+        WEBHOOK_TIMEOUT_MS: '2000',
+        WEBHOOK_HOST_CONCURRENCY: '8',
+        WEBHOOK_BREAKER_WINDOW_MS: '10000',
+        WEBHOOK_BREAKER_OPEN_MS: '4000',
+        RECONCILE_INTERVAL_MS: '1000',
+      },
+      { withWorker: true },
+    );
+    healthy = await new Receiver('127.0.0.1').start();
+    // 127.0.0.2 is another host on loopback: it never answers (the worker gives up after its 2 s timeout).
+    hanging = await new Receiver('127.0.0.2').start();
+    hanging.reply(...Array.from({ length: 5000 }, () => ({ status: 200, delayMs: 3600_000 })));
+  });
+  afterAll(async () => {
+    await healthy.stop();
+    await hanging.stop();
+    await t.close();
+  });
+
+  it("keeps a healthy receiver's change-to-receipt p99 under 1 s beside a host that never answers, and loses none of that host's deliveries", async () => {
+    // One agent with 500 agent events on the hanging host: one login makes 500 deliveries for it.
+    const stuck = await agentWithEvents(t, { extension_name: 'stuck@ringme.ru' }, []);
+    await t.http().put(`/client/${stuck.clientId}/limit/`).set(admin).send({ agent_event_limit: HANGING_DELIVERIES }).expect(200);
+    for (let i = 0; i < HANGING_DELIVERIES; i += 25) {
+      await Promise.all(
+        Array.from({ length: 25 }, (_, j) =>
+          t
+            .http()
+            .post(`${stuck.base}/event/`)
+            .set(admin)
+            .send({ url: hanging.url(`/hook/${i + j}`), event_type: 'agent-login', method: 'POST' })
+            .expect(201),
+        ),
+      );
+    }
+    const flowing = await agentWithEvents(t, { agent_number: '+3712000000' }, [
+      { url: healthy.url('/wallboard'), event_type: 'agent-login', method: 'GET' },
+      { url: healthy.url('/wallboard'), event_type: 'agent-logout', method: 'GET' },
+    ]);
+
+    await stuck.setStatus('available');
+    // The 500 deliveries are queued. A change made in the same instant waits behind them in the one FIFO queue (as
+    // it would behind 500 deliveries for any receiver) until the worker has taken each up once: that backlog is not
+    // the hanging receiver's doing, so the flow starts once the worker is through it (or after 5 s), and then runs through the
+    // hanging host's first timeouts, its circuit opening, and its probes.
+    const queued = Date.now();
+    while ((await t.redis.llen(`${t.config.queuePrefix}:webhooks:wait`)) > 0 && Date.now() - queued < 5000) await sleep(20);
+    const takenUpMs = Date.now() - queued;
+    // A steady flow of status changes on the healthy receiver's agent while the 500 deliveries press on the worker.
+    let changes = 0;
+    const until = Date.now() + RUN_MS;
+    while (Date.now() < until) {
+      await flowing.setStatus(changes % 2 === 0 ? 'available' : 'logged_out');
+      changes++;
+      await sleep(40);
+    }
+    const received = await healthy.waitFor(changes, 10_000);
+    const latencies = received
+      .map((request) => request.at - Date.parse(request.headers['agent-event-changed-at'] as string))
+      .sort((a, b) => a - b);
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    console.log(
+      `healthy receiver beside a hanging one: ${latencies.length} status changes in ${RUN_MS / 1000} s, change-to-receipt ` +
+        `p50 ${p50} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms; the hanging host got ${hanging.requests.length} requests; ` +
+        `the worker took up its 500 queued deliveries in ${takenUpMs} ms`,
+    );
+    expect(latencies).toHaveLength(changes);
+    expect(p99).toBeLessThan(1000);
+
+    // Every delivery of the hanging host is still pending, none dead (its schedule has hours left), none lost.
+    const rows = await t.sql<{ id: string; state: string; attempts: number; held_reason: string | null }>(
+      'SELECT id, state, attempts, held_reason FROM deliveries WHERE client_id = ?',
+      [stuck.clientId],
+    );
+    expect(rows).toHaveLength(HANGING_DELIVERIES);
+    expect(rows.filter((row) => row.state !== 'pending')).toEqual([]);
+    // Held deliveries did not use attempts: the host saw far fewer requests than there are deliveries.
+    const attempts = rows.reduce((sum, row) => sum + row.attempts, 0);
+    expect(attempts).toBeLessThan(HANGING_DELIVERIES / 2);
+    expect(hanging.requests.length).toBeLessThanOrEqual(attempts + 8);
+    // Each one still has its job in the queue (delayed or waiting), so nothing waits for a reconciler to find it.
+    const jobs = await eventually(async () => {
+      const pipeline = t.redis.pipeline();
+      for (const row of rows) pipeline.exists(`${t.config.queuePrefix}:webhooks:${row.id}`);
+      const found = (await pipeline.exec())!.filter(([, exists]) => exists === 1).length;
+      return found === HANGING_DELIVERIES && found;
+    }, 5000);
+    expect(jobs).toBe(HANGING_DELIVERIES);
+
+    // The delivery log says why they wait, and until when.
+    const log = await t.http().get(`/client/${stuck.clientId}/delivery/?state=pending&per_page=100`).set(admin).expect(200);
+    const held = (log.body.deliveries as { held_reason: string | null; next_attempt_at: string; attempt_count: number }[]).filter(
+      (delivery) => delivery.held_reason === 'held: host 127.0.0.2 circuit open',
+    );
+    expect(held.length).toBeGreaterThan(0);
+    for (const delivery of held) expect(Date.parse(delivery.next_attempt_at)).toBeGreaterThan(Date.now() - 3000);
+  }, 120_000);
+});
