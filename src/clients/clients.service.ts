@@ -61,9 +61,15 @@ export class ClientsService {
     return { agent_event_limit: client.agentEventLimit, agent_event_count: client.agentEventCount };
   }
 
+  /** One statement, and the answer read under its lock: the count it shows is the one the new limit applies to. */
   async setLimit(clientId: string, limit: number): Promise<LimitResponseDto> {
-    await this.require(clientId);
-    await this.dataSource.getRepository(Client).update({ id: clientId }, { agentEventLimit: limit });
-    return this.getLimit(clientId);
+    return this.dataSource.transaction(async (manager) => {
+      const updated = (await manager.query('UPDATE clients SET agent_event_limit = ? WHERE id = ?', [limit, clientId])) as {
+        affectedRows: number;
+      };
+      if (updated.affectedRows === 0) throw ApiError.notFound('client_not_found', `Client ${clientId} does not exist.`);
+      const client = await this.require(clientId, manager);
+      return { agent_event_limit: client.agentEventLimit, agent_event_count: client.agentEventCount };
+    });
   }
 }

@@ -4,10 +4,11 @@ import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
 import { Client } from '../clients/entities/client.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
+import { DeliveryManualRetries1764310000000 } from './migrations/1764310000000-delivery-manual-retries.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent];
-export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000];
+export const MIGRATIONS = [InitialSchema1764100000000, AgentEventCount1764200000000, DeliveryManualRetries1764310000000];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */
 export function dataSourceOptions(databaseUrl: string, options: { poolSize?: number; logSql?: boolean } = {}): DataSourceOptions {

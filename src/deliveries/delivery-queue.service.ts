@@ -25,12 +25,26 @@ export class DeliveryQueueService {
     await this.queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId }, opts: { jobId: deliveryId } })));
   }
 
-  /** Enqueues a delivery again now, replacing a finished job of the same id (a running one is left to finish). */
+  /**
+   * Enqueues a delivery again now, replacing a finished job of the same id. A job still running is given a moment
+   * to end; if it does not, the attempt in flight sees the manual retry when it records its outcome and runs again.
+   * Like `enqueueAfterCommit`, it never fails the request: the row is pending and due, so the reconciler has it.
+   */
   async replace(deliveryId: string): Promise<void> {
-    const state = await this.queue.getJobState(deliveryId);
-    if (state === 'active') return;
-    if (state !== 'unknown') await this.queue.remove(deliveryId);
-    await this.enqueue([deliveryId]);
+    try {
+      let state = await this.queue.getJobState(deliveryId);
+      // An attempt that has just recorded its outcome ends within milliseconds; a slow one sees the retry itself.
+      for (let wait = 0; state === 'active' && wait < 10; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        state = await this.queue.getJobState(deliveryId);
+      }
+      if (state === 'active') return;
+      // A worker may take the job in between: it is then locked (remove answers 0) and its attempt sees the retry.
+      if (state !== 'unknown' && (await this.queue.remove(deliveryId)) === 0) return;
+      await this.enqueue([deliveryId]);
+    } catch (error) {
+      this.logger.warn(`enqueue of retried delivery ${deliveryId} deferred to the reconciler: ${(error as Error).message}`);
+    }
   }
 
   /**
