@@ -1,8 +1,6 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
+import { WebhookProducer } from '../queue/webhook-producer.js';
 
 /** Adds delivery jobs to BullMQ; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()
@@ -18,10 +16,16 @@ export class DeliveryQueueService {
     { maxSize: 64, maxWaitMs: 0 },
   );
 
-  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
+  constructor(private readonly producer: WebhookProducer) {}
 
+  private get queue() {
+    return this.producer.queue;
+  }
+
+  /** Fails at once while the producer is not connected to Redis (nothing waits for it to come back). */
   async enqueue(deliveryIds: string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
+    if (!this.producer.ready) throw new Error('Redis is not connected');
     await this.queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId }, opts: { jobId: deliveryId } })));
   }
 
@@ -32,6 +36,7 @@ export class DeliveryQueueService {
    */
   async replace(deliveryId: string): Promise<void> {
     try {
+      if (!this.producer.ready) throw new Error('Redis is not connected');
       let state = await this.queue.getJobState(deliveryId);
       // An attempt that has just recorded its outcome ends within milliseconds; a slow one sees the retry itself.
       for (let wait = 0; state === 'active' && wait < 10; wait++) {
@@ -48,21 +53,15 @@ export class DeliveryQueueService {
   }
 
   /**
-   * Called right after a commit. Redis being down must not fail a request whose change is already
-   * committed: the reconciler finds the pending rows and enqueues them later.
+   * Called right after a commit. Redis being down must not fail (or hold) a request whose change is already
+   * committed: the producer's connection fails fast, and the reconciler finds the pending rows and enqueues them.
    */
   async enqueueAfterCommit(deliveryIds: string[]): Promise<void> {
     if (deliveryIds.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
-    });
     try {
-      await Promise.race([this.batches.add(deliveryIds), timeout]);
+      await this.batches.add(deliveryIds);
     } catch (error) {
       this.logger.warn(`enqueue of ${deliveryIds.length} deliveries deferred to the reconciler: ${(error as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }
