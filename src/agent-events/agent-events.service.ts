@@ -100,8 +100,10 @@ export class AgentEventsService {
 
   async remove(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      // The agent's lock first, as for every writer of its agent events; the count goes down by what was deleted.
+      // Agent, client, then the agent event: the order of every writer of agent events. The count goes down by
+      // what this statement deleted.
       await this.agents.require(clientId, type, agentId, manager, true);
+      await this.clients.lock(manager, clientId);
       const deleted = (await manager.query('DELETE FROM agent_events WHERE id = ? AND agent_id = ?', [eventId, agentId])) as {
         affectedRows: number;
       };

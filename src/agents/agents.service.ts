@@ -103,6 +103,7 @@ export class AgentsService {
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
+      await this.clients.lock(manager, clientId);
       // The agent's agent events are deleted by this statement rather than by the cascade, so the count goes
       // down by exactly the rows it removed (a concurrent delete of one of them either went first or waits).
       // Deliveries already committed still go out.

@@ -41,6 +41,15 @@ export class ClientsService {
     return { id: client.id, name: client.name };
   }
 
+  /**
+   * Holds the client's row until the caller's transaction ends. Writers of agent events lock the agent, then the
+   * client, then the agent events: a delete that locked agent-event rows (and the gaps between them) before the
+   * client would deadlock with a create that holds the client and inserts into such a gap.
+   */
+  async lock(manager: EntityManager, clientId: string): Promise<void> {
+    await manager.query('SELECT id FROM clients WHERE id = ? FOR UPDATE', [clientId]);
+  }
+
   /** Adds `delta` to the client's count of agent events, inside the caller's transaction. */
   async countAgentEvents(manager: EntityManager, clientId: string, delta: number): Promise<void> {
     if (delta !== 0) await manager.query('UPDATE clients SET agent_event_count = agent_event_count + ? WHERE id = ?', [delta, clientId]);
