@@ -11,7 +11,7 @@ import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
  * receiver got. RACES_SEED replays a run; RACES_RUNS scales it (`npm run test:races` runs many).
  */
 const firstSeed = Number(process.env.RACES_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const runs = Math.max(1, Number(process.env.RACES_RUNS ?? 1));
+const runs = Math.max(1, Number(process.env.RACES_RUNS ?? 4));
 const BATCHES = 20;
 const BATCH_SIZE = 64;
 const CLIENTS = ['ra', 'rb', 'rc'];
@@ -349,21 +349,21 @@ describe('randomized concurrent writes', () => {
           await runOnce(seed);
           await checkInvariants();
         } catch (error) {
-          (error as Error).message = `replay with RACES_SEED=${seed}: ${(error as Error).message}`;
+          // The same seed and number of runs replay the same requests (their interleaving is the machine's).
+          (error as Error).message =
+            `run ${run + 1} failed; replay with RACES_SEED=${firstSeed} RACES_RUNS=${run + 1}: ${(error as Error).message}`;
           throw error;
         }
       }
-      const statuses = answers.reduce<Record<string, number>>(
-        (tally, { response }) => ({ ...tally, [response.status]: (tally[response.status] ?? 0) + 1 }),
-        {},
-      );
-      expect(Object.keys(statuses).every((status) => Number(status) < 500)).toBe(true);
-      const tally: Record<string, Record<number, number>> = {};
-      for (const { what, response } of answers) (tally[what] ??= {})[response.status] = (tally[what][response.status] ?? 0) + 1;
-      const [stats] = await t.sql(
-        'SELECT (SELECT COUNT(*) FROM status_changes) AS changes, (SELECT COUNT(*) FROM deliveries) AS deliveries, (SELECT COUNT(*) FROM delivery_attempts) AS attempts, (SELECT COUNT(*) FROM race_history) AS history',
-      );
-      console.log(JSON.stringify({ tally, stats, received: receiver.requests.length }));
+      // A summary for long runs (`npm run test:races`): how many requests of each kind got which answer.
+      if (process.env.RACES_RUNS) {
+        const tally: Record<string, Record<number, number>> = {};
+        for (const { what, response } of answers) (tally[what] ??= {})[response.status] = (tally[what][response.status] ?? 0) + 1;
+        const [rows] = await t.sql(
+          'SELECT (SELECT COUNT(*) FROM status_changes) AS status_changes, (SELECT COUNT(*) FROM deliveries) AS deliveries',
+        );
+        console.log(JSON.stringify({ runs, firstSeed, requests: answers.length, tally, ...rows, received: receiver.requests.length }));
+      }
     },
     90_000 * runs,
   );
