@@ -5,6 +5,7 @@ import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
+import { transaction } from '../database/transaction.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
 import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
@@ -25,7 +26,7 @@ export class AgentEventsService {
 
   async create(clientId: string, type: AgentType, agentId: number, dto: CreateAgentEventDto): Promise<AgentEventResponseDto> {
     this.targets.assertAllowedUrl(dto.url);
-    const event = await this.dataSource.transaction(async (manager) => {
+    const event = await transaction(this.dataSource, async (manager) => {
       // The agent's row first, then the client's: the order of every writer of agents (an UPDATE of an agent
       // locks its client's row for the foreign key), so the two cannot deadlock. The agent's lock makes a
       // concurrent delete of it either wait for this insert or turn this into a 404.
@@ -83,7 +84,7 @@ export class AgentEventsService {
       ...(dto.event_type !== undefined ? { event_type: dto.event_type } : {}),
       ...(dto.method !== undefined ? { method: dto.method } : {}),
     };
-    return this.dataSource.transaction(async (manager) => {
+    return transaction(this.dataSource, async (manager) => {
       // The agent first (the order of every writer of an agent and its agent events), then the event's row: a
       // concurrent DELETE has either committed (404) or waits; a concurrent PUT waits and keeps this one's columns.
       const event = await this.requireLocked(manager, clientId, type, agentId, eventId);
@@ -99,7 +100,7 @@ export class AgentEventsService {
   }
 
   async remove(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await transaction(this.dataSource, async (manager) => {
       // Agent, client, then the agent event: the order of every writer of agent events. The count goes down by
       // what this statement deleted.
       await this.agents.require(clientId, type, agentId, manager, true);

@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
+import { transaction } from '../database/transaction.js';
 import { DeliveryQueueService } from '../deliveries/delivery-queue.service.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
@@ -49,7 +50,7 @@ export class AgentsService {
       agentStatus: 'logged_out',
       statusSequence: 0,
     });
-    await this.saveUnique(kind, fields, () => repository.insert(agent));
+    await this.saveUnique(kind, fields, () => transaction(this.dataSource, (manager) => manager.getRepository(Agent).insert(agent)));
     return toAgentResponse(agent);
   }
 
@@ -86,7 +87,7 @@ export class AgentsService {
 
   async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
-    const { agent, change } = await this.dataSource.transaction(async (manager) => {
+    const { agent, change } = await transaction(this.dataSource, async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
       const name = fields[kind.nameField];
       if (name !== undefined && name !== agent[kind.column]) {
@@ -101,7 +102,7 @@ export class AgentsService {
   }
 
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await transaction(this.dataSource, async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
       await this.clients.lock(manager, clientId);
       // The agent's agent events are deleted by this statement rather than by the cascade, so the count goes
@@ -136,7 +137,7 @@ export class AgentsService {
         [clientId, kind.type, name],
       )) as { id: number }[];
       if (!found) throw await notFound();
-      const result = await this.dataSource.transaction(async (manager) => {
+      const result = await transaction(this.dataSource, async (manager) => {
         const [agent] = (await manager.query(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? FOR UPDATE`, [found.id])) as Agent[];
         if (!agent || agent[kind.column] !== name) return undefined;
         return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };

@@ -6,6 +6,7 @@ import { generateSigningSecret } from '../../libs/webhook/src/index.js';
 import { ApiError } from '../common/api-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
+import { transaction } from '../database/transaction.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
 import type { LimitResponseDto } from './dto/limit.dto.js';
 import { Client } from './entities/client.entity.js';
@@ -72,7 +73,7 @@ export class ClientsService {
 
   /** One statement, and the answer read under its lock: the count it shows is the one the new limit applies to. */
   async setLimit(clientId: string, limit: number): Promise<LimitResponseDto> {
-    return this.dataSource.transaction(async (manager) => {
+    return transaction(this.dataSource, async (manager) => {
       const updated = (await manager.query('UPDATE clients SET agent_event_limit = ? WHERE id = ?', [limit, clientId])) as {
         affectedRows: number;
       };
