@@ -6,6 +6,7 @@ import type { AgentType } from '../agents/entities/agent.entity.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { maskUrlPassword } from '../common/url-credentials.js';
+import { transaction } from '../database/transaction.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
 import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
@@ -26,7 +27,7 @@ export class AgentEventsService {
 
   async create(clientId: string, type: AgentType, agentId: number, dto: CreateAgentEventDto): Promise<AgentEventResponseDto> {
     this.targets.assertAllowedUrl(dto.url);
-    const event = await this.dataSource.transaction(async (manager) => {
+    const event = await transaction(this.dataSource, async (manager) => {
       // The agent's row first, then the client's: the order of every writer of agents (an UPDATE of an agent
       // locks its client's row for the foreign key), so the two cannot deadlock. The agent's lock makes a
       // concurrent delete of it either wait for this insert or turn this into a 404.
@@ -81,19 +82,55 @@ export class AgentEventsService {
     dto: UpdateAgentEventDto,
   ): Promise<AgentEventResponseDto> {
     if (dto.url !== undefined) this.targets.assertAllowedUrl(dto.url);
-    const event = await this.require(clientId, type, agentId, eventId);
-    const changes = { url: dto.url ?? event.url, eventType: dto.event_type ?? event.eventType, method: dto.method ?? event.method };
-    await this.dataSource.getRepository(AgentEvent).update({ id: event.id }, changes);
-    return toAgentEventResponse({ ...event, ...changes });
+    const changes = {
+      ...(dto.url !== undefined ? { url: dto.url } : {}),
+      ...(dto.event_type !== undefined ? { event_type: dto.event_type } : {}),
+      ...(dto.method !== undefined ? { method: dto.method } : {}),
+    };
+    return transaction(this.dataSource, async (manager) => {
+      // The agent first (the order of every writer of an agent and its agent events), then the event's row: a
+      // concurrent DELETE has either committed (404) or waits; a concurrent PUT waits and keeps this one's columns.
+      const event = await this.requireLocked(manager, clientId, type, agentId, eventId);
+      const columns = Object.keys(changes);
+      if (columns.length) {
+        await manager.query(`UPDATE agent_events SET ${columns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`, [
+          ...Object.values(changes),
+          event.id,
+        ]);
+      }
+      return { ...event, ...changes };
+    });
   }
 
   async remove(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<void> {
-    const event = await this.require(clientId, type, agentId, eventId);
-    await this.dataSource.transaction(async (manager) => {
-      const result = await manager.getRepository(AgentEvent).delete({ id: event.id });
-      if (!result.affected) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
-      await this.clients.countAgentEvents(manager, clientId, -1);
+    await transaction(this.dataSource, async (manager) => {
+      // Agent, client, then the agent event: the order of every writer of agent events. The count goes down by
+      // what this statement deleted.
+      await this.agents.require(clientId, type, agentId, manager, true);
+      await this.clients.lock(manager, clientId);
+      const deleted = (await manager.query('DELETE FROM agent_events WHERE id = ? AND agent_id = ?', [eventId, agentId])) as {
+        affectedRows: number;
+      };
+      if (deleted.affectedRows === 0) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
+      await this.clients.countAgentEvents(manager, clientId, -deleted.affectedRows);
     });
+  }
+
+  /** The agent event with its agent locked, then its own row, or 404 naming what is missing. */
+  private async requireLocked(
+    manager: EntityManager,
+    clientId: string,
+    type: AgentType,
+    agentId: number,
+    eventId: number,
+  ): Promise<AgentEventResponseDto> {
+    await this.agents.require(clientId, type, agentId, manager, true);
+    const [event] = (await manager.query('SELECT url, method, event_type, id FROM agent_events WHERE id = ? AND agent_id = ? FOR UPDATE', [
+      eventId,
+      agentId,
+    ])) as AgentEventResponseDto[];
+    if (!event) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
+    return event;
   }
 
   /** The agent event, or 404 naming what is missing: the client, the agent, or the event. */

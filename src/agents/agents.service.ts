@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
+import { transaction } from '../database/transaction.js';
 import { DeliveryQueueService } from '../deliveries/delivery-queue.service.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
@@ -49,7 +50,7 @@ export class AgentsService {
       agentStatus: 'logged_out',
       statusSequence: 0,
     });
-    await this.saveUnique(kind, fields, () => repository.insert(agent));
+    await this.saveUnique(kind, fields, () => transaction(this.dataSource, (manager) => manager.getRepository(Agent).insert(agent)));
     return toAgentResponse(agent);
   }
 
@@ -86,7 +87,7 @@ export class AgentsService {
 
   async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
-    const { agent, change } = await this.dataSource.transaction(async (manager) => {
+    const { agent, change } = await transaction(this.dataSource, async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
       const name = fields[kind.nameField];
       if (name !== undefined && name !== agent[kind.column]) {
@@ -101,14 +102,15 @@ export class AgentsService {
   }
 
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
+    await transaction(this.dataSource, async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
-      const [{ events }] = (await manager.query('SELECT COUNT(*) AS events FROM agent_events WHERE agent_id = ?', [agent.id])) as {
-        events: string | number;
-      }[];
-      // The agent's agent events go with it (ON DELETE CASCADE); deliveries already committed still go out.
+      await this.clients.lock(manager, clientId);
+      // The agent's agent events are deleted by this statement rather than by the cascade, so the count goes
+      // down by exactly the rows it removed (a concurrent delete of one of them either went first or waits).
+      // Deliveries already committed still go out.
+      const events = (await manager.query('DELETE FROM agent_events WHERE agent_id = ?', [agent.id])) as { affectedRows: number };
       await manager.query('DELETE FROM agents WHERE id = ?', [agent.id]);
-      await this.clients.countAgentEvents(manager, clientId, -Number(events));
+      await this.clients.countAgentEvents(manager, clientId, -events.affectedRows);
     });
   }
 
@@ -120,19 +122,31 @@ export class AgentsService {
   ): Promise<{ agent: Agent; change: StatusChangeResult }> {
     const kind = identity.extension_name !== undefined ? AGENT_KINDS.local : AGENT_KINDS.remote;
     const name = identity[kind.nameField];
-    const result = await this.dataSource.transaction(async (manager) => {
-      const found = await manager.getRepository(Agent).findOneBy({ clientId, agentType: kind.type, [kind.column]: name });
-      // Locked by primary key, the order every writer of agents takes its locks in (a lock through the name's
-      // index first would deadlock with a delete or rename); then it must still be the agent of that name.
-      const agent = found && (await manager.getRepository(Agent).findOne({ where: { id: found.id }, lock: { mode: 'pessimistic_write' } }));
-      if (!agent || agent[kind.column] !== name) {
-        await this.clients.require(clientId, manager);
-        throw ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
-      }
-      return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };
-    });
-    await this.queue.enqueueAfterCommit(result.change.deliveries);
-    return result;
+    const notFound = async () => {
+      await this.clients.require(clientId);
+      return ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
+    };
+    // The name is looked up before the transaction: the transaction's first read must be the lock by primary key.
+    // A plain read first would fix its REPEATABLE READ snapshot before the lock is granted, and the subscriptions
+    // read later would miss agent events committed while it waited. (The lock is by primary key, the order every
+    // writer of agents takes its locks in: a lock through the name's index first would deadlock with a delete or
+    // rename.) A rename in between is seen under the lock, and the name looked up again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [found] = (await this.dataSource.query(
+        `SELECT id FROM agents WHERE client_id = ? AND agent_type = ? AND ${kind.nameField} = ?`,
+        [clientId, kind.type, name],
+      )) as { id: number }[];
+      if (!found) throw await notFound();
+      const result = await transaction(this.dataSource, async (manager) => {
+        const [agent] = (await manager.query(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? FOR UPDATE`, [found.id])) as Agent[];
+        if (!agent || agent[kind.column] !== name) return undefined;
+        return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };
+      });
+      if (!result) continue;
+      await this.queue.enqueueAfterCommit(result.change.deliveries);
+      return result;
+    }
+    throw await notFound();
   }
 
   private async saveUnique(kind: AgentKind, fields: AgentFields, write: () => Promise<unknown>): Promise<void> {

@@ -7,6 +7,7 @@ import { ApiError } from '../common/api-error.js';
 import { TtlCache } from '../common/ttl-cache.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
+import { transaction } from '../database/transaction.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
 import type { LimitResponseDto, UpdateLimitDto } from './dto/limit.dto.js';
 import { Client } from './entities/client.entity.js';
@@ -48,6 +49,15 @@ export class ClientsService {
     return { id: client.id, name: client.name };
   }
 
+  /**
+   * Holds the client's row until the caller's transaction ends. Writers of agent events lock the agent, then the
+   * client, then the agent events: a delete that locked agent-event rows (and the gaps between them) before the
+   * client would deadlock with a create that holds the client and inserts into such a gap.
+   */
+  async lock(manager: EntityManager, clientId: string): Promise<void> {
+    await manager.query('SELECT id FROM clients WHERE id = ? FOR UPDATE', [clientId]);
+  }
+
   /** Adds `delta` to the client's count of agent events, inside the caller's transaction. */
   async countAgentEvents(manager: EntityManager, clientId: string, delta: number): Promise<void> {
     if (delta !== 0) await manager.query('UPDATE clients SET agent_event_count = agent_event_count + ? WHERE id = ?', [delta, clientId]);
@@ -72,17 +82,23 @@ export class ClientsService {
     };
   }
 
+  /** One statement, and the answer read under its lock: the count it shows is the one the new limit applies to. */
   async setLimit(clientId: string, dto: UpdateLimitDto): Promise<LimitResponseDto> {
-    await this.require(clientId);
-    await this.dataSource.getRepository(Client).update(
-      { id: clientId },
-      {
-        agentEventLimit: dto.agent_event_limit,
-        ...(dto.rate_limit_per_hour !== undefined ? { rateLimitPerHour: dto.rate_limit_per_hour } : {}),
-      },
-    );
+    const limits = await transaction(this.dataSource, async (manager) => {
+      const updated = (await manager.query(
+        `UPDATE clients SET agent_event_limit = ?${dto.rate_limit_per_hour !== undefined ? ', rate_limit_per_hour = ?' : ''} WHERE id = ?`,
+        [dto.agent_event_limit, ...(dto.rate_limit_per_hour !== undefined ? [dto.rate_limit_per_hour] : []), clientId],
+      )) as { affectedRows: number };
+      if (updated.affectedRows === 0) throw ApiError.notFound('client_not_found', `Client ${clientId} does not exist.`);
+      const client = await this.require(clientId, manager);
+      return {
+        agent_event_limit: client.agentEventLimit,
+        agent_event_count: client.agentEventCount,
+        rate_limit_per_hour: client.rateLimitPerHour ?? this.config.rateLimitPerHour,
+      };
+    });
     this.rateLimits.delete(clientId);
-    return this.getLimit(clientId);
+    return limits;
   }
 
   /** Requests per hour the client's tokens may make: its own budget or the default, read at most once per RATE_LIMIT_CACHE_MS. */

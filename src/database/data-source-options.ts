@@ -9,6 +9,7 @@ import { Applications1764300000000 } from './migrations/1764300000000-applicatio
 import { ClientRateLimit1764300000001 } from './migrations/1764300000001-client-rate-limit.js';
 import { DeliveryHeldReason1764310000000 } from './migrations/1764310000000-delivery-held-reason.js';
 import { DeliveryRetentionIndexes1764320000000 } from './migrations/1764320000000-delivery-retention-indexes.js';
+import { DeliveryManualRetries1764330000000 } from './migrations/1764330000000-delivery-manual-retries.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   ClientRateLimit1764300000001,
   DeliveryHeldReason1764310000000,
   DeliveryRetentionIndexes1764320000000,
+  DeliveryManualRetries1764330000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

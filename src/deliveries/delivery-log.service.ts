@@ -112,13 +112,19 @@ export class DeliveryLogService {
     };
   }
 
-  /** Sends the delivery again now, whatever its state, with the same webhook-id and a fresh retry schedule. */
+  /**
+   * Sends the delivery again now, whatever its state, with the same webhook-id and a fresh retry schedule. The
+   * count of manual retries tells an attempt in flight that it must not write its outcome over this one.
+   */
   async retry(clientId: string, deliveryId: string): Promise<DeliveryDetailDto> {
+    const retried = (await this.dataSource.query(
+      `UPDATE deliveries SET state = 'pending', manual_retries = manual_retries + 1, attempts_before_retry = attempts, next_attempt_at = ?
+        WHERE id = ? AND client_id = ?`,
+      [new Date(), deliveryId, clientId],
+    )) as { affectedRows: number };
+    // No row: the answer is the 404 of `get`, naming what is missing.
+    if (retried.affectedRows === 0) await this.get(clientId, deliveryId);
     const delivery = await this.get(clientId, deliveryId);
-    await this.dataSource.query(
-      `UPDATE deliveries SET state = 'pending', attempts_before_retry = attempts, next_attempt_at = ? WHERE id = ?`,
-      [new Date(), deliveryId],
-    );
     const name = deliveryJobName({
       clientId,
       agentType: delivery.payload.agent_type,

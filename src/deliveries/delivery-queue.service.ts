@@ -1,9 +1,7 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
 import type { DeliveryJob } from './delivery-job.js';
+import { WebhookProducer } from '../queue/webhook-producer.js';
 
 /** Adds delivery jobs to BullMQ; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()
@@ -19,46 +17,53 @@ export class DeliveryQueueService {
     { maxSize: 64, maxWaitMs: 0 },
   );
 
-  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>) {}
+  constructor(private readonly producer: WebhookProducer) {}
 
+  private get queue() {
+    return this.producer.queue;
+  }
+
+  /** Fails at once while the producer is not connected to Redis (nothing waits for it to come back). */
   async enqueue(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
+    if (!this.producer.ready) throw new Error('Redis is not connected');
     await this.queue.addBulk(jobs.map(({ deliveryId, name }) => ({ name, data: { deliveryId }, opts: { jobId: deliveryId } })));
   }
 
-  /** Enqueues a delivery again now, replacing a finished job of the same id (a running one is left to finish). */
+  /**
+   * Enqueues a delivery again now, replacing a finished job of the same id. A job still running is given a moment
+   * to end; if it does not, the attempt in flight sees the manual retry when it records its outcome and runs again.
+   * Like `enqueueAfterCommit`, it never fails the request: the row is pending and due, so the reconciler has it.
+   */
   async replace(job: DeliveryJob): Promise<void> {
-    const state = await this.queue.getJobState(job.deliveryId);
-    if (state === 'active') return;
-    if (state !== 'unknown') await this.queue.remove(job.deliveryId);
-    await this.enqueue([job]);
+    const { deliveryId } = job;
+    try {
+      if (!this.producer.ready) throw new Error('Redis is not connected');
+      let state = await this.queue.getJobState(deliveryId);
+      // An attempt that has just recorded its outcome ends within milliseconds; a slow one sees the retry itself.
+      for (let wait = 0; state === 'active' && wait < 10; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        state = await this.queue.getJobState(deliveryId);
+      }
+      if (state === 'active') return;
+      // A worker may take the job in between: it is then locked (remove answers 0) and its attempt sees the retry.
+      if (state !== 'unknown' && (await this.queue.remove(deliveryId)) === 0) return;
+      await this.enqueue([job]);
+    } catch (error) {
+      this.logger.warn(`enqueue of retried delivery ${deliveryId} deferred to the reconciler: ${(error as Error).message}`);
+    }
   }
 
   /**
-   * Called right after a commit. Redis being down must not fail a request whose change is already
-   * committed: the reconciler finds the pending rows and enqueues them later.
+   * Called right after a commit. Redis being down must not fail (or hold) a request whose change is already
+   * committed: the producer's connection fails fast, and the reconciler finds the pending rows and enqueues them.
    */
   async enqueueAfterCommit(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    // A connection already known to be down costs the request nothing: answer at once, the reconciler enqueues.
-    const client = await Promise.race([
-      this.queue.getBackend().connection.client,
-      new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined))),
-    ]);
-    if (client && client.status !== 'ready') {
-      this.logger.warn(`enqueue of ${jobs.length} deliveries deferred to the reconciler: Redis is ${client.status}`);
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('Redis did not answer within 2 s')), 2000);
-    });
     try {
-      await Promise.race([this.batches.add(jobs), timeout]);
+      await this.batches.add(jobs);
     } catch (error) {
       this.logger.warn(`enqueue of ${jobs.length} deliveries deferred to the reconciler: ${(error as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

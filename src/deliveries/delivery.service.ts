@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { transaction } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
 import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
@@ -23,6 +24,8 @@ interface AttemptRecord {
   startedAt: Date;
   result: SendResult;
   outcome: AttemptOutcome;
+  /** The delivery's count of manual retries when it was loaded for this attempt. */
+  manualRetries: number;
 }
 
 interface HoldRecord {
@@ -44,6 +47,7 @@ interface DeliveryToSend {
   state: string;
   attempts: number;
   attempts_before_retry: number;
+  manual_retries: number;
   sequence: number;
   changed_at: Date;
   signing_secret: string;
@@ -67,7 +71,7 @@ export class DeliveryService {
   // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
   // of attempts. A job still waits for its own row to be written before it completes.
   private readonly loads = new MicroBatcher<string, DeliveryToSend | undefined>((ids) => this.load(ids), LOAD_BATCHING);
-  private readonly records = new MicroBatcher<AttemptRecord, void>((records) => this.record(records), RECORD_BATCHING);
+  private readonly records = new MicroBatcher<AttemptRecord, AttemptOutcome>((records) => this.record(records), RECORD_BATCHING);
   private readonly holds = new MicroBatcher<HoldRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
 
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
@@ -100,8 +104,15 @@ export class DeliveryService {
     }
     const result = admission.value;
     const attemptNumber = delivery.attempts + 1;
-    const outcome = this.judge(result, attemptNumber - delivery.attempts_before_retry, startedAt);
-    await this.records.add({ deliveryId: delivery.id, attemptNumber, startedAt, result, outcome });
+    const judged = this.judge(result, attemptNumber - delivery.attempts_before_retry, startedAt);
+    const outcome = await this.records.add({
+      deliveryId: delivery.id,
+      attemptNumber,
+      startedAt,
+      result,
+      outcome: judged,
+      manualRetries: delivery.manual_retries,
+    });
     this.metrics.deliveryAttempted({
       deliveryId: delivery.id,
       url: delivery.url,
@@ -116,7 +127,7 @@ export class DeliveryService {
   /** Everything the requests need, in one round trip: the frozen rows, their status changes, the clients' secrets. */
   private async load(ids: string[]): Promise<(DeliveryToSend | undefined)[]> {
     const rows = (await this.dataSource.query(
-      `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry,
+      `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry, d.manual_retries,
               s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
@@ -165,8 +176,12 @@ export class DeliveryService {
     return holds.map(() => undefined);
   }
 
-  /** Each attempt's row and its delivery's new state, for a whole batch, in one transaction. */
-  private async record(records: AttemptRecord[]): Promise<void[]> {
+  /**
+   * Each attempt's row and its delivery's new state, for a whole batch, in one transaction. A delivery retried by
+   * hand while its attempt was in flight keeps the retry: the attempt is logged, and the delivery goes out again
+   * at once on a fresh schedule (the outcome returned says so).
+   */
+  private async record(records: AttemptRecord[]): Promise<AttemptOutcome[]> {
     const attempts = records.map(({ deliveryId, attemptNumber, startedAt, result }) => [
       deliveryId,
       attemptNumber,
@@ -176,48 +191,59 @@ export class DeliveryService {
       result.error?.slice(0, 512) ?? null,
       result.responseSnippet,
     ]);
-    const states = records.map(({ deliveryId, attemptNumber, startedAt, result, outcome }) => {
-      const finishedAt = new Date(startedAt.getTime() + result.durationMs);
-      return {
-        id: deliveryId,
-        state: outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending',
-        attempts: attemptNumber,
-        last_status_code: result.statusCode,
-        last_error: outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : null,
-        next_attempt_at: outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null,
-        delivered_at: outcome.kind === 'succeeded' ? finishedAt : null,
-      };
-    });
-    // One UPDATE for the batch: each column takes the value of its row through CASE id.
-    const column = (name: keyof (typeof states)[number]) => `${name} = CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END`;
-    const values = (name: keyof (typeof states)[number]) => states.flatMap((state) => [state.id, state[name]]);
-    const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'] as const;
-    await this.inTransaction(async (manager) => {
+    const ids = records.map((record) => record.deliveryId);
+    let outcomes: AttemptOutcome[] = [];
+    // A deadlock victim is run again rather than failing a whole batch of sent webhooks.
+    await transaction(this.dataSource, async (manager) => {
       await manager.query(
         `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
          VALUES ${attempts.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         attempts.flat(),
       );
+      // The rows are locked before their outcome is decided: a manual retry either committed before (and is seen
+      // here) or waits and comes after.
+      const current = (await manager.query(
+        `SELECT id, manual_retries FROM deliveries WHERE id IN (${ids.map(() => '?').join(', ')}) FOR UPDATE`,
+        ids,
+      )) as {
+        id: string;
+        manual_retries: number;
+      }[];
+      const manualRetries = new Map(current.map((row) => [row.id, Number(row.manual_retries)]));
+      const retriedByHand = records.map(
+        (record) => (manualRetries.get(record.deliveryId) ?? record.manualRetries) !== record.manualRetries,
+      );
+      outcomes = records.map((record, index) =>
+        retriedByHand[index] ? { kind: 'retry', delayMs: 0, reason: 'retried by hand during this attempt' } : record.outcome,
+      );
+      const states = records.map(({ deliveryId, attemptNumber, startedAt, result }, index) => {
+        const outcome = outcomes[index];
+        const finishedAt = new Date(startedAt.getTime() + result.durationMs);
+        return {
+          id: deliveryId,
+          state: outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending',
+          attempts: attemptNumber,
+          last_status_code: result.statusCode,
+          last_error: outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : null,
+          next_attempt_at: outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null,
+          delivered_at: outcome.kind === 'succeeded' ? finishedAt : null,
+          // A manual retry's fresh schedule starts after this attempt.
+          attempts_before_retry: retriedByHand[index] ? attemptNumber : null,
+        };
+      });
+      // One UPDATE for the batch: each column takes the value of its row through CASE id.
+      const caseId = `CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+      const values = (name: keyof (typeof states)[number]) => states.flatMap((state) => [state.id, state[name]]);
+      const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'] as const;
+      const kept = ['delivered_at', 'attempts_before_retry'] as const;
       await manager.query(
-        `UPDATE deliveries SET ${updated.map(column).join(', ')}, held_reason = NULL,
-                delivered_at = COALESCE(CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END, delivered_at)
-          WHERE id IN (${states.map(() => '?').join(', ')})`,
-        [...updated.flatMap(values), ...values('delivered_at'), ...states.map((state) => state.id)],
+        `UPDATE deliveries SET ${updated.map((name) => `${name} = ${caseId}`).join(', ')}, held_reason = NULL,
+                ${kept.map((name) => `${name} = COALESCE(${caseId}, ${name})`).join(', ')}
+          WHERE id IN (${ids.map(() => '?').join(', ')})`,
+        [...updated.flatMap(values), ...kept.flatMap(values), ...ids],
       );
     });
-    return records.map(() => undefined);
-  }
-
-  /** A deadlock victim is tried again (twice at most) rather than failing a whole batch of sent webhooks. */
-  private async inTransaction(work: (manager: EntityManager) => Promise<void>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.dataSource.transaction(work);
-      } catch (error) {
-        const code = (error as { driverError?: { code?: string } }).driverError?.code;
-        if (attempt >= 3 || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw error;
-      }
-    }
+    return outcomes;
   }
 }
 

@@ -1,5 +1,19 @@
+import type { DefaultJobOptions } from 'bullmq';
+
 export const WEBHOOK_QUEUE = 'webhooks';
 
 export interface WebhookJobData {
   deliveryId: string;
 }
+
+/** Every delivery job's options, for the worker's queue and the producer's alike. */
+export const WEBHOOK_JOB_OPTIONS: DefaultJobOptions = {
+  // The delivery service owns the retry schedule (MySQL counts the attempts); BullMQ only re-runs
+  // a job when the processor asks for it, so this ceiling is never the one that ends a delivery.
+  attempts: 1000,
+  backoff: { type: 'delivery-schedule' },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+  // A failed attempt's reason is one line (what the receiver did); no stack trace kept beside it in Redis.
+  stackTraceLimit: 0,
+};

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE, type WebhookJobData } from './queue.constants.js';
+import { redisOptions } from './redis-options.js';
+
+/**
+ * The delivery queue as the API (and the reconciler) add jobs to it, on a Redis connection of its own that fails
+ * fast: no offline queue, one retry, a command timeout. While Redis is away nothing is buffered in memory; the
+ * deliveries are committed in MySQL and the reconciler enqueues them later. (The worker keeps the blocking
+ * connection BullMQ needs, with `maxRetriesPerRequest: null`.)
+ */
+@Injectable()
+export class WebhookProducer implements OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookProducer.name);
+  readonly queue: Queue<WebhookJobData>;
+  private readonly redis: Redis;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.redis = new Redis({
+      ...redisOptions(config.redisUrl),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      connectTimeout: 2000,
+    });
+    let lastError = '';
+    this.redis.on('error', (error: Error) => {
+      if (error.message !== lastError) this.logger.warn(`queue producer: ${error.message}`);
+      lastError = error.message;
+    });
+    this.redis.on('ready', () => (lastError = ''));
+    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+      connection: this.redis,
+      prefix: config.queuePrefix,
+      defaultJobOptions: WEBHOOK_JOB_OPTIONS,
+    });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.redis.disconnect();
+  }
+}
