@@ -98,7 +98,8 @@ export class AgentEventsService {
           event.id,
         ]);
       }
-      return { ...event, ...changes };
+      const updated = { ...event, ...changes };
+      return { ...updated, url: maskUrlPassword(updated.url) };
     });
   }
 

@@ -54,6 +54,9 @@ export function requestId(request: IncomingMessage, response: ServerResponse): s
             res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
           },
           customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : 'info'),
+          // A 5xx answer is not a thrown error: no stack of pino-http's own making (a real 500 is logged with its
+          // error id by the exception filter).
+          customErrorObject: (_request, _response, _error, line: Record<string, unknown>) => ({ ...line, err: undefined }),
           ...(config.log.pretty ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
         },
       }),
