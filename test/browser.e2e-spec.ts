@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
 import { CHROMIUM_FLAGS, ensureChromium } from './support/chromium.js';
-import { buildService, freePort, runService, type ServiceProcess } from './support/processes.js';
+import { freePort, prepareCompiledService, runService, type ServiceProcess } from './support/processes.js';
 import { Receiver } from './support/receiver.js';
-import { ADMIN_TOKEN, admin, deleteQueueKeys, PBX_TOKEN, suiteResources } from './support/test-app.js';
+import { ADMIN_TOKEN, admin, deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 /** Where the run saves its screenshots (git-ignored); the current ones are copied by hand to docs/. */
 const SCREENSHOTS = 'test-results/screenshots';
@@ -28,24 +28,10 @@ describe('in a browser', () => {
 
   beforeAll(async () => {
     executablePath = ensureChromium();
-    buildService();
-    const server = await mysql.createConnection({ uri: resources.databaseUrl.replace(/\/[^/]*$/, '/') });
-    await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
-    await server.query(`CREATE DATABASE \`${resources.databaseName}\``);
-    await server.end();
     receiver = await new Receiver().start();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    const env = {
-      PORT: String(port),
-      DATABASE_URL: resources.databaseUrl,
-      REDIS_URL: resources.redisUrl,
-      QUEUE_PREFIX: resources.queuePrefix,
-      ADMIN_TOKEN,
-      PBX_TOKEN,
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-    };
-    expect((await runService('database/migrate', env).exited).code).toBe(0);
+    const env = await prepareCompiledService(resources, { PORT: String(port) });
     service = runService('main', env, ['--with-worker']);
     await service.waitForOutput('Delivery worker');
 

@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver, sleep, type ReceivedRequest } from './support/receiver.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
+import { loopbackName } from './support/loopback-name.js';
 
 describe('webhook delivery', () => {
   let t: TestApp;
@@ -304,18 +305,4 @@ function verifies(secret: string, request: ReceivedRequest): boolean {
   } catch {
     return false;
   }
-}
-
-/** A host name other than `localhost` that this machine resolves to a loopback address. */
-async function loopbackName(): Promise<string> {
-  const { lookup } = await import('node:dns/promises');
-  const { hostname } = await import('node:os');
-  for (const name of [hostname(), 'vm', 'runsc', 'localhost.localdomain', 'ip6-localhost']) {
-    const address = await lookup(name).then(
-      (result) => result.address,
-      () => '',
-    );
-    if (address.startsWith('127.') || address === '::1') return name;
-  }
-  throw new Error('no host name other than localhost resolves to loopback here');
 }

@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver } from './support/receiver.js';
-import { buildService, freePort, runCommand, runService, type ServiceProcess } from './support/processes.js';
+import { freePort, prepareCompiledService, runCommand, runService, type ServiceProcess } from './support/processes.js';
 import { deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 const ADMIN = 'ops-admin-secret-0123456789';
@@ -36,33 +36,22 @@ describe('operating the service', () => {
   let receiver: Receiver;
 
   beforeAll(async () => {
-    buildService();
-    const server = await mysql.createConnection({ uri: resources.databaseUrl.replace(/\/[^/]*$/, '/') });
-    await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
-    await server.query(`CREATE DATABASE \`${resources.databaseName}\``);
-    await server.end();
     const [port, workerPort] = [await freePort(), await freePort()];
     base = `http://127.0.0.1:${port}`;
     workerBase = `http://127.0.0.1:${workerPort}`;
-    env = {
+    env = await prepareCompiledService(resources, {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       PORT: String(port),
       WORKER_HEALTH_PORT: String(workerPort),
-      DATABASE_URL: resources.databaseUrl,
-      REDIS_URL: resources.redisUrl,
-      QUEUE_PREFIX: resources.queuePrefix,
       ADMIN_TOKEN: ADMIN,
       PBX_TOKEN: PBX,
       TOKEN_SIGNING_KEY: 'operations-test-signing-key-0123456789abcdef',
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-    };
-    const migrate = runService('database/migrate', env);
-    expect((await migrate.exited).code).toBe(0);
+    });
     api = runService('main', env);
     worker = runService('worker', env);
     running.push(api, worker);
-    await api.waitForOutput('Swagger UI', 60_000);
+    await api.waitForOutput('Delivery worker:', 60_000);
     await worker.waitForOutput('Delivery worker running', 60_000);
     pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 2 });
     receiver = await new Receiver().start();

@@ -2,8 +2,8 @@ import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver } from './support/receiver.js';
-import { buildService, freePort, runService, type ServiceProcess } from './support/processes.js';
-import { ADMIN_TOKEN, admin, deleteQueueKeys, PBX_TOKEN, suiteResources } from './support/test-app.js';
+import { freePort, prepareCompiledService, runService, type ServiceProcess } from './support/processes.js';
+import { ADMIN_TOKEN, admin, deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 /** API and worker as separate processes, the way they run in production. */
 describe('the service as processes', () => {
@@ -22,30 +22,18 @@ describe('the service as processes', () => {
   };
 
   beforeAll(async () => {
-    buildService();
-    const server = await mysql.createConnection({ uri: resources.databaseUrl.replace(/\/[^/]*$/, '/') });
-    await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
-    await server.query(`CREATE DATABASE \`${resources.databaseName}\``);
-    await server.end();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    env = {
+    env = await prepareCompiledService(resources, {
       PORT: String(port),
-      DATABASE_URL: resources.databaseUrl,
-      REDIS_URL: resources.redisUrl,
-      QUEUE_PREFIX: resources.queuePrefix,
-      ADMIN_TOKEN,
-      PBX_TOKEN,
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
       WEBHOOK_RETRY_SCHEDULE: '0,200ms,200ms',
       WORKER_LOCK_MS: '1500',
       RECONCILE_INTERVAL_MS: '500',
       SHUTDOWN_GRACE_MS: '8000',
-    };
-    const migrate = runService('database/migrate', env);
-    expect((await migrate.exited).code).toBe(0);
+    });
     api = start('main');
-    await api.waitForOutput('Swagger UI');
+    // The banner's last line: every line before it has been printed.
+    await api.waitForOutput('Delivery worker:');
     pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 2 });
   });
 
@@ -185,7 +173,7 @@ describe('the service as processes', () => {
     // Same database, but a Redis address where nothing listens.
     const cut = runService('main', { ...env, PORT: String(port), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
     running.push(cut);
-    await cut.waitForOutput('Swagger UI');
+    await cut.waitForOutput('Delivery worker:');
     const cutBase = `http://127.0.0.1:${port}`;
     const health = await request(cutBase).get('/health').expect(503);
     expect(health.body).toEqual({ message: 'redis is not answering', status: 'unavailable' });
@@ -228,7 +216,7 @@ describe('the service as processes', () => {
     const port = await freePort();
     const doomed = runService('main', { ...env, PORT: String(port) });
     running.push(doomed);
-    await doomed.waitForOutput('Swagger UI');
+    await doomed.waitForOutput('Delivery worker:');
     await request(`http://127.0.0.1:${port}`).get('/health').expect(200);
     doomed.child.kill('SIGTERM');
     expect(await doomed.exited).toEqual({ code: 0, signal: null });

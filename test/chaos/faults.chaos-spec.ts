@@ -62,7 +62,7 @@ describe('faults: MySQL, Redis or a receiver away for a while', () => {
     api = runService('main', env);
     worker = runService('worker', env);
     running.push(api, worker);
-    await api.waitForOutput('Swagger UI', 60_000);
+    await api.waitForOutput('Delivery worker:', 60_000);
     await worker.waitForOutput('Delivery worker running', 60_000);
     receiver = await new Receiver().start(receiverPort);
   }, 180_000);

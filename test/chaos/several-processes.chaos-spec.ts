@@ -2,8 +2,8 @@ import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver, type ReceivedRequest } from '../support/receiver.js';
-import { buildService, freePort, runService, type ServiceProcess } from '../support/processes.js';
-import { ADMIN_TOKEN, admin, deleteQueueKeys, pbx, PBX_TOKEN, suiteResources } from '../support/test-app.js';
+import { freePort, prepareCompiledService, runService, type ServiceProcess } from '../support/processes.js';
+import { ADMIN_TOKEN, admin, deleteQueueKeys, pbx, suiteResources } from '../support/test-app.js';
 
 /** One metric's value from a Prometheus text page. */
 function metric(page: string, series: string): number {
@@ -39,32 +39,19 @@ describe('several API and worker processes at once', () => {
   }
 
   beforeAll(async () => {
-    buildService();
-    const server = await mysql.createConnection({ uri: resources.databaseUrl.replace(/\/[^/]*$/, '/') });
-    await server.query(`DROP DATABASE IF EXISTS \`${resources.databaseName}\``);
-    await server.query(`CREATE DATABASE \`${resources.databaseName}\``);
-    await server.end();
-    env = {
-      DATABASE_URL: resources.databaseUrl,
-      REDIS_URL: resources.redisUrl,
-      QUEUE_PREFIX: resources.queuePrefix,
-      ADMIN_TOKEN,
-      PBX_TOKEN,
-      WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    env = await prepareCompiledService(resources, {
       WEBHOOK_RETRY_SCHEDULE: '0,300ms,600ms,1s,2s,3s',
       DEFAULT_AGENT_EVENT_LIMIT: '1000',
       WORKER_LOCK_MS: '5000',
       // Both reconcilers look often, over every pending delivery, while the workers are busy with them.
       RECONCILE_INTERVAL_MS: '200',
-    };
-    const migrate = runService('database/migrate', env);
-    expect((await migrate.exited).code).toBe(0);
+    });
     apis = [];
     for (let index = 0; index < 2; index++) {
       const port = await freePort();
       const api = runService('main', { ...env, PORT: String(port) });
       running.push(api);
-      await api.waitForOutput('Swagger UI', 60_000);
+      await api.waitForOutput('Delivery worker:', 60_000);
       apis.push(`http://127.0.0.1:${port}`);
     }
     workers = [await startWorker(), await startWorker()];
