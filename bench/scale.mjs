@@ -22,7 +22,7 @@ import {
   deletePrefix,
   redisClient,
   runService,
-  serverPids,
+  connectedServerPids,
   cpuSnapshot,
   cpuSince,
   memory,
@@ -169,7 +169,7 @@ async function runConfiguration(name, apis, workers, ctx) {
   const { env, driver, scrapeMetrics } = ctx;
   log(`${name}: starting ${apis} API and ${workers} worker processes`);
   const processes = await startProcesses(env, apis, workers);
-  const pids = { ...serverPids() };
+  const pids = await connectedServerPids(state.db, state.redis);
   for (const [i, { service }] of processes.apis.entries()) pids[`api${i + 1}`] = service.pid;
   for (const [i, { service }] of processes.workers.entries()) pids[`worker${i + 1}`] = service.pid;
   driver.api = new RoundRobinApi(processes.apis.map(({ port }) => new Api(`http://127.0.0.1:${port}`, adminToken)));
@@ -184,8 +184,8 @@ async function runConfiguration(name, apis, workers, ctx) {
   const shift = `${name}:shift`;
   const shiftCpu = cpuSnapshot(pids);
   const shiftRun = await driver.openLoop(shift, config.shiftRate, config.shiftSeconds);
-  const shiftCpuEnd = cpuSnapshot(pids);
   await driver.drain(shift, config.drainSeconds * 1000);
+  const shiftCpuEnd = cpuSnapshot(pids); // after the drain: every delivery of the phase is paid for
   const shiftCheck = driver.verify(shift);
   out.phases.shift = {
     ...shiftCheck,
@@ -213,8 +213,8 @@ async function runConfiguration(name, apis, workers, ctx) {
     samples = { api: [first[0], second[0]], worker: [first[1], second[1]] };
   }
   const satRun = await satRunning;
-  const satCpuEnd = cpuSnapshot(pids);
   const drainedAt = await driver.drain(sat, config.drainSeconds * 1000);
+  const satCpuEnd = cpuSnapshot(pids);
   const steady = driver.windowRates(sat, satRun.started + config.steadySkipSeconds * 1000, satRun.ended);
   const satCheck = driver.verify(sat);
   out.phases.saturation = {
@@ -267,7 +267,7 @@ function renderMarkdown(results, sampleFiles) {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    '`bench` is the load generator and receiver (in one process); `mysql` and `redis` are the servers, counted whole (other users of this machine show up there).',
+    'CPU is counted from the start of a phase until its last webhook arrived. `bench` is the load generator and receiver (one process); `mysql` and `redis` are the servers the bench uses, counted whole (other users of this machine show up there). The machine was shared with other test runs: CPU per change is higher under contention than on a quiet machine.',
     '',
   ];
   if (results.metrics) {

@@ -182,6 +182,24 @@ export function serverPids() {
   return found;
 }
 
+/**
+ * Pids of the MariaDB and Redis servers the bench talks to (MariaDB's pid file, Redis's INFO), when they run on this
+ * machine: unlike `serverPids`, not confused by other servers of the same kind (a test's own MariaDB, say).
+ */
+export async function connectedServerPids(db, redis) {
+  const found = {};
+  try {
+    const [[{ file }]] = await db.query('SELECT @@pid_file AS file');
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (pid) found.mysql = pid;
+  } catch {
+    // another machine, or the pid file is not readable: no CPU figure for MariaDB
+  }
+  const pid = Number(/process_id:(\d+)/.exec(await redis.info('server').catch(() => ''))?.[1]);
+  if (pid && readdirSync('/proc').includes(String(pid))) found.redis = pid;
+  return found;
+}
+
 /** A snapshot of CPU seconds of named processes; `since` gives the deltas. */
 export function cpuSnapshot(pids) {
   const snapshot = { at: performance.now(), cpu: {} };
