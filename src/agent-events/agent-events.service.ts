@@ -98,7 +98,8 @@ export class AgentEventsService {
           event.id,
         ]);
       }
-      return { ...event, ...changes };
+      // As every answer shows an agent event: the URL's password masked.
+      return { ...event, ...changes, url: maskUrlPassword(changes.url ?? event.url) };
     });
   }
 
