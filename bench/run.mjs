@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { config, TARGETS } from './lib/config.mjs';
 import { Receiver } from './lib/receiver.mjs';
-import { Api, pool } from './lib/http.mjs';
+import { Api } from './lib/http.mjs';
+import { setupTenant } from './lib/setup.mjs';
 import {
   ROOT,
   build,
@@ -28,6 +29,7 @@ import {
   redisCounters,
   counterDelta,
   round2,
+  serviceEnv,
 } from './lib/infra.mjs';
 import { measureFloor } from './lib/floor.mjs';
 import { seedHistory, counts } from './lib/history.mjs';
@@ -107,36 +109,6 @@ async function stopServices(services) {
     const code = service.child.exitCode;
     if (code !== 0 && code !== null) log(`${service.label} exited with ${code}:\n${service.output().slice(-2000)}`);
   }
-}
-
-async function setup(api, receiver) {
-  await api.expect(201, 'POST', '/client/', { id: CLIENT, name: 'Benchmark tenant' });
-  await api.expect(200, 'PUT', `/client/${CLIENT}/limit/`, { agent_event_limit: 1_000_000 });
-  if (config.historyClient === 'other') await api.expect(201, 'POST', '/client/', { id: `${CLIENT}-history`, name: 'History tenant' });
-  const names = Array.from({ length: config.agents }, (_, i) => `b${i}*094@bench.ringme.ru`);
-  const agents = await pool(names, 16, async (ext) => ({
-    id: (await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/`, { extension_name: ext })).id,
-    ext,
-  }));
-  await pool(agents, 8, async (agent) => {
-    await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/${agent.id}/event/`, {
-      url: receiver.url('/hook/login'),
-      event_type: 'agent-login',
-      method: 'GET',
-    });
-    await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/${agent.id}/event/`, {
-      url: receiver.url('/hook/logout'),
-      event_type: 'agent-logout',
-      method: 'GET',
-    });
-  });
-  const sinkNames = Array.from({ length: config.sinkAgents }, (_, i) => `sink${i}@bench.ringme.ru`);
-  const sinks = await pool(
-    sinkNames,
-    16,
-    async (ext) => (await api.expect(201, 'POST', `/client/${CLIENT}/agent/local/`, { extension_name: ext })).id,
-  );
-  return { agents, sinks };
 }
 
 /** Runs `fn`, returning its result with the MariaDB/Redis counter deltas and CPU seconds of every process meanwhile. */
@@ -374,17 +346,18 @@ async function main() {
   state.redis = redisClient(config.redisUrl);
   const redisVersion = /redis_version:(\S+)/.exec(await state.redis.info('server'))?.[1];
   const env = {
-    NODE_ENV: 'production',
+    ...serviceEnv({
+      databaseUrl,
+      redisUrl: config.redisUrl,
+      queuePrefix,
+      adminToken,
+      pbxToken,
+      concurrency: config.concurrency,
+      extra: config.serviceEnv,
+    }),
     PORT: String(await freePort()),
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: config.redisUrl,
-    QUEUE_PREFIX: queuePrefix,
-    ADMIN_TOKEN: adminToken,
-    PBX_TOKEN: pbxToken,
-    TOKEN_SIGNING_KEY: `bench-signing-${randomBytes(24).toString('hex')}`,
-    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-    WORKER_CONCURRENCY: String(config.concurrency),
-    ...config.serviceEnv,
+    // Its own port: the default 3001 may be taken on this machine (the worker would then serve no health or metrics).
+    WORKER_HEALTH_PORT: String(await freePort()),
   };
   const migrate = runService('database/migrate', env, { label: 'migrate' });
   const migrated = await migrate.exited;
@@ -413,7 +386,12 @@ async function main() {
   );
   const setupServices = await startServices(env, 'setup');
   const setupApi = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
-  const { agents, sinks } = await setup(setupApi, state.receiver);
+  const { agents, sinks } = await setupTenant(setupApi, state.receiver, {
+    clientId: CLIENT,
+    agents: config.agents,
+    sinkAgents: config.sinkAgents,
+    historyClient: config.historyClient,
+  });
   setupApi.close();
   await stopServices(setupServices);
   const driver = new StatusDriver({ api: null, clientId: CLIENT, agents, receiver: state.receiver, db: state.db });

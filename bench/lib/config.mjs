@@ -53,6 +53,14 @@ export const config = {
   listMaxSeconds: num('BENCH_LIST_MAX_SECONDS', 8, 3),
   postSeconds: num('BENCH_POST_SECONDS', 6, 2),
   logSeconds: num('BENCH_LOG_SECONDS', 5, 2),
+  /** Scale-out (bench/scale.mjs): API and worker processes of the second configuration (the first is 1 + 1). */
+  apis: num('BENCH_APIS', 2, 2),
+  workers: num('BENCH_WORKERS', 2, 2),
+  /** The shift change: 100,000 agents logging in within 5 minutes, offered at this many changes/s (open loop). */
+  shiftRate: num('BENCH_SHIFT_RATE', 333, 333),
+  shiftSeconds: num('BENCH_SHIFT_SECONDS', 10, 4),
+  /** Seconds between the two /metrics samples taken during the scale-out saturation. */
+  scrapeGapSeconds: num('BENCH_SCRAPE_GAP_SECONDS', 5, 2),
   /** Hard ceiling for the whole run; everything is stopped and cleaned up when it passes. */
   maxSeconds: num('BENCH_MAX_SECONDS', 900, 300),
 };

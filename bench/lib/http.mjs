@@ -83,3 +83,21 @@ export async function pool(items, limit, fn) {
   await Promise.all(lanes);
   return results;
 }
+
+/** Spreads requests over several APIs in turn, as a balancer would (the bench needs none). */
+export class RoundRobinApi {
+  constructor(apis) {
+    this.apis = apis;
+    this.next = 0;
+  }
+
+  request(...args) {
+    const api = this.apis[this.next];
+    this.next = (this.next + 1) % this.apis.length;
+    return api.request(...args);
+  }
+
+  close() {
+    for (const api of this.apis) api.close();
+  }
+}

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, mkdirSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
@@ -62,6 +63,31 @@ export async function deletePrefix(redis, prefix) {
 
 export function redisClient(redisUrl) {
   return new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+}
+
+/**
+ * The environment the bench runs the API and the worker with, as in production, except: listening on 127.0.0.1 only;
+ * logs at `warn` (at `info` every request and every attempt is a JSON line, which costs CPU in the service and in the
+ * bench that reads its output); and `WEBHOOK_HOST_CONCURRENCY` equal to the worker concurrency, since every webhook of
+ * the bench goes to one receiver host, where a production worker sends to many (the default of 16 per host would make
+ * the bench measure that limit). `BENCH_SERVICE_X=v` settings win over all of these.
+ */
+export function serviceEnv({ databaseUrl, redisUrl, queuePrefix, adminToken, pbxToken, concurrency, extra = {} }) {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    ADMIN_TOKEN: adminToken,
+    PBX_TOKEN: pbxToken,
+    TOKEN_SIGNING_KEY: `bench-signing-${randomBytes(24).toString('hex')}`,
+    WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+    WORKER_CONCURRENCY: String(concurrency),
+    WEBHOOK_HOST_CONCURRENCY: String(concurrency),
+    ...extra,
+  };
 }
 
 /** One of the service's entry points as a child process; output kept for errors and readiness. */
@@ -153,6 +179,24 @@ export function serverPids() {
       // gone
     }
   }
+  return found;
+}
+
+/**
+ * Pids of the MariaDB and Redis servers the bench talks to (MariaDB's pid file, Redis's INFO), when they run on this
+ * machine: unlike `serverPids`, not confused by other servers of the same kind (a test's own MariaDB, say).
+ */
+export async function connectedServerPids(db, redis) {
+  const found = {};
+  try {
+    const [[{ file }]] = await db.query('SELECT @@pid_file AS file');
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (pid) found.mysql = pid;
+  } catch {
+    // another machine, or the pid file is not readable: no CPU figure for MariaDB
+  }
+  const pid = Number(/process_id:(\d+)/.exec(await redis.info('server').catch(() => ''))?.[1]);
+  if (pid && readdirSync('/proc').includes(String(pid))) found.redis = pid;
   return found;
 }
 

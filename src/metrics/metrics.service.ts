@@ -77,7 +77,7 @@ export class MetricsService {
   });
 
   constructor(@InjectQueue(WEBHOOK_QUEUE) queue: Queue) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_' });
     new Gauge({
       name: 'agent_events_queue_jobs',
       help: 'Jobs of the delivery queue by state (waiting, delayed, active), counted in Redis at each scrape.',
