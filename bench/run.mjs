@@ -11,6 +11,7 @@ import { Receiver } from './lib/receiver.mjs';
 import { Api } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
 import {
+  cleanUpOnExit,
   ROOT,
   build,
   freePort,
@@ -72,16 +73,7 @@ async function cleanup() {
   await state.receiver?.stop().catch(() => undefined);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-const deadline = setTimeout(() => {
-  log(`the run passed BENCH_MAX_SECONDS=${config.maxSeconds}: stopping`);
-  cleanup().finally(() => process.exit(2));
-}, config.maxSeconds * 1000);
+const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
 
 async function startServices(env, level) {
   const profileDir = join(ROOT, 'bench/results/tmp/profiles');

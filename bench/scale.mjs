@@ -13,6 +13,7 @@ import { Api, RoundRobinApi } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
 import { StatusDriver } from './lib/drive.mjs';
 import {
+  cleanUpOnExit,
   ROOT,
   build,
   freePort,
@@ -79,16 +80,7 @@ async function cleanup() {
   await state.receiver?.stop().catch(() => undefined);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-const deadline = setTimeout(() => {
-  log(`the run passed BENCH_MAX_SECONDS=${config.maxSeconds}: stopping`);
-  cleanup().finally(() => process.exit(2));
-}, config.maxSeconds * 1000);
+const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
 
 /** N APIs (each on its own port) and M workers (each with its own health port) on one database and prefix. */
 async function startProcesses(env, apis, workers) {

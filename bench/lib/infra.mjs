@@ -266,3 +266,20 @@ export function counterDelta(before, after) {
 
 export const round1 = (value) => (value == null || Number.isNaN(value) ? null : Math.round(value * 10) / 10);
 export const round2 = (value) => (value == null || Number.isNaN(value) ? null : Math.round(value * 100) / 100);
+
+/**
+ * Runs `cleanup` (stop the services, drop the database and the Redis keys) on SIGINT/SIGTERM, and stops the whole
+ * run after `maxSeconds` (BENCH_MAX_SECONDS); returns the deadline's timer, to clear when the run ends in time.
+ */
+export function cleanUpOnExit(cleanup, maxSeconds, log) {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      cleanup().finally(() => process.exit(130));
+    });
+  }
+  return setTimeout(() => {
+    log(`the run passed BENCH_MAX_SECONDS=${maxSeconds}: stopping`);
+    cleanup().finally(() => process.exit(2));
+  }, maxSeconds * 1000);
+}
