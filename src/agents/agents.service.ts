@@ -81,24 +81,24 @@ export class AgentsService {
       [agentId, clientId, type],
     )) as Agent[];
     if (agent) return agent;
+    throw await this.agentNotFound(clientId, type, agentId, manager);
+  }
+
+  /** 404 `client_not_found` when the client is not there either, else `agent_not_found`. */
+  private async agentNotFound(clientId: string, type: AgentType, agentId: number, manager?: EntityManager): Promise<ApiError> {
     await this.clients.require(clientId, manager);
-    throw ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
+    return ApiError.notFound('agent_not_found', `There is no ${type} agent ${agentId} in client ${clientId}.`);
   }
 
   async update(clientId: string, type: AgentType, agentId: number, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
-    const { agent, change } = await transaction(this.dataSource, async (manager) => {
-      const agent = await this.require(clientId, type, agentId, manager, true);
-      const name = fields[kind.nameField];
-      if (name !== undefined && name !== agent[kind.column]) {
-        await this.saveUnique(kind, fields, () => manager.getRepository(Agent).update({ id: agent.id }, { [kind.column]: name }));
-        agent[kind.column] = name;
-      }
-      const change = fields.status ? await this.status.changeIn(manager, agent, fields.status, 'api') : undefined;
-      return { agent, change };
+    let change: StatusChangeResult | undefined;
+    await this.saveUnique(kind, fields, async () => {
+      change = await this.status.change({ clientId, agentType: type, agentId, name: fields[kind.nameField], status: fields.status, source: 'api' });
     });
-    await this.queue.enqueueAfterCommit(change?.deliveries ?? []);
-    return toAgentResponse(agent);
+    if (!change?.agent) throw await this.agentNotFound(clientId, type, agentId);
+    await this.queue.enqueueAfterCommit(change.deliveries);
+    return toAgentResponse(change.agent);
   }
 
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
@@ -122,31 +122,29 @@ export class AgentsService {
   ): Promise<{ agent: Agent; change: StatusChangeResult }> {
     const kind = identity.extension_name !== undefined ? AGENT_KINDS.local : AGENT_KINDS.remote;
     const name = identity[kind.nameField];
-    const notFound = async () => {
-      await this.clients.require(clientId);
-      return ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
-    };
-    // The name is looked up before the transaction: the transaction's first read must be the lock by primary key.
-    // A plain read first would fix its REPEATABLE READ snapshot before the lock is granted, and the subscriptions
-    // read later would miss agent events committed while it waited. (The lock is by primary key, the order every
-    // writer of agents takes its locks in: a lock through the name's index first would deadlock with a delete or
-    // rename.) A rename in between is seen under the lock, and the name looked up again.
+    // The name is looked up first; the change then locks the agent by primary key, the order every writer of agents
+    // takes its locks in (a lock through the name's index first would deadlock with a delete or rename). A rename in
+    // between is seen under the lock, and the name looked up again.
     for (let attempt = 0; attempt < 3; attempt++) {
       const [found] = (await this.dataSource.query(
         `SELECT id FROM agents WHERE client_id = ? AND agent_type = ? AND ${kind.nameField} = ?`,
         [clientId, kind.type, name],
       )) as { id: number }[];
-      if (!found) throw await notFound();
-      const result = await transaction(this.dataSource, async (manager) => {
-        const [agent] = (await manager.query(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? FOR UPDATE`, [found.id])) as Agent[];
-        if (!agent || agent[kind.column] !== name) return undefined;
-        return { agent, change: await this.status.changeIn(manager, agent, agentStatus, 'phone') };
+      if (!found) break;
+      const change = await this.status.change({
+        clientId,
+        agentType: kind.type,
+        agentId: found.id,
+        foundBy: name,
+        status: agentStatus,
+        source: 'phone',
       });
-      if (!result) continue;
-      await this.queue.enqueueAfterCommit(result.change.deliveries);
-      return result;
+      if (!change.agent) continue;
+      await this.queue.enqueueAfterCommit(change.deliveries);
+      return { agent: change.agent, change };
     }
-    throw await notFound();
+    await this.clients.require(clientId);
+    throw ApiError.notFound('agent_not_found', `There is no ${kind.type} agent with ${kind.nameField} ${name} in client ${clientId}.`);
   }
 
   private async saveUnique(kind: AgentKind, fields: AgentFields, write: () => Promise<unknown>): Promise<void> {

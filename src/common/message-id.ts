@@ -17,3 +17,11 @@ function pooledRandom(): number {
 export function newMessageId(): string {
   return `msg_${ulid(undefined, pooledRandom)}`;
 }
+
+/**
+ * The first 26 characters of a delivery id, shared by one status change's deliveries: the `change_agent` procedure
+ * appends four characters of each subscription's ordinal (a delivery id is still `msg_` + a ULID).
+ */
+export function newMessageIdBase(): string {
+  return newMessageId().slice(0, 26);
+}

@@ -10,6 +10,7 @@ import { ClientRateLimit1764300000001 } from './migrations/1764300000001-client-
 import { DeliveryHeldReason1764310000000 } from './migrations/1764310000000-delivery-held-reason.js';
 import { DeliveryRetentionIndexes1764320000000 } from './migrations/1764320000000-delivery-retention-indexes.js';
 import { DeliveryManualRetries1764330000000 } from './migrations/1764330000000-delivery-manual-retries.js';
+import { ChangeAgentProcedure1764340000000 } from './migrations/1764340000000-change-agent-procedure.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   DeliveryHeldReason1764310000000,
   DeliveryRetentionIndexes1764320000000,
   DeliveryManualRetries1764330000000,
+  ChangeAgentProcedure1764340000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -30,6 +30,6 @@ export class TelephonyController {
       { extension_name: dto.extension_name, agent_number: dto.agent_number },
       dto.command === 'login' ? 'available' : 'logged_out',
     );
-    return { agent_id: agent.id, agent_type: agent.agentType, agent_status: change.agentStatus, changed: change.changed };
+    return { agent_id: agent.id, agent_type: agent.agentType, agent_status: agent.agentStatus, changed: change.changed };
   }
 }
