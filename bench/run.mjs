@@ -48,6 +48,7 @@ const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + rand
 const databaseName = `ae_bench_${stamp}`;
 const queuePrefix = `{ae-bench-${stamp}}`;
 const floorPrefix = `{ae-bench-${stamp}-floor}`;
+const naivePrefix = `{ae-bench-${stamp}-naive}`;
 const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 const pbxToken = `bench-pbx-${randomBytes(12).toString('hex')}`;
 const CLIENT = 'bench';
@@ -63,7 +64,7 @@ async function cleanup() {
     if (state.databaseCreated)
       await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
     if (state.redis) {
-      for (const prefix of [queuePrefix, floorPrefix]) {
+      for (const prefix of [queuePrefix, floorPrefix, naivePrefix]) {
         const deleted = await deletePrefix(state.redis, prefix).catch((error) => log(`could not clear ${prefix}: ${error.message}`));
         log(`deleted ${deleted} Redis keys of ${prefix}`);
       }
@@ -173,19 +174,20 @@ async function runLevel(level, ctx) {
 
   api.close();
   await stopServices(services);
+  if (config.phases.has('naive') && level === config.levels[0]) state.naive = await runNaive(level, out, { driver, env });
   return out;
 }
 
-async function runE2e(level, out, { driver, pids, rss }) {
+async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
   // Warm-up (JIT, pools, keep-alive sockets): checked, not reported as a figure.
-  const warm = `L${level}:warmup`;
+  const warm = `L${level}${tag}:warmup`;
   await driver.closedLoop(warm, config.saturationInflight, config.warmupSeconds);
   await driver.drain(warm, config.drainSeconds * 1000);
   out.phases.warmup = driver.verify(warm);
-  log(`level ${level}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
+  log(`level ${level}${tag}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
 
   // Fixed offered load, well under saturation: open loop.
-  const fixed = `L${level}:fixed`;
+  const fixed = `L${level}${tag}:fixed`;
   const fixedRun = await driver.openLoop(fixed, config.fixedRate, config.fixedSeconds);
   await driver.drain(fixed, config.drainSeconds * 1000);
   out.phases.fixed = {
@@ -196,10 +198,10 @@ async function runE2e(level, out, { driver, pids, rss }) {
     sent: fixedRun.sent,
   };
   rss('fixed');
-  log(`level ${level}: fixed ${config.fixedRate}/s: latency ${JSON.stringify(out.phases.fixed.latency)}`);
+  log(`level ${level}${tag}: fixed ${config.fixedRate}/s: latency ${JSON.stringify(out.phases.fixed.latency)}`);
 
   // Saturation: closed loop, N PUTs always in flight; the sustained rate is read in the steady window.
-  const sat = `L${level}:saturation`;
+  const sat = `L${level}${tag}:saturation`;
   let drainedAt;
   let satRun;
   const satDiag = await measured(pids, async () => {
@@ -221,9 +223,46 @@ async function runE2e(level, out, { driver, pids, rss }) {
   out.diagnostics.saturationPerDelivery = perUnit(satDiag, satCheck.received);
   rss('saturation');
   log(
-    `level ${level}: saturation ${steady.deliveriesPerSecond} deliveries/s (accepted ${steady.acceptedPerSecond}/s), latency ${JSON.stringify(satCheck.latency)}`,
+    `level ${level}${tag}: saturation ${steady.deliveriesPerSecond} deliveries/s (accepted ${steady.acceptedPerSecond}/s), latency ${JSON.stringify(satCheck.latency)}`,
   );
   out.unexpectedWebhooks = driver.unexpected();
+}
+
+/**
+ * The naive durable reference (bench/naive/): the same work as the service written plainly, one statement and one
+ * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code (runE2e).
+ */
+async function runNaive(level, serviceOut, { driver, env }) {
+  const naiveEnv = {
+    DATABASE_URL: env.DATABASE_URL,
+    REDIS_URL: env.REDIS_URL,
+    QUEUE_PREFIX: naivePrefix,
+    ADMIN_TOKEN: adminToken,
+    CONCURRENCY: String(config.concurrency),
+    PORT: String(await freePort()),
+  };
+  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs' });
+  const worker = runService('naive-worker', naiveEnv, {
+    label: 'naive-worker',
+    script: 'bench/naive/worker.mjs',
+    nodeArgs: WORKER_NODE_FLAGS,
+  });
+  state.services.push(api, worker);
+  await Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
+  const out = { level, phases: {}, rss: {}, diagnostics: {} };
+  const pids = { 'naive-api': api.pid, 'naive-worker': worker.pid, ...serverPids() };
+  const rss = (phase) => (out.rss[phase] = { api: memory(api.pid), worker: memory(worker.pid) });
+  driver.api = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
+  log(`level ${level}: naive durable reference (bench/naive/), concurrency ${config.concurrency}`);
+  await runE2e(level, out, { driver, pids, rss, tag: '-naive' });
+  driver.api.close();
+  await stopServices({ api, worker });
+  const service = serviceOut.phases.saturation?.deliveriesPerSecond;
+  const naive = out.phases.saturation.deliveriesPerSecond;
+  const ratio = service && naive ? round2(service / naive) : null;
+  out.e2eToNaive = { service, naive, ratio, target: TARGETS.e2eToNaive, pass: ratio != null && ratio >= TARGETS.e2eToNaive };
+  log(`level ${level}: service ${service} ÷ naive ${naive} deliveries/s = ${ratio}× (target ≥ ${TARGETS.e2eToNaive}×)`);
+  return out;
 }
 
 /**
@@ -419,6 +458,7 @@ async function main() {
     targets: TARGETS,
     floor,
     levels,
+    naive: state.naive ?? null,
     checks: {
       unexpectedWebhooks: state.driverUnexpected ?? driver.unexpected(),
       putErrors: driver.putErrors.slice(0, 20),
@@ -426,7 +466,7 @@ async function main() {
       otherRequestsAtReceiver: state.receiver.other.length,
     },
   };
-  const partial = config.phases.size < 2 ? `-${[...config.phases].join('-')}` : '';
+  const partial = config.phases.size < 3 ? `-${[...config.phases].join('-')}` : '';
   const { table, markdown } = renderReport(results);
   console.log(`\n${table}\n`);
   // Profiling and partial runs are experiments: they go to bench/results/tmp/ (ignored by git).

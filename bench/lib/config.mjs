@@ -17,8 +17,11 @@ export const config = {
   skipBuild: process.env.BENCH_SKIP_BUILD === '1',
   keep: process.env.BENCH_KEEP === '1', // keep the database and Redis keys (for a look afterwards)
   profile: process.env.BENCH_PROFILE === '1', // --cpu-prof on API and worker, profiles under bench/results/tmp/
-  /** Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log). */
-  phases: new Set((process.env.BENCH_PHASES || 'e2e,api').split(',').map((p) => p.trim())),
+  /**
+   * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
+   * naive durable reference, bench/naive/, at the first level).
+   */
+  phases: new Set((process.env.BENCH_PHASES || 'e2e,api,naive').split(',').map((p) => p.trim())),
   /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
   serviceEnv: Object.fromEntries(
     Object.entries(process.env)
@@ -71,4 +74,6 @@ export const TARGETS = {
   listP99Ms: 20,
   workerRssMb: 250,
   growth: 0.2,
+  /** The service's end-to-end deliveries/s over the naive durable reference's (bench/naive/), at the same level. */
+  e2eToNaive: 1.5,
 };

@@ -90,9 +90,12 @@ export function serviceEnv({ databaseUrl, redisUrl, queuePrefix, adminToken, pbx
   };
 }
 
-/** One of the service's entry points as a child process; output kept for errors and readiness. */
-export function runService(entry, env, { nodeArgs = [], label = entry, logFile } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, `dist/src/${entry}.js`], {
+/**
+ * One of the service's entry points as a child process (or another script, `script` relative to the repository);
+ * output kept for errors and readiness.
+ */
+export function runService(entry, env, { nodeArgs = [], label = entry, logFile, script = `dist/src/${entry}.js` } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

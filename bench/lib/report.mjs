@@ -4,7 +4,7 @@ import { TARGETS } from './config.mjs';
 const fmt = (value, digits = 1) => (value == null ? '–' : Number(value).toLocaleString('en-US', { maximumFractionDigits: digits }));
 const ms = (value) => (value == null ? '–' : `${fmt(value)} ms`);
 const pct = (l) => `p50 ${ms(l.p50)} · p95 ${ms(l.p95)} · p99 ${ms(l.p99)} · max ${ms(l.max)}`;
-const yes = (ok) => (ok ? 'ok' : 'MISSED');
+const yes = (ok) => (ok ? 'PASS' : 'FAIL');
 
 function table(headers, rows) {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => String(row[i]).length)));
@@ -136,6 +136,7 @@ export function renderReport(results) {
       ),
     ],
   ];
+  rows.push(...naiveRows(results, labels));
   const main = table(['figure', ...labels, 'target', 'verdict'], rows);
 
   // Growth: the last level against the first.
@@ -197,6 +198,10 @@ export function renderReport(results) {
         ]);
       }
     }
+  }
+  for (const [phase, check] of Object.entries(results.naive?.phases ?? {})) {
+    const row = [check.received + '/' + check.expected, check.duplicates, check.extraDeliveries, check.wrongPayload, check.putErrors];
+    checkRows.push([`@${fmt(results.naive.level, 0)} naive ${phase}`, ...row, yes(check.ok)]);
   }
   const checks = table(
     ['check', 'received/expected', 'dup (same id)', 'extra deliveries', 'wrong payload/body', 'request errors', 'verdict'],
@@ -284,6 +289,83 @@ export function renderReport(results) {
     '',
     diag,
     '',
+    naiveSection(results),
   ].join('\n');
   return { table: text, markdown: text };
+}
+
+/** The main table's rows for the naive durable reference (bench/naive/): its rate, and the service's ratio to it. */
+function naiveRows({ naive }, labels) {
+  if (!naive) return [];
+  const at = (value) => labels.map((label) => (label === `@${fmt(naive.level, 0)} rows` ? value : '–'));
+  const { ratio, target, pass } = naive.e2eToNaive;
+  const checked = Object.values(naive.phases).every((check) => check.ok);
+  return [
+    [
+      'naive durable reference, sustained deliveries/s',
+      ...at(fmt(naive.phases.saturation.deliveriesPerSecond)),
+      'the honest comparison',
+      checked ? 'checks PASS' : 'CHECK FAILED',
+    ],
+    [
+      'end-to-end ÷ naive durable reference',
+      ...at(ratio == null ? '–' : `${ratio.toFixed(2)}×`),
+      `≥ ${target}×`,
+      ratio == null ? '–' : yes(pass),
+    ],
+  ];
+}
+
+/** The naive durable reference beside the service, at the same level: rates, latencies, cost per delivery. */
+function naiveSection(results) {
+  const naive = results.naive;
+  const service = results.levels.find((level) => level.level === naive?.level);
+  if (!naive || !service) return '';
+  const pick = (run, fn) => {
+    try {
+      return fn(run) ?? '–';
+    } catch {
+      return '–';
+    }
+  };
+  const perDelivery = (d) => [
+    ['  SQL statements per delivery', (r) => fmt(d(r).mysql.Questions, 2)],
+    [
+      '  select/insert/update/commit per delivery',
+      (r) => ['Com_select', 'Com_insert', 'Com_update', 'Com_commit'].map((key) => fmt(d(r).mysql[key] ?? 0, 2)).join('/'),
+    ],
+    ['  Redis commands per delivery', (r) => fmt(d(r).redisTotal, 1)],
+    [
+      '  CPU ms per delivery by process',
+      (r) =>
+        Object.entries(d(r).cpuMs)
+          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+          .join(', '),
+    ],
+  ];
+  const figures = [
+    ['sustained deliveries/s (saturation)', (r) => fmt(r.phases.saturation.deliveriesPerSecond)],
+    ['  status changes accepted/s (same window)', (r) => fmt(r.phases.saturation.acceptedPerSecond)],
+    ['  drain after the drive stopped', (r) => `${fmt(r.phases.saturation.drainSecondsAfterDrive, 2)} s`],
+    [`latency at ${fmt(naive.phases.fixed?.offeredRate, 0)} changes/s`, (r) => pct(r.phases.fixed.latency)],
+    ['latency at saturation', (r) => pct(r.phases.saturation.latency)],
+    ['PUT status p99, fixed load / saturation', (r) => `${ms(r.phases.fixed.putLatency.p99)} / ${ms(r.phases.saturation.putLatency.p99)}`],
+    [
+      'peak RSS after saturation, API / worker',
+      (r) => `${fmt(r.rss.saturation.api.peakMb)} MB / ${fmt(r.rss.saturation.worker.peakMb)} MB`,
+    ],
+    ...perDelivery((r) => r.diagnostics.saturationPerDelivery),
+  ];
+  const { ratio, target, pass } = naive.e2eToNaive;
+  return [
+    `Naive durable reference (bench/naive/: one transaction per change, one queue.add per delivery, one load and one record`,
+    `transaction per attempt, no batching) at @${fmt(naive.level, 0)} rows, beside the service; saturation with`,
+    `${naive.phases.saturation.inflight} PUTs in flight. End-to-end ÷ naive: ${ratio == null ? '–' : `${ratio.toFixed(2)}×`} (target ≥ ${target}×: ${ratio == null ? '–' : yes(pass)}).`,
+    '',
+    table(
+      ['figure', 'service', 'naive reference'],
+      figures.map(([name, fn]) => [name, pick(service, fn), pick(naive, fn)]),
+    ),
+    '',
+  ].join('\n');
 }
