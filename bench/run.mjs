@@ -39,7 +39,7 @@ import { steadyRate } from './lib/stats.mjs';
 import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
 import { renderReport } from './lib/report.mjs';
 import { ensureServices } from '../scripts/services.mjs';
-import { WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
+import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
 const log = (...args) => console.log(`[bench ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
 const T0 = performance.now();
@@ -83,7 +83,7 @@ async function startServices(env, level) {
   const api = runService('main', env, {
     label: 'api',
     logFile: logFile('api'),
-    nodeArgs: config.profile ? profileArgs(profileDir, `api-${level}`) : [],
+    nodeArgs: [...API_NODE_FLAGS, ...(config.profile ? profileArgs(profileDir, `api-${level}`) : [])],
   });
   const worker = runService('worker', env, {
     label: 'worker',
@@ -241,7 +241,7 @@ async function runNaive(level, serviceOut, { driver, env }) {
     CONCURRENCY: String(config.concurrency),
     PORT: String(await freePort()),
   };
-  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs' });
+  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: API_NODE_FLAGS });
   const worker = runService('naive-worker', naiveEnv, {
     label: 'naive-worker',
     script: 'bench/naive/worker.mjs',

@@ -1,7 +1,7 @@
 // `npm start`: compiled, configuration checked, services up, database created and migrated, then API and delivery worker in one process.
 import 'dotenv/config';
 import { spawn, spawnSync } from 'node:child_process';
-import { WORKER_NODE_FLAGS } from './node-flags.mjs';
+import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from './node-flags.mjs';
 import { ensureServices } from './services.mjs';
 
 function run(command, args, label) {
@@ -31,7 +31,7 @@ run(process.execPath, ['dist/src/database/migrate.js'], 'migrating the database'
 
 const role = process.argv[2] ?? 'all';
 const entry =
-  role === 'worker' ? [...WORKER_NODE_FLAGS, 'dist/src/worker.js'] : ['dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
+  role === 'worker' ? [...WORKER_NODE_FLAGS, 'dist/src/worker.js'] : [...API_NODE_FLAGS, 'dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
 const child = spawn(process.execPath, ['--enable-source-maps', ...entry], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));

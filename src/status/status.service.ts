@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Agent, AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
 import { newMessageIdBase } from '../common/message-id.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { retryDeadlocks } from '../database/transaction.js';
 import { deliveryJobName, type DeliveryJob } from '../deliveries/delivery-job.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -42,32 +43,57 @@ interface AgentRow {
 
 /**
  * The events domain service: decides whether an agent's status really changed and, only then, writes the change and
- * its outbox rows. All of it is the `change_agent` procedure (src/database/migrations/…-change-agent-procedure.ts):
- * one round trip and one transaction, with the agent locked first, so concurrent identical requests, in this
+ * its outbox rows. All of it is the `change_agents` procedure (src/database/migrations/…-change-agent-procedure.ts):
+ * one round trip and one transaction, with each agent locked first, so concurrent identical requests, in this
  * process or any other, change the status once. Callers enqueue `deliveries`, which have committed.
+ *
+ * Status changes asked for at the same moment (in one turn of the event loop) share that round trip and its commit;
+ * a rename goes alone, so a name that is taken fails only its own request.
  */
 @Injectable()
 export class StatusService {
+  private readonly batches = new MicroBatcher<AgentChange, StatusChangeResult>((changes) => this.run(changes), {
+    maxSize: 64,
+    maxWaitMs: 0,
+  });
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {}
 
-  async change(change: AgentChange): Promise<StatusChangeResult> {
-    const changedAt = new Date();
-    const [[row], deliveries] = (await retryDeadlocks(() =>
-      this.dataSource.query('CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-        change.clientId,
-        change.agentType,
-        change.agentId,
-        change.foundBy ?? null,
-        change.name ?? null,
-        change.status ?? null,
-        change.source,
-        changedAt,
-        newMessageIdBase(),
-      ]),
-    )) as [AgentRow[], { id: string; url: string }[]];
+  change(change: AgentChange): Promise<StatusChangeResult> {
+    return change.name === undefined ? this.batches.add(change) : this.run([change]).then(([result]) => result);
+  }
+
+  private async run(changes: AgentChange[]): Promise<StatusChangeResult[]> {
+    // In agent id order: every batch locks its agents in the same order, so two batches never deadlock each other.
+    const order = changes.map((_, index) => index).sort((a, b) => changes[a].agentId - changes[b].agentId || a - b);
+    const json = JSON.stringify(
+      order.map((index) => {
+        const change = changes[index];
+        return {
+          client: change.clientId,
+          type: change.agentType,
+          agent: change.agentId,
+          found_by: change.foundBy,
+          name: change.name,
+          status: change.status,
+          source: change.source,
+          id_base: newMessageIdBase(),
+        };
+      }),
+    );
+    const results = (await retryDeadlocks(() => this.dataSource.query('CALL change_agents(?, ?)', [json, new Date()]))) as unknown[];
+    const out: StatusChangeResult[] = [];
+    order.forEach((index, position) => {
+      const [row] = results[2 * position] as AgentRow[];
+      out[index] = this.result(changes[index], row, results[2 * position + 1] as { id: string; url: string }[]);
+    });
+    return out;
+  }
+
+  private result(change: AgentChange, row: AgentRow | undefined, deliveries: { id: string; url: string }[]): StatusChangeResult {
     if (!row) return { changed: false, deliveries: [] };
     const agent = {
       id: Number(row.id),

@@ -1,8 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * `change_agent`: an agent's rename and status change, with the status change's history row and its outbox rows,
- * in one transaction and one round trip (it was seven statements sent one by one). StatusService calls it.
+ * `change_agents`: agents' renames and status changes, with each status change's history row and its outbox rows, in
+ * one transaction and one round trip (one change was seven statements sent one by one). StatusService calls it with
+ * the changes its concurrent requests asked for at the same moment, so they also share one commit.
  *
  * - The agent is locked by primary key first, the order every writer of agents takes its locks in. Concurrent
  *   identical changes queue on that lock; every one after the first finds the status already set and writes nothing.
@@ -14,11 +15,13 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   Four characters number 1,048,576 subscriptions, more than a client may have (1,000,000).
  * - The payload is the spec's AgentEventData in the spec's order, as compact JSON (as `agentEventPayload` and
  *   JSON.stringify make it for a test event).
- * - Result sets: the agent (none when it is not there, or no longer has the name it was found by), then the new
- *   deliveries (none when the status did not change).
+ * - Result sets, two per change: the agent (none when it is not there, or no longer has the name it was found by),
+ *   then the new deliveries (none when the status did not change).
  */
-const CREATE = `
-CREATE PROCEDURE change_agent(
+
+/** One change, inside the caller's transaction. */
+const CREATE_ONE = `
+CREATE PROCEDURE change_agent_in(
   IN p_client_id varchar(64), IN p_agent_type varchar(8), IN p_agent_id int unsigned, IN p_found_by varchar(255),
   IN p_new_name varchar(255), IN p_status varchar(16), IN p_source varchar(8), IN p_changed_at datetime(3),
   IN p_id_base varchar(26))
@@ -31,10 +34,7 @@ BEGIN
   DECLARE v_change_id bigint unsigned DEFAULT NULL;
   DECLARE base32 char(32) DEFAULT '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = FALSE;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
-  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-  START TRANSACTION;
   SELECT IF(agent_type = 'local', extension_name, agent_number), agent_status, status_sequence
     INTO v_name, v_status, v_sequence
     FROM agents WHERE id = p_agent_id AND client_id = p_client_id AND agent_type = p_agent_type FOR UPDATE;
@@ -80,6 +80,31 @@ BEGIN
   SELECT id, url FROM deliveries
    WHERE v_change_id IS NOT NULL AND id BETWEEN CONCAT(p_id_base, '0000') AND CONCAT(p_id_base, 'ZZZZ')
    ORDER BY id;
+END`;
+
+/**
+ * A batch of changes, each `{client, type, agent, found_by?, name?, status?, source, id_base}`, in one transaction,
+ * in the order given (callers sort by agent id: every batch then locks agents in the same order).
+ */
+const CREATE_BATCH = `
+CREATE PROCEDURE change_agents(IN p_changes longtext, IN p_changed_at datetime(3))
+MODIFIES SQL DATA
+BEGIN
+  DECLARE i int unsigned DEFAULT 0;
+  DECLARE v_path varchar(16);
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
+
+  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+  START TRANSACTION;
+  WHILE i < JSON_LENGTH(p_changes) DO
+    SET v_path = CONCAT('$[', i, ']');
+    CALL change_agent_in(
+      JSON_VALUE(p_changes, CONCAT(v_path, '.client')), JSON_VALUE(p_changes, CONCAT(v_path, '.type')),
+      JSON_VALUE(p_changes, CONCAT(v_path, '.agent')), JSON_VALUE(p_changes, CONCAT(v_path, '.found_by')),
+      JSON_VALUE(p_changes, CONCAT(v_path, '.name')), JSON_VALUE(p_changes, CONCAT(v_path, '.status')),
+      JSON_VALUE(p_changes, CONCAT(v_path, '.source')), p_changed_at, JSON_VALUE(p_changes, CONCAT(v_path, '.id_base')));
+    SET i = i + 1;
+  END WHILE;
   COMMIT;
 END`;
 
@@ -87,11 +112,12 @@ export class ChangeAgentProcedure1764340000000 implements MigrationInterface {
   name = 'ChangeAgentProcedure1764340000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('DROP PROCEDURE IF EXISTS change_agent');
-    await queryRunner.query(CREATE);
+    await queryRunner.query(CREATE_ONE);
+    await queryRunner.query(CREATE_BATCH);
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('DROP PROCEDURE IF EXISTS change_agent');
+    await queryRunner.query('DROP PROCEDURE change_agents');
+    await queryRunner.query('DROP PROCEDURE change_agent_in');
   }
 }
