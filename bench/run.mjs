@@ -38,6 +38,7 @@ import { StatusDriver } from './lib/drive.mjs';
 import { steadyRate } from './lib/stats.mjs';
 import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
 import { renderReport } from './lib/report.mjs';
+import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
 import { ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
@@ -362,6 +363,15 @@ async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) 
   log(`level ${level}: GET delivery log: ${logRun.result.requestsPerSecond} req/s, p99 ${logRun.result.latencyMs.p99} ms`);
 }
 
+/** The SQL ceiling (bench/lib/sql-ceiling.mjs), once, after the first level with its API and worker stopped. */
+async function runCeiling(level, databaseUrl) {
+  const ceiling = { level, ...(await measureSqlCeiling({ databaseUrl, seconds: config.sqlCeilingSeconds })) };
+  log(
+    `level ${level}: SQL ceiling ${ceiling.deliveriesPerSecond} deliveries/s; per delivery ${ceiling.statementsPerDelivery} statements, MariaDB ${ceiling.mariadbCpuMsPerDelivery} CPU ms; checks ${ceiling.ok ? 'ok' : 'FAILED'}`,
+  );
+  return ceiling;
+}
+
 async function main() {
   log(`agent-events benchmark${config.quick ? ' (quick)' : ''}: database ${databaseName}, queue prefix ${queuePrefix}`);
   if (!config.skipBuild) {
@@ -428,7 +438,11 @@ async function main() {
   const driver = new StatusDriver({ api: null, clientId: CLIENT, agents, receiver: state.receiver, db: state.db });
 
   const levels = [];
-  for (const level of config.levels) levels.push(await runLevel(level, { env, receiver: state.receiver, driver, sinks, agents }));
+  let ceiling;
+  for (const level of config.levels) {
+    levels.push(await runLevel(level, { env, receiver: state.receiver, driver, sinks, agents }));
+    if (config.phases.has('ceiling') && !ceiling) ceiling = await runCeiling(level, databaseUrl);
+  }
 
   const [[{ failedAttempts }]] = await state.db.query(
     `SELECT COUNT(*) AS failedAttempts FROM delivery_attempts WHERE started_at > NOW() - INTERVAL 1 DAY AND (status_code IS NULL OR status_code >= 300)`,
@@ -457,6 +471,7 @@ async function main() {
     },
     targets: TARGETS,
     floor,
+    ceiling,
     levels,
     naive: state.naive ?? null,
     checks: {

@@ -19,9 +19,9 @@ export const config = {
   profile: process.env.BENCH_PROFILE === '1', // --cpu-prof on API and worker, profiles under bench/results/tmp/
   /**
    * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
-   * naive durable reference, bench/naive/, at the first level).
+   * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level.
    */
-  phases: new Set((process.env.BENCH_PHASES || 'e2e,api,naive').split(',').map((p) => p.trim())),
+  phases: new Set((process.env.BENCH_PHASES || 'e2e,api,naive,ceiling').split(',').map((p) => p.trim())),
   /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
   serviceEnv: Object.fromEntries(
     Object.entries(process.env)
@@ -50,6 +50,8 @@ export const config = {
   steadySkipSeconds: num('BENCH_STEADY_SKIP_SECONDS', 2, 1),
   /** Worker-only figure: this many changes accepted with the worker stopped, then drained by a fresh worker. */
   backlog: num('BENCH_BACKLOG', 6000, 1500),
+  /** The SQL ceiling (bench/lib/sql-ceiling.mjs): the service's statements alone, measured this long. */
+  sqlCeilingSeconds: num('BENCH_SQL_CEILING_SECONDS', 15, 5),
   drainSeconds: num('BENCH_DRAIN_SECONDS', 90, 60),
   listRate: num('BENCH_LIST_RATE', 1000, 1000),
   listSeconds: num('BENCH_LIST_SECONDS', 10, 3),
@@ -70,6 +72,7 @@ export const config = {
 
 export const TARGETS = {
   e2eToFloor: 0.5,
+  e2eToCeiling: 0.8,
   fixedP99Ms: 50,
   listP99Ms: 20,
   workerRssMb: 250,

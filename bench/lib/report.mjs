@@ -13,7 +13,7 @@ function table(headers, rows) {
 }
 
 export function renderReport(results) {
-  const { floor, levels } = results;
+  const { floor, ceiling, levels } = results;
   const labels = levels.map((level) => `@${fmt(level.level, 0)} rows`);
   // A figure that was not measured (BENCH_PHASES) shows as '–'.
   const safe =
@@ -28,6 +28,21 @@ export function renderReport(results) {
     };
   const each = (fn) => levels.map(safe(fn));
   const verdicts = (fn) => levels.map(safe(fn)).join(' / ');
+
+  // The SQL ceiling is measured once, after the first level: its ratio is that level's end-to-end rate to it.
+  const ceilingRow = ceiling && [
+    `SQL ceiling: the service's statements alone, ${ceiling.connections} connections, batch of one, deliveries/s`,
+    ...each((l, i) =>
+      i === 0
+        ? `${fmt(ceiling.deliveriesPerSecond)} · ${fmt(ceiling.statementsPerDelivery, 2)} statements, MariaDB ${fmt(ceiling.mariadbCpuMsPerDelivery, 2)} ms CPU per delivery`
+        : '',
+    ),
+    `e2e ≥ ${TARGETS.e2eToCeiling} × SQL ceiling`,
+    safe(() => {
+      const ratio = levels[0].phases.saturation.deliveriesPerSecond / ceiling.deliveriesPerSecond;
+      return `${ratio.toFixed(2)}× ${yes(ratio >= TARGETS.e2eToCeiling)}${ceiling.ok ? '' : ', CHECK FAILED'}`;
+    })(),
+  ];
 
   const rows = [
     [
@@ -59,6 +74,7 @@ export function renderReport(results) {
       'vs floor',
       verdicts((l) => `${(l.phases.backlog.workerDeliveriesPerSecond / floor.deliveriesPerSecond).toFixed(2)}×`),
     ],
+    ...(ceiling ? [ceilingRow] : []),
     [
       `latency at ${fmt(levels[0]?.phases.fixed?.offeredRate, 0)} changes/s (accepted → received)`,
       ...each((l) => pct(l.phases.fixed.latency)),
@@ -220,6 +236,17 @@ export function renderReport(results) {
       Object.entries(fj.cpuMs)
         .map(([k, v]) => `${k} ${fmt(v, 2)}`)
         .join(', '),
+    ]);
+  }
+  if (ceiling) {
+    const c = ceiling.mysqlPerDelivery;
+    diagRows.push([
+      'SQL ceiling per delivery',
+      fmt(c.Questions, 2),
+      `${fmt(c.Com_select, 2)}/${fmt(c.Com_insert, 2)}/${fmt(c.Com_update, 2)}/${fmt(c.Com_commit, 2)}`,
+      fmt((c.Handler_read_key ?? 0) + (c.Handler_read_next ?? 0) + (c.Handler_read_rnd_next ?? 0), 1),
+      '–',
+      `mysql ${fmt(ceiling.mariadbCpuMsPerDelivery, 2)}, bench ${fmt(ceiling.benchCpuMsPerDelivery, 2)}`,
     ]);
   }
   for (const level of levels) {

@@ -1,0 +1,205 @@
+// The SQL ceiling: the service's own SQL statements for a status change and for its delivery, sent from N
+// connections with no HTTP, no Redis and no NestJS in between, one delivery per statement (the worker batches
+// concurrent jobs; this does not). The service's end-to-end rate is read as a ratio to it.
+import mysql from 'mysql2/promise';
+import { ulid } from 'ulid';
+import { cpuSince, cpuSnapshot, counterDelta, mysqlCounters, round2, serverPids } from './infra.mjs';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const marks = (n) => Array.from({ length: n }, () => '?').join(', ');
+
+/** The service's statements, as it sends them; `n` is the batch size where the service batches (here always 1). */
+const SQL = {
+  // src/status/status.service.ts (StatusService.run): the whole status change, one round trip (here a batch of one).
+  changeAgents: 'CALL change_agents(?, ?)',
+  // src/deliveries/delivery.service.ts (DeliveryService.load): everything a webhook request needs.
+  load: (n) => `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry, d.manual_retries,
+              s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+         FROM deliveries d
+         JOIN status_changes s ON s.id = d.status_change_id
+         JOIN clients c ON c.id = d.client_id
+        WHERE d.id IN (${marks(n)})`,
+  // src/deliveries/delivery.service.ts (DeliveryService.record) and src/database/transaction.ts: one transaction.
+  begin: 'START TRANSACTION',
+  insertAttempts: (
+    n,
+  ) => `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
+         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+  lock: (n) => `SELECT id, manual_retries FROM deliveries WHERE id IN (${marks(n)}) FOR UPDATE`,
+  update: (n) => {
+    const caseId = `CASE id ${Array.from({ length: n }, () => 'WHEN ? THEN ?').join(' ')} END`;
+    const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'];
+    const kept = ['delivered_at', 'attempts_before_retry'];
+    return `UPDATE deliveries SET ${updated.map((name) => `${name} = ${caseId}`).join(', ')}, held_reason = NULL,
+                ${kept.map((name) => `${name} = COALESCE(${caseId}, ${name})`).join(', ')}
+          WHERE id IN (${marks(n)})`;
+  },
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+};
+
+/** As src/database/transaction.ts: a deadlock's victim is run again (counted; none are expected here). */
+async function retryDeadlocks(tally, work) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= 5 || error.code !== 'ER_LOCK_DEADLOCK') throw error;
+      tally.deadlocks++;
+      await sleep(Math.random() * 5 * attempt);
+    }
+  }
+}
+
+/** The status change of src/status/status.service.ts: the procedure's second result set is the new deliveries. */
+async function changeStatus(connection, tally, clientId, agent) {
+  const idBase = `msg_${ulid(undefined, Math.random)}`.slice(0, 26); // as newMessageIdBase (src/common/message-id.ts)
+  const change = { client: clientId, type: 'local', agent: agent.id, status: agent.status, source: 'api', id_base: idBase };
+  const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgents, [JSON.stringify([change]), new Date()]));
+  return deliveries;
+}
+
+/** One delivery as the worker handles it after a 200 from the receiver: load, then record the attempt. */
+async function deliver(connection, tally, id) {
+  const [[row]] = await connection.query(SQL.load(1), [id]);
+  if (!row || row.state !== 'pending') {
+    tally.wrong++;
+    return;
+  }
+  const startedAt = new Date();
+  const durationMs = 3;
+  const attemptNumber = row.attempts + 1;
+  // state, attempts, last_status_code, last_error, next_attempt_at; delivered_at, attempts_before_retry (CASE id pairs).
+  const columns = ['succeeded', attemptNumber, 200, null, null, new Date(startedAt.getTime() + durationMs), null];
+  await retryDeadlocks(tally, async () => {
+    await connection.query(SQL.begin);
+    try {
+      await connection.query(SQL.insertAttempts(1), [id, attemptNumber, startedAt, durationMs, 200, null, 'ok']);
+      await connection.query(SQL.lock(1), [id]);
+      await connection.query(SQL.update(1), [...columns.flatMap((value) => [id, value]), id]);
+      await connection.query(SQL.commit);
+    } catch (error) {
+      await connection.query(SQL.rollback).catch(() => undefined);
+      throw error;
+    }
+  });
+  tally.deliveries++;
+}
+
+/** A client of its own, `agents` agents, each with an agent-login and an agent-logout GET event: one delivery a change. */
+async function setUp(db, clientId, agents) {
+  await db.query(
+    `INSERT INTO clients (id, name, agent_event_limit, agent_event_count, signing_secret) VALUES (?, 'SQL ceiling', 1000000, ?, ?)`,
+    [clientId, agents * 2, `whsec_${ulid()}`],
+  );
+  const names = Array.from({ length: agents }, (_, i) => [clientId, 'local', `c${i}*094@ceiling.bench`]);
+  await db.query('INSERT INTO agents (client_id, agent_type, extension_name) VALUES ?', [names]);
+  const [rows] = await db.query('SELECT id FROM agents WHERE client_id = ? ORDER BY id', [clientId]);
+  const events = rows.flatMap(({ id }) => [
+    [clientId, id, 'agent-login', 'GET', 'http://127.0.0.1:9/ceiling/login'],
+    [clientId, id, 'agent-logout', 'GET', 'http://127.0.0.1:9/ceiling/logout'],
+  ]);
+  await db.query('INSERT INTO agent_events (client_id, agent_id, event_type, method, url) VALUES ?', [events]);
+  return rows.map(({ id }) => ({ id, status: 'logged_out' }));
+}
+
+async function removeRows(db, clientId) {
+  await db.query('DELETE a FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.client_id = ?', [clientId]);
+  await db.query('DELETE FROM deliveries WHERE client_id = ?', [clientId]);
+  await db.query('DELETE FROM status_changes WHERE client_id = ?', [clientId]);
+  await db.query('DELETE FROM clients WHERE id = ?', [clientId]); // agents and agent events by cascade
+}
+
+/**
+ * Measures the ceiling on an already migrated database: `connections` loops, each on a connection of its own, take
+ * an idle agent, toggle its status with `change_agents` and deliver what it returned; `warmupSeconds` not counted.
+ * Its rows are deleted at the end unless `keepRows`, so the database is left as it was found.
+ */
+export async function measureSqlCeiling({
+  databaseUrl,
+  connections = 64,
+  seconds = 15,
+  agents = 640,
+  warmupSeconds = 1.5,
+  clientId = 'bench-ceiling',
+  keepRows = false,
+}) {
+  const options = { uri: databaseUrl, timezone: 'Z', charset: 'utf8mb4_unicode_ci', enableKeepAlive: true };
+  const db = await mysql.createConnection(options);
+  const pool = mysql.createPool({ ...options, connectionLimit: connections });
+  try {
+    const idle = await setUp(db, clientId, agents);
+    const tally = { changes: 0, deliveries: 0, wrong: 0, deadlocks: 0 };
+    let stop = false;
+    const loop = async () => {
+      const connection = await pool.getConnection();
+      try {
+        while (!stop) {
+          const agent = idle.shift(); // more agents than loops: one is always idle, and never in two loops at once
+          agent.status = agent.status === 'available' ? 'logged_out' : 'available';
+          const deliveries = await changeStatus(connection, tally, clientId, agent);
+          tally.changes++;
+          if (deliveries.length !== 1) tally.wrong++;
+          for (const { id } of deliveries) await deliver(connection, tally, id);
+          idle.push(agent);
+        }
+      } finally {
+        connection.release();
+      }
+    };
+    const done = Promise.all(Array.from({ length: connections }, () => loop().finally(() => (stop = true))));
+    done.catch(() => undefined); // awaited below; a failed loop stops the others
+
+    const pids = { mysql: serverPids().mysql };
+    const snapshot = async () => ({ ...tally, cpu: cpuSnapshot(pids), mysql: await mysqlCounters(db) });
+    await sleep(warmupSeconds * 1000);
+    const before = await snapshot();
+    await sleep(seconds * 1000);
+    const after = await snapshot();
+    stop = true;
+    await done;
+
+    const [[found]] = await db.query(
+      `SELECT (SELECT COUNT(*) FROM status_changes WHERE client_id = ?) AS changes,
+              (SELECT COUNT(*) FROM deliveries WHERE client_id = ?) AS deliveries,
+              (SELECT COUNT(*) FROM deliveries WHERE client_id = ? AND state = 'succeeded') AS succeeded,
+              (SELECT COUNT(*) FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.client_id = ?) AS attempts`,
+      [clientId, clientId, clientId, clientId],
+    );
+    const check = { ...Object.fromEntries(Object.entries(found).map(([key, value]) => [key, Number(value)])), made: tally.changes };
+    const cpu = cpuSince(before.cpu, after.cpu);
+    const deliveries = after.deliveries - before.deliveries;
+    const changes = after.changes - before.changes;
+    const per = (value) => round2(value / deliveries);
+    const mysqlPerDelivery = Object.fromEntries(
+      Object.entries(counterDelta(before.mysql, after.mysql)).map(([key, value]) => [key, per(value)]),
+    );
+    return {
+      connections,
+      agents,
+      batch: 1,
+      seconds: cpu.wallSeconds,
+      changes,
+      deliveries,
+      deliveriesPerSecond: round2(deliveries / cpu.wallSeconds),
+      changesPerSecond: round2(changes / cpu.wallSeconds),
+      statementsPerDelivery: mysqlPerDelivery.Questions ?? null,
+      mariadbCpuMsPerDelivery: cpu.cpuSeconds.mysql == null ? null : per(cpu.cpuSeconds.mysql * 1000),
+      benchCpuMsPerDelivery: per(cpu.cpuSeconds.bench * 1000),
+      mysqlPerDelivery,
+      cpuSeconds: cpu.cpuSeconds,
+      deadlocksRetried: tally.deadlocks,
+      check,
+      ok:
+        tally.wrong === 0 &&
+        check.changes === check.made &&
+        check.deliveries === check.changes &&
+        check.succeeded === check.deliveries &&
+        check.attempts === check.deliveries,
+    };
+  } finally {
+    await pool.end().catch(() => undefined);
+    if (!keepRows) await removeRows(db, clientId).catch(() => undefined);
+    await db.end().catch(() => undefined);
+  }
+}
