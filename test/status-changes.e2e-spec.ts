@@ -401,4 +401,38 @@ describe('status change detection and the outbox', () => {
       expect(await t.sql('SELECT COUNT(*) AS n FROM agent_events WHERE agent_id = ?', [agentId])).toEqual([{ n: 30 }]);
     });
   });
+  it('gives each delivery of one change its own ULID-shaped id, in the order of the subscriptions, past 32 of them', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    await t.http().put(`/client/${clientId}/limit/`).set(admin).send({ agent_event_limit: 100 }).expect(200);
+    const events: number[] = [];
+    for (let i = 0; i < 40; i++) events.push(await createEvent(t, clientId, 'local', agentId, login(`https://many.example.com/${i}`)));
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    const rows = await t.sql<{ id: string; agent_event_id: number; url: string }>(
+      'SELECT id, agent_event_id, url FROM deliveries WHERE agent_id = ? ORDER BY id',
+      [agentId],
+    );
+    expect(rows.map((row) => row.agent_event_id)).toEqual(events);
+    expect(rows.map((row) => row.url)).toEqual(events.map((_, i) => `https://many.example.com/${i}`));
+    expect(new Set(rows.map((row) => row.id)).size).toBe(40);
+    for (const row of rows) expect(row.id).toMatch(/^msg_[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+  it('answers each of many simultaneous changes for itself: agents that are not there get 404, the others change once', async () => {
+    const { clientId, agentId } = await freshAgent('local');
+    const others = [agentId];
+    for (let i = 2; i <= 8; i++) others.push(await createAgent(t, clientId, 'local', agentName('local', i)));
+    const missing = [999_991, 999_992];
+    const targets = [...others, ...missing, ...others];
+    const responses = await Promise.all(targets.map((id) => setStatus(t, clientId, 'local', id, 'available')));
+    expect(responses.map((response) => response.status)).toEqual(targets.map((id) => (missing.includes(id) ? 404 : 200)));
+    for (const [index, id] of targets.entries()) {
+      if (missing.includes(id))
+        expect(responses[index].body).toMatchObject({ status: 'agent_not_found', message: expect.stringContaining(String(id)) });
+      else expect(responses[index].body).toMatchObject({ id, status: 'available' });
+    }
+    const changes = await t.sql<{ agent_id: number; n: number }>(
+      'SELECT agent_id, COUNT(*) AS n FROM status_changes WHERE client_id = ? GROUP BY agent_id ORDER BY agent_id',
+      [clientId],
+    );
+    expect(changes).toEqual(others.map((id) => ({ agent_id: id, n: 1 })));
+  });
 });

@@ -73,9 +73,10 @@ export const config = {
 export const TARGETS = {
   e2eToFloor: 0.5,
   e2eToCeiling: 0.8,
-  fixedP99Ms: 50,
+  fixedP99Ms: 25,
   listP99Ms: 20,
-  workerRssMb: 250,
+  workerRssMb: 200,
+  apiRssMb: 250,
   growth: 0.2,
   /** The service's end-to-end deliveries/s over the naive durable reference's (bench/naive/), at the same level. */
   e2eToNaive: 1.5,

@@ -48,7 +48,7 @@ export function renderReport(results) {
     [
       'floor: bare BullMQ + HTTP GET, deliveries/s',
       ...each(() => fmt(floor.deliveriesPerSecond)),
-      'the ceiling',
+      'no durable work',
       floor.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor.received}/${floor.jobs}`,
     ],
     [
@@ -141,7 +141,16 @@ export function renderReport(results) {
       '–',
       '',
     ],
-    ['API peak RSS (end of level)', ...each((l) => `${fmt(l.rss.end.api.peakMb)} MB (${fmt(l.rss.start.api.rssMb)} MB at start)`), '–', ''],
+    [
+      'API peak RSS at saturation',
+      ...each(
+        (l) => `${fmt(l.rss.saturation.api.peakMb)} MB (${fmt(l.rss.start.api.rssMb)} at start, ${fmt(l.rss.end.api.peakMb)} at the end)`,
+      ),
+      `< ${TARGETS.apiRssMb} MB`,
+      verdicts(
+        (l) => `${(l.rss.saturation.api.peakMb / TARGETS.apiRssMb).toFixed(2)}× ${yes(l.rss.saturation.api.peakMb < TARGETS.apiRssMb)}`,
+      ),
+    ],
     [
       'worker peak RSS at saturation',
       ...each((l) => `${fmt(l.rss.saturation.worker.peakMb)} MB (${fmt(l.rss.start.worker.rssMb)} MB at start)`),
