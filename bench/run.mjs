@@ -6,7 +6,7 @@ import { cpus, totalmem, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { config, TARGETS } from './lib/config.mjs';
+import { ALL_PHASES, config, TARGETS } from './lib/config.mjs';
 import { Receiver } from './lib/receiver.mjs';
 import { Api } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
@@ -242,8 +242,9 @@ async function runNaive(level, serviceOut, { driver, env }) {
     CONCURRENCY: String(config.concurrency),
     PORT: String(await freePort()),
   };
-  // Plain `node`, as a hand-written service would run: with the service's --max-old-space-size it ran 10–20 % slower
-  // (two pairs of quick runs: 743 and 667 deliveries/s without, 608 and 578 with).
+  // Plain `node`, as a hand-written service would run, and its faster setting here: with the service's
+  // --max-old-space-size it was slower (quick runs, deliveries/s: 743, 667 and 673 without; 629 and 629 with 1 GB,
+  // 608 and 578 with 512 MB).
   const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs' });
   const worker = runService('naive-worker', naiveEnv, { label: 'naive-worker', script: 'bench/naive/worker.mjs' });
   state.services.push(api, worker);
@@ -479,7 +480,7 @@ async function main() {
       otherRequestsAtReceiver: state.receiver.other.length,
     },
   };
-  const partial = config.phases.size < 3 ? `-${[...config.phases].join('-')}` : '';
+  const partial = ALL_PHASES.some((phase) => !config.phases.has(phase)) ? `-${[...config.phases].join('-')}` : '';
   const { table, markdown } = renderReport(results);
   console.log(`\n${table}\n`);
   // Profiling and partial runs are experiments: they go to bench/results/tmp/ (ignored by git).

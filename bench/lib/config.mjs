@@ -9,6 +9,8 @@ function num(name, full, smoke) {
   return value;
 }
 
+export const ALL_PHASES = ['e2e', 'api', 'naive', 'ceiling'];
+
 export const config = {
   quick,
   databaseUrl: process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/agent_events',
@@ -21,7 +23,7 @@ export const config = {
    * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
    * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level.
    */
-  phases: new Set((process.env.BENCH_PHASES || 'e2e,api,naive,ceiling').split(',').map((p) => p.trim())),
+  phases: new Set((process.env.BENCH_PHASES || ALL_PHASES.join(',')).split(',').map((p) => p.trim())),
   /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
   serviceEnv: Object.fromEntries(
     Object.entries(process.env)
