@@ -31,7 +31,9 @@ run(process.execPath, ['dist/src/database/migrate.js'], 'migrating the database'
 
 const role = process.argv[2] ?? 'all';
 const entry =
-  role === 'worker' ? [...WORKER_NODE_FLAGS, 'dist/src/worker.js'] : [...API_NODE_FLAGS, 'dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
+  role === 'worker'
+    ? [...WORKER_NODE_FLAGS, 'dist/src/worker.js']
+    : [...API_NODE_FLAGS, 'dist/src/main.js', ...(role === 'api' ? [] : ['--with-worker'])];
 const child = spawn(process.execPath, ['--enable-source-maps', ...entry], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)));
