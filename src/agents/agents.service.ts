@@ -94,7 +94,14 @@ export class AgentsService {
     const kind = AGENT_KINDS[type];
     let change: StatusChangeResult | undefined;
     await this.saveUnique(kind, fields, async () => {
-      change = await this.status.change({ clientId, agentType: type, agentId, name: fields[kind.nameField], status: fields.status, source: 'api' });
+      change = await this.status.change({
+        clientId,
+        agentType: type,
+        agentId,
+        name: fields[kind.nameField],
+        status: fields.status,
+        source: 'api',
+      });
     });
     if (!change?.agent) throw await this.agentNotFound(clientId, type, agentId);
     await this.queue.enqueueAfterCommit(change.deliveries);
