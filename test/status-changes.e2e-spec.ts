@@ -417,10 +417,12 @@ describe('status change detection and the outbox', () => {
     for (const row of rows) expect(row.id).toMatch(/^msg_[0-9A-HJKMNP-TV-Z]{26}$/);
   });
   it('answers each of many simultaneous changes for itself: agents that are not there get 404, the others change once', async () => {
-    const { clientId, agentId } = await freshAgent('local');
-    const others = [agentId];
-    for (let i = 2; i <= 8; i++) others.push(await createAgent(t, clientId, 'local', agentName('local', i)));
-    const missing = [999_991, 999_992];
+    const { clientId, agentId: deleted } = await freshAgent('local');
+    await t.http().delete(`/client/${clientId}/agent/local/${deleted}`).set(admin).expect(204);
+    const others: number[] = [];
+    for (let i = 2; i <= 9; i++) others.push(await createAgent(t, clientId, 'local', agentName('local', i)));
+    // One agent gone before the others (a batch is sorted by agent id: it comes first), one that never was (last).
+    const missing = [deleted, 999_992];
     const targets = [...others, ...missing, ...others];
     const responses = await Promise.all(targets.map((id) => setStatus(t, clientId, 'local', id, 'available')));
     expect(responses.map((response) => response.status)).toEqual(targets.map((id) => (missing.includes(id) ? 404 : 200)));
@@ -434,5 +436,20 @@ describe('status change detection and the outbox', () => {
       [clientId],
     );
     expect(changes).toEqual(others.map((id) => ({ agent_id: id, n: 1 })));
+  });
+  it('freezes a name with quotes, a backslash and letters beyond ASCII into the payload exactly as JSON.stringify writes it', async () => {
+    const name = 'Zoë "the \\ boss" 000*1@ringme.ru';
+    const { clientId, agentId } = await freshAgent('local', name);
+    await createEvent(t, clientId, 'local', agentId, login('https://quoted.example.com/in'));
+    await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
+    const [row] = await deliveries(agentId);
+    const payload = {
+      agent_status: 'available',
+      agent_type: 'local',
+      event_source: 'api',
+      agent_id: String(agentId),
+      extension_name: name,
+    };
+    expect(row.payload).toBe(JSON.stringify(payload));
   });
 });

@@ -14,7 +14,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  *   subscription's ordinal, so one change's deliveries sort in subscription order and ids stay ULID-shaped.
  *   Four characters number 1,048,576 subscriptions, more than a client may have (1,000,000).
  * - The payload is the spec's AgentEventData in the spec's order, as compact JSON (as `agentEventPayload` and
- *   JSON.stringify make it for a test event).
+ *   JSON.stringify make it for a test event), put together with JSON_QUOTE, which MySQL and MariaDB both have.
+ * - Needs JSON_TABLE and window functions: MariaDB 10.6 or MySQL 8.0 and later.
  * - Result sets, two per change: the agent (none when it is not there, or no longer has the name it was found by),
  *   then the new deliveries (none when the status did not change).
  */
@@ -62,9 +63,9 @@ BEGIN
       SELECT CONCAT(p_id_base, SUBSTRING(base32, (n >> 15 & 31) + 1, 1), SUBSTRING(base32, (n >> 10 & 31) + 1, 1),
                     SUBSTRING(base32, (n >> 5 & 31) + 1, 1), SUBSTRING(base32, (n & 31) + 1, 1)),
              p_client_id, p_agent_id, e.id, v_change_id, e.url, e.method,
-             JSON_COMPACT(JSON_OBJECT('agent_status', p_status, 'agent_type', p_agent_type, 'event_source', p_source,
-                                      'agent_id', CAST(p_agent_id AS char),
-                                      IF(p_agent_type = 'local', 'extension_name', 'agent_number'), COALESCE(v_name, ''))),
+             CONCAT('{"agent_status":', JSON_QUOTE(p_status), ',"agent_type":', JSON_QUOTE(p_agent_type),
+                    ',"event_source":', JSON_QUOTE(p_source), ',"agent_id":', JSON_QUOTE(CAST(p_agent_id AS char)),
+                    IF(p_agent_type = 'local', ',"extension_name":', ',"agent_number":'), JSON_QUOTE(COALESCE(v_name, '')), '}'),
              p_changed_at, p_changed_at
         FROM (SELECT id, url, method, ROW_NUMBER() OVER (ORDER BY id) - 1 AS n
                 FROM agent_events
@@ -84,27 +85,43 @@ END`;
 
 /**
  * A batch of changes, each `{client, type, agent, found_by?, name?, status?, source, id_base}`, in one transaction,
- * in the order given (callers sort by agent id: every batch then locks agents in the same order).
+ * in the order given (callers sort by agent id: every batch then locks agents in the same order). JSON_TABLE reads
+ * the batch once (a JSON_VALUE per field, which parses the text from the start each time, cost 10–15 % more
+ * MariaDB CPU per change at batches of 8).
  */
 const CREATE_BATCH = `
 CREATE PROCEDURE change_agents(IN p_changes longtext, IN p_changed_at datetime(3))
 MODIFIES SQL DATA
 BEGIN
-  DECLARE i int unsigned DEFAULT 0;
-  DECLARE v_path varchar(16);
+  DECLARE v_done boolean DEFAULT FALSE;
+  DECLARE v_client varchar(64);
+  DECLARE v_type varchar(8);
+  DECLARE v_agent int unsigned;
+  DECLARE v_found_by varchar(255);
+  DECLARE v_name varchar(255);
+  DECLARE v_status varchar(16);
+  DECLARE v_source varchar(8);
+  DECLARE v_id_base varchar(26);
+  DECLARE changes CURSOR FOR
+    SELECT client, type, agent, found_by, name, status, source, id_base
+      FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (
+             client varchar(64) PATH '$.client', type varchar(8) PATH '$.type', agent int unsigned PATH '$.agent',
+             found_by varchar(255) PATH '$.found_by', name varchar(255) PATH '$.name', status varchar(16) PATH '$.status',
+             source varchar(8) PATH '$.source', id_base varchar(26) PATH '$.id_base')) AS batch;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = TRUE;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
   SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
   START TRANSACTION;
-  WHILE i < JSON_LENGTH(p_changes) DO
-    SET v_path = CONCAT('$[', i, ']');
-    CALL change_agent_in(
-      JSON_VALUE(p_changes, CONCAT(v_path, '.client')), JSON_VALUE(p_changes, CONCAT(v_path, '.type')),
-      JSON_VALUE(p_changes, CONCAT(v_path, '.agent')), JSON_VALUE(p_changes, CONCAT(v_path, '.found_by')),
-      JSON_VALUE(p_changes, CONCAT(v_path, '.name')), JSON_VALUE(p_changes, CONCAT(v_path, '.status')),
-      JSON_VALUE(p_changes, CONCAT(v_path, '.source')), p_changed_at, JSON_VALUE(p_changes, CONCAT(v_path, '.id_base')));
-    SET i = i + 1;
-  END WHILE;
+  OPEN changes;
+  each_change: LOOP
+    FETCH changes INTO v_client, v_type, v_agent, v_found_by, v_name, v_status, v_source, v_id_base;
+    IF v_done THEN
+      LEAVE each_change;
+    END IF;
+    CALL change_agent_in(v_client, v_type, v_agent, v_found_by, v_name, v_status, v_source, p_changed_at, v_id_base);
+  END LOOP;
+  CLOSE changes;
   COMMIT;
 END`;
 
