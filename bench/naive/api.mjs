@@ -3,44 +3,19 @@
 // agent, update it, write the status change and one delivery row per subscription), then one `queue.add` per delivery.
 // It writes the same rows, ids, payloads and jobs as the service (src/status/status.service.ts). Run by bench/run.mjs.
 import http from 'node:http';
-import mysql from 'mysql2/promise';
+import { pool, transaction } from './db.mjs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { newMessageId } from '../../dist/src/common/message-id.js';
 import { deliveryJobName } from '../../dist/src/deliveries/delivery-job.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from '../../dist/src/queue/queue.constants.js';
 
-const { DATABASE_URL, REDIS_URL, QUEUE_PREFIX, ADMIN_TOKEN } = process.env;
+const { REDIS_URL, QUEUE_PREFIX, ADMIN_TOKEN } = process.env;
 const PORT = Number(process.env.PORT);
 const NAME_COLUMN = { local: 'extension_name', remote: 'agent_number' };
 
-const pool = mysql.createPool({
-  uri: DATABASE_URL,
-  timezone: 'Z',
-  charset: 'utf8mb4_unicode_ci',
-  connectionLimit: Number(process.env.DB_POOL_SIZE || 16), // the service's pool size
-  enableKeepAlive: true,
-});
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
 const queue = new Queue(WEBHOOK_QUEUE, { connection: redis, prefix: QUEUE_PREFIX, defaultJobOptions: WEBHOOK_JOB_OPTIONS });
-
-/** Runs `work(connection)` in a transaction, again when InnoDB picked it as a deadlock victim. */
-async function transaction(work) {
-  for (let attempt = 1; ; attempt++) {
-    const connection = await pool.getConnection();
-    try {
-      await connection.beginTransaction();
-      const result = await work(connection);
-      await connection.commit();
-      return result;
-    } catch (error) {
-      await connection.rollback().catch(() => undefined);
-      if (error.code !== 'ER_LOCK_DEADLOCK' || attempt >= 5) throw error;
-    } finally {
-      connection.release();
-    }
-  }
-}
 
 /** The agent after the change (null if there is none) and the delivery jobs to enqueue. */
 function changeStatus(clientId, type, agentId, status) {

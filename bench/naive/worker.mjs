@@ -4,7 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
-import mysql from 'mysql2/promise';
+import { pool, transaction } from './db.mjs';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
@@ -19,19 +19,12 @@ import {
 import { USER_AGENT } from '../../dist/src/deliveries/user-agent.js';
 import { WEBHOOK_QUEUE } from '../../dist/src/queue/queue.constants.js';
 
-const { DATABASE_URL, REDIS_URL, QUEUE_PREFIX } = process.env;
+const { REDIS_URL, QUEUE_PREFIX } = process.env;
 const CONCURRENCY = Number(process.env.CONCURRENCY || 64);
 const TIMEOUT_MS = 10_000;
 const SECRET_OVERLAP_MS = 24 * 3600_000;
 const SCHEDULE = parseRetrySchedule(DEFAULT_RETRY_SCHEDULE);
 
-const pool = mysql.createPool({
-  uri: DATABASE_URL,
-  timezone: 'Z',
-  charset: 'utf8mb4_unicode_ci',
-  connectionLimit: Number(process.env.DB_POOL_SIZE || 16), // the service's pool size
-  enableKeepAlive: true,
-});
 // What the service's HTTP client (axios) adds to every request, and the response encodings it decodes.
 const ACCEPT = 'application/json, text/plain, */*';
 const ACCEPT_ENCODING = 'gzip, compress, deflate, br';
@@ -106,24 +99,6 @@ function send(delivery) {
     );
     outgoing.end(request.body);
   });
-}
-
-/** Runs `work(connection)` in a transaction, again when InnoDB picked it as a deadlock victim. */
-async function transaction(work) {
-  for (let attempt = 1; ; attempt++) {
-    const connection = await pool.getConnection();
-    try {
-      await connection.beginTransaction();
-      const result = await work(connection);
-      await connection.commit();
-      return result;
-    } catch (error) {
-      await connection.rollback().catch(() => undefined);
-      if (error.code !== 'ER_LOCK_DEADLOCK' || attempt >= 5) throw error;
-    } finally {
-      connection.release();
-    }
-  }
 }
 
 class RetryLater extends Error {
