@@ -45,7 +45,7 @@ export const config = {
   floorJobs: num('BENCH_FLOOR_JOBS', 20000, 4000),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 3, 1.5),
   fixedRate: num('BENCH_FIXED_RATE', 200, 200),
-  fixedSeconds: num('BENCH_FIXED_SECONDS', 12, 4),
+  fixedSeconds: num('BENCH_FIXED_SECONDS', 30, 4),
   saturationSeconds: num('BENCH_SECONDS', 15, 5),
   saturationInflight: num('BENCH_SAT_INFLIGHT', 64, 64),
   /** Seconds at the start of the saturation drive left out of the sustained rate (queues fill up). */
