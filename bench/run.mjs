@@ -31,6 +31,7 @@ import {
   counterDelta,
   round2,
   serviceEnv,
+  waitForPurge,
 } from './lib/infra.mjs';
 import { measureFloor } from './lib/floor.mjs';
 import { seedHistory, counts } from './lib/history.mjs';
@@ -39,7 +40,7 @@ import { steadyRate } from './lib/stats.mjs';
 import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
 import { renderReport } from './lib/report.mjs';
 import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
-import { ensureServices } from '../scripts/services.mjs';
+import { createDatabase, ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
 const log = (...args) => console.log(`[bench ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
@@ -47,6 +48,7 @@ const T0 = performance.now();
 
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
 const databaseName = `ae_bench_${stamp}`;
+const ceilingDatabase = `${databaseName}_ceiling`;
 const queuePrefix = `{ae-bench-${stamp}}`;
 const floorPrefix = `{ae-bench-${stamp}-floor}`;
 const naivePrefix = `{ae-bench-${stamp}-naive}`;
@@ -64,6 +66,8 @@ async function cleanup() {
   if (!config.keep) {
     if (state.databaseCreated)
       await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
+    if (state.ceilingCreated)
+      await dropDatabase(config.databaseUrl, ceilingDatabase).catch((error) => log(`could not drop ${ceilingDatabase}: ${error.message}`));
     if (state.redis) {
       for (const prefix of [queuePrefix, floorPrefix, naivePrefix]) {
         const deleted = await deletePrefix(state.redis, prefix).catch((error) => log(`could not clear ${prefix}: ${error.message}`));
@@ -152,6 +156,8 @@ async function runLevel(level, ctx) {
   out.history = history;
   out.rows = await counts(state.db);
   log(`level ${level}: history ${JSON.stringify(history.inserted)} in ${history.seconds} s; rows now ${JSON.stringify(out.rows)}`);
+  out.settled = await waitForPurge(state.db);
+  log(`level ${level}: InnoDB history list ${out.settled.historyLength} after ${out.settled.seconds} s of waiting for purge`);
 
   const services = await startServices(env, level);
   const pids = { api: services.api.pid, worker: services.worker.pid, ...serverPids() };
@@ -363,8 +369,20 @@ async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) 
 }
 
 /** The SQL ceiling (bench/lib/sql-ceiling.mjs), once, after the first level with its API and worker stopped. */
-async function runCeiling(level, databaseUrl) {
-  const ceiling = { level, ...(await measureSqlCeiling({ databaseUrl, seconds: config.sqlCeilingSeconds })) };
+/**
+ * The SQL ceiling, in a database of its own (migrated by the service's own command, dropped afterwards): the rows it
+ * writes never touch the bench's database, and none are deleted there (InnoDB would still be purging them during the
+ * next level's figures).
+ */
+async function runCeiling(level, env) {
+  const url = databaseUrlFor(config.databaseUrl, ceilingDatabase);
+  await createDatabase(url);
+  state.ceilingCreated = true;
+  const migrate = runService('database/migrate', { ...env, DATABASE_URL: url }, { label: 'migrate' });
+  if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
+  const ceiling = { level, ...(await measureSqlCeiling({ databaseUrl: url, seconds: config.sqlCeilingSeconds, keepRows: true })) };
+  await dropDatabase(config.databaseUrl, ceilingDatabase);
+  state.ceilingCreated = false;
   log(
     `level ${level}: SQL ceiling ${ceiling.deliveriesPerSecond} deliveries/s; per delivery ${ceiling.statementsPerDelivery} statements, MariaDB ${ceiling.mariadbCpuMsPerDelivery} CPU ms; checks ${ceiling.ok ? 'ok' : 'FAILED'}`,
   );
@@ -440,7 +458,7 @@ async function main() {
   let ceiling;
   for (const level of config.levels) {
     levels.push(await runLevel(level, { env, receiver: state.receiver, driver, sinks, agents }));
-    if (config.phases.has('ceiling') && !ceiling) ceiling = await runCeiling(level, databaseUrl);
+    if (config.phases.has('ceiling') && !ceiling) ceiling = await runCeiling(level, env);
   }
 
   const [[{ failedAttempts }]] = await state.db.query(
