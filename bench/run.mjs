@@ -195,8 +195,11 @@ async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
 
   // Fixed offered load, well under saturation: open loop.
   const fixed = `L${level}${tag}:fixed`;
-  const fixedRun = await driver.openLoop(fixed, config.fixedRate, config.fixedSeconds);
-  await driver.drain(fixed, config.drainSeconds * 1000);
+  let fixedRun;
+  const fixedDiag = await measured(pids, async () => {
+    fixedRun = await driver.openLoop(fixed, config.fixedRate, config.fixedSeconds);
+    await driver.drain(fixed, config.drainSeconds * 1000);
+  });
   out.phases.fixed = {
     ...driver.verify(fixed),
     offeredRate: config.fixedRate,
@@ -204,6 +207,7 @@ async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
     maxScheduleLagMs: fixedRun.maxScheduleLagMs,
     sent: fixedRun.sent,
   };
+  out.diagnostics.fixedPerDelivery = perUnit(fixedDiag, out.phases.fixed.received);
   rss('fixed');
   log(`level ${level}${tag}: fixed ${config.fixedRate}/s: latency ${JSON.stringify(out.phases.fixed.latency)}`);
 

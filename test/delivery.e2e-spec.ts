@@ -162,6 +162,34 @@ describe('webhook delivery', () => {
     expect(row).toEqual({ state: 'succeeded', attempts: 3 });
   });
 
+  it('logs each attempt as it happened: the exact response text and error, and times in UTC to the millisecond', async () => {
+    const odd = 'naïve "quoted" \\ back\u00a0slash — ответ';
+    receiver.reply({ status: 503, body: odd }, { status: 200, body: 'ok' });
+    const agent = await agentWithEvents(t, { extension_name: 'log-times@ringme.ru' }, [
+      { url: receiver.url(), event_type: 'agent-login', method: 'GET' },
+    ]);
+    const before = Date.now();
+    await agent.setStatus('available');
+    await receiver.waitFor(2);
+    const after = Date.now();
+    const detail = await deliveryIn(agent.clientId, 'succeeded');
+    expect(detail.attempts.map((attempt: { status_code: number; response_snippet: string }) => [attempt.status_code, attempt.response_snippet])).toEqual([
+      [503, odd],
+      [200, 'ok'],
+    ]);
+    for (const attempt of detail.attempts as { started_at: string }[]) {
+      expect(Date.parse(attempt.started_at)).toBeGreaterThanOrEqual(before - 5);
+      expect(Date.parse(attempt.started_at)).toBeLessThanOrEqual(after);
+    }
+    expect(Date.parse(detail.delivered_at)).toBeGreaterThanOrEqual(Date.parse(detail.attempts[1].started_at));
+    expect(Date.parse(detail.delivered_at)).toBeLessThanOrEqual(after + 5);
+    const [row] = await t.sql<{ last_error: string | null; held_reason: string | null; next_attempt_at: Date | null }>(
+      'SELECT last_error, held_reason, next_attempt_at FROM deliveries WHERE id = ?',
+      [detail.id],
+    );
+    expect(row).toEqual({ last_error: null, held_reason: null, next_attempt_at: null });
+  });
+
   it('stops at once on 410 Gone: the delivery is dead after one attempt', async () => {
     receiver.reply({ status: 410 });
     const agent = await agentWithEvents(t, { extension_name: 'gone@ringme.ru' }, [

@@ -272,6 +272,7 @@ export function renderReport(results) {
         .join(', '),
     ]);
     for (const [name, key] of [
+      [`per delivery at the fixed load`, 'fixedPerDelivery'],
       ['per PUT, worker stopped', 'backlogFillPerChange'],
       ['per delivery, worker alone', 'backlogDrainPerDelivery'],
       ['per GET list', 'listPerRequest'],
@@ -391,6 +392,13 @@ function naiveSection(results) {
       (r) => `${fmt(r.rss.saturation.api.peakMb)} MB / ${fmt(r.rss.saturation.worker.peakMb)} MB`,
     ],
     ...perDelivery((r) => r.diagnostics.saturationPerDelivery),
+    [
+      '  CPU ms per delivery by process, fixed load',
+      (r) =>
+        Object.entries(r.diagnostics.fixedPerDelivery?.cpuMs ?? {})
+          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+          .join(', ') || '–',
+    ],
   ];
   const { ratio, target, pass } = naive.e2eToNaive;
   return [

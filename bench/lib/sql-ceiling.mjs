@@ -7,6 +7,8 @@ import { cpuSince, cpuSnapshot, counterDelta, mysqlCounters, round2, serverPids 
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const marks = (n) => Array.from({ length: n }, () => '?').join(', ');
+/** As sqlTime in src/deliveries/delivery.service.ts: UTC, as the connection writes dates. */
+const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
 
 /** The service's statements, as it sends them; `n` is the batch size where the service batches (here always 1). */
 const SQL = {
@@ -19,23 +21,8 @@ const SQL = {
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
         WHERE d.id IN (${marks(n)})`,
-  // src/deliveries/delivery.service.ts (DeliveryService.record) and src/database/transaction.ts: one transaction.
-  begin: 'START TRANSACTION',
-  insertAttempts: (
-    n,
-  ) => `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
-         VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-  lock: (n) => `SELECT id, manual_retries FROM deliveries WHERE id IN (${marks(n)}) FOR UPDATE`,
-  update: (n) => {
-    const caseId = `CASE id ${Array.from({ length: n }, () => 'WHEN ? THEN ?').join(' ')} END`;
-    const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'];
-    const kept = ['delivered_at', 'attempts_before_retry'];
-    return `UPDATE deliveries SET ${updated.map((name) => `${name} = ${caseId}`).join(', ')}, held_reason = NULL,
-                ${kept.map((name) => `${name} = COALESCE(${caseId}, ${name})`).join(', ')}
-          WHERE id IN (${marks(n)})`;
-  },
-  commit: 'COMMIT',
-  rollback: 'ROLLBACK',
+  // src/deliveries/delivery.service.ts (DeliveryService.record): the batch's attempts and outcomes, one round trip.
+  recordAttempts: 'CALL record_attempts(?)',
 };
 
 /** As src/database/transaction.ts: a deadlock's victim is run again (counted; none are expected here). */
@@ -68,21 +55,21 @@ async function deliver(connection, tally, id) {
   }
   const startedAt = new Date();
   const durationMs = 3;
-  const attemptNumber = row.attempts + 1;
-  // state, attempts, last_status_code, last_error, next_attempt_at; delivered_at, attempts_before_retry (CASE id pairs).
-  const columns = ['succeeded', attemptNumber, 200, null, null, new Date(startedAt.getTime() + durationMs), null];
-  await retryDeadlocks(tally, async () => {
-    await connection.query(SQL.begin);
-    try {
-      await connection.query(SQL.insertAttempts(1), [id, attemptNumber, startedAt, durationMs, 200, null, 'ok']);
-      await connection.query(SQL.lock(1), [id]);
-      await connection.query(SQL.update(1), [...columns.flatMap((value) => [id, value]), id]);
-      await connection.query(SQL.commit);
-    } catch (error) {
-      await connection.query(SQL.rollback).catch(() => undefined);
-      throw error;
-    }
-  });
+  const finishedAt = sqlTime(new Date(startedAt.getTime() + durationMs));
+  // As DeliveryService.record sends a 200's attempt (a batch of one).
+  const attempt = {
+    id,
+    attempt: row.attempts + 1,
+    started_at: sqlTime(startedAt),
+    duration_ms: durationMs,
+    status_code: 200,
+    snippet: 'ok',
+    manual_retries: row.manual_retries,
+    state: 'succeeded',
+    delivered_at: finishedAt,
+    finished_at: finishedAt,
+  };
+  await retryDeadlocks(tally, () => connection.query(SQL.recordAttempts, [JSON.stringify([attempt])]));
   tally.deliveries++;
 }
 

@@ -11,6 +11,7 @@ import { DeliveryHeldReason1764310000000 } from './migrations/1764310000000-deli
 import { DeliveryRetentionIndexes1764320000000 } from './migrations/1764320000000-delivery-retention-indexes.js';
 import { DeliveryManualRetries1764330000000 } from './migrations/1764330000000-delivery-manual-retries.js';
 import { ChangeAgentProcedure1764340000000 } from './migrations/1764340000000-change-agent-procedure.js';
+import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000-record-attempts-procedure.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   DeliveryRetentionIndexes1764320000000,
   DeliveryManualRetries1764330000000,
   ChangeAgentProcedure1764340000000,
+  RecordAttemptsProcedure1764350000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { transaction } from '../database/transaction.js';
+import { retryDeadlocks } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
 import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
@@ -177,74 +177,49 @@ export class DeliveryService {
   }
 
   /**
-   * Each attempt's row and its delivery's new state, for a whole batch, in one transaction. A delivery retried by
-   * hand while its attempt was in flight keeps the retry: the attempt is logged, and the delivery goes out again
-   * at once on a fresh schedule (the outcome returned says so).
+   * Each attempt's row and its delivery's new state, for a whole batch, in one transaction and one round trip (the
+   * `record_attempts` procedure, src/database/migrations/…-record-attempts-procedure.ts). A delivery retried by hand
+   * while its attempt was in flight keeps the retry: the attempt is logged, and the delivery goes out again at once
+   * on a fresh schedule (the outcome returned says so). A deadlock victim is run again rather than failing a whole
+   * batch of sent webhooks.
    */
   private async record(records: AttemptRecord[]): Promise<AttemptOutcome[]> {
-    const attempts = records.map(({ deliveryId, attemptNumber, startedAt, result }) => [
-      deliveryId,
-      attemptNumber,
-      startedAt,
-      result.durationMs,
-      result.statusCode,
-      result.error?.slice(0, 512) ?? null,
-      result.responseSnippet,
-    ]);
-    const ids = records.map((record) => record.deliveryId);
-    let outcomes: AttemptOutcome[] = [];
-    // A deadlock victim is run again rather than failing a whole batch of sent webhooks.
-    await transaction(this.dataSource, async (manager) => {
-      await manager.query(
-        `INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
-         VALUES ${attempts.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        attempts.flat(),
-      );
-      // The rows are locked before their outcome is decided: a manual retry either committed before (and is seen
-      // here) or waits and comes after.
-      const current = (await manager.query(
-        `SELECT id, manual_retries FROM deliveries WHERE id IN (${ids.map(() => '?').join(', ')}) FOR UPDATE`,
-        ids,
-      )) as {
-        id: string;
-        manual_retries: number;
-      }[];
-      const manualRetries = new Map(current.map((row) => [row.id, Number(row.manual_retries)]));
-      const retriedByHand = records.map(
-        (record) => (manualRetries.get(record.deliveryId) ?? record.manualRetries) !== record.manualRetries,
-      );
-      outcomes = records.map((record, index) =>
-        retriedByHand[index] ? { kind: 'retry', delayMs: 0, reason: 'retried by hand during this attempt' } : record.outcome,
-      );
-      const states = records.map(({ deliveryId, attemptNumber, startedAt, result }, index) => {
-        const outcome = outcomes[index];
+    // In id order, the order the batch's deliveries are locked in.
+    const batch = [...records]
+      .sort((a, b) => (a.deliveryId < b.deliveryId ? -1 : a.deliveryId > b.deliveryId ? 1 : 0))
+      .map(({ deliveryId, attemptNumber, startedAt, result, outcome, manualRetries }) => {
         const finishedAt = new Date(startedAt.getTime() + result.durationMs);
         return {
           id: deliveryId,
+          attempt: attemptNumber,
+          started_at: sqlTime(startedAt),
+          duration_ms: result.durationMs,
+          status_code: result.statusCode ?? undefined,
+          error: result.error?.slice(0, 512),
+          snippet: result.responseSnippet ?? undefined,
+          manual_retries: manualRetries,
           state: outcome.kind === 'succeeded' ? 'succeeded' : outcome.kind === 'dead' ? 'dead' : 'pending',
-          attempts: attemptNumber,
-          last_status_code: result.statusCode,
-          last_error: outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : null,
-          next_attempt_at: outcome.kind === 'retry' ? new Date(finishedAt.getTime() + outcome.delayMs) : null,
-          delivered_at: outcome.kind === 'succeeded' ? finishedAt : null,
-          // A manual retry's fresh schedule starts after this attempt.
-          attempts_before_retry: retriedByHand[index] ? attemptNumber : null,
+          last_error: outcome.kind === 'dead' || outcome.kind === 'retry' ? outcome.reason.slice(0, 512) : undefined,
+          next_attempt_at: outcome.kind === 'retry' ? sqlTime(new Date(finishedAt.getTime() + outcome.delayMs)) : undefined,
+          delivered_at: outcome.kind === 'succeeded' ? sqlTime(finishedAt) : undefined,
+          finished_at: sqlTime(finishedAt),
         };
       });
-      // One UPDATE for the batch: each column takes the value of its row through CASE id.
-      const caseId = `CASE id ${states.map(() => 'WHEN ? THEN ?').join(' ')} END`;
-      const values = (name: keyof (typeof states)[number]) => states.flatMap((state) => [state.id, state[name]]);
-      const updated = ['state', 'attempts', 'last_status_code', 'last_error', 'next_attempt_at'] as const;
-      const kept = ['delivered_at', 'attempts_before_retry'] as const;
-      await manager.query(
-        `UPDATE deliveries SET ${updated.map((name) => `${name} = ${caseId}`).join(', ')}, held_reason = NULL,
-                ${kept.map((name) => `${name} = COALESCE(${caseId}, ${name})`).join(', ')}
-          WHERE id IN (${ids.map(() => '?').join(', ')})`,
-        [...updated.flatMap(values), ...kept.flatMap(values), ...ids],
-      );
-    });
-    return outcomes;
+    const [locked] = (await retryDeadlocks(() => this.dataSource.query('CALL record_attempts(?)', [JSON.stringify(batch)]))) as [
+      { id: string; manual_retries: number }[],
+    ];
+    const manualRetries = new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
+    return records.map((record) =>
+      (manualRetries.get(record.deliveryId) ?? record.manualRetries) !== record.manualRetries
+        ? { kind: 'retry', delayMs: 0, reason: 'retried by hand during this attempt' }
+        : record.outcome,
+    );
   }
+}
+
+/** A date as the connection writes DATETIME values (UTC), for a JSON batch read by a procedure. */
+function sqlTime(date: Date): string {
+  return date.toISOString().slice(0, 23).replace('T', ' ');
 }
 
 /** Deliveries are isolated per host name (any port): one receiver machine, one limit and one circuit. */
