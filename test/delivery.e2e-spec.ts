@@ -173,7 +173,9 @@ describe('webhook delivery', () => {
     await receiver.waitFor(2);
     const after = Date.now();
     const detail = await deliveryIn(agent.clientId, 'succeeded');
-    expect(detail.attempts.map((attempt: { status_code: number; response_snippet: string }) => [attempt.status_code, attempt.response_snippet])).toEqual([
+    expect(
+      detail.attempts.map((attempt: { status_code: number; response_snippet: string }) => [attempt.status_code, attempt.response_snippet]),
+    ).toEqual([
       [503, odd],
       [200, 'ok'],
     ]);
