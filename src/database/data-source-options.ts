@@ -12,6 +12,7 @@ import { DeliveryRetentionIndexes1764320000000 } from './migrations/176432000000
 import { DeliveryManualRetries1764330000000 } from './migrations/1764330000000-delivery-manual-retries.js';
 import { ChangeAgentProcedure1764340000000 } from './migrations/1764340000000-change-agent-procedure.js';
 import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000-record-attempts-procedure.js';
+import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-change-agents-set-based.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   DeliveryManualRetries1764330000000,
   ChangeAgentProcedure1764340000000,
   RecordAttemptsProcedure1764350000000,
+  ChangeAgentsSetBased1764360000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -32,6 +32,8 @@ export interface StatusChangeResult {
 }
 
 interface AgentRow {
+  /** The change's place in the batch sent. */
+  position: number;
   id: number;
   clientId: string;
   agentType: AgentType;
@@ -43,7 +45,7 @@ interface AgentRow {
 
 /**
  * The events domain service: decides whether an agent's status really changed and, only then, writes the change and
- * its outbox rows. All of it is the `change_agents` procedure (src/database/migrations/…-change-agent-procedure.ts):
+ * its outbox rows. All of it is the `change_agents` procedure (src/database/migrations/…-change-agents-set-based.ts):
  * one round trip and one transaction, with each agent locked first, so concurrent identical requests, in this
  * process or any other, change the status once. Callers enqueue `deliveries`, which have committed.
  *
@@ -66,9 +68,26 @@ export class StatusService {
     return change.name === undefined ? this.batches.add(change) : this.run([change]).then(([result]) => result);
   }
 
+  /**
+   * The batch in rounds: an agent changes at most once per `change_agents` call, so a second change of the same agent
+   * (two requests for one agent at the same moment) goes in the next call, after the first has committed.
+   */
   private async run(changes: AgentChange[]): Promise<StatusChangeResult[]> {
-    // In agent id order: every batch locks its agents in the same order, so two batches never deadlock each other.
-    const order = changes.map((_, index) => index).sort((a, b) => changes[a].agentId - changes[b].agentId || a - b);
+    const out: StatusChangeResult[] = [];
+    let rest = changes.map((change, index) => ({ change, index }));
+    while (rest.length > 0) {
+      const seen = new Set<number>();
+      const round = rest.filter(({ change }) => !seen.has(change.agentId) && seen.add(change.agentId));
+      rest = rest.filter((entry) => !round.includes(entry));
+      const results = await this.call(round.map(({ change }) => change));
+      round.forEach(({ index }, position) => (out[index] = results[position]));
+    }
+    return out;
+  }
+
+  /** One `change_agents` call: changes of distinct agents, sent in agent id order so every call locks in that order. */
+  private async call(changes: AgentChange[]): Promise<StatusChangeResult[]> {
+    const order = changes.map((_, index) => index).sort((a, b) => changes[a].agentId - changes[b].agentId);
     const json = JSON.stringify(
       order.map((index) => {
         const change = changes[index];
@@ -84,13 +103,16 @@ export class StatusService {
         };
       }),
     );
-    const results = (await retryDeadlocks(() => this.dataSource.query('CALL change_agents(?, ?)', [json, new Date()]))) as unknown[];
-    const out: StatusChangeResult[] = [];
-    order.forEach((index, position) => {
-      const [row] = results[2 * position] as AgentRow[];
-      out[index] = this.result(changes[index], row, results[2 * position + 1] as { id: string; url: string }[]);
+    const [agents, deliveries] = (await retryDeadlocks(() => this.dataSource.query('CALL change_agents(?, ?)', [json, new Date()]))) as [
+      AgentRow[],
+      { position: number; id: string; url: string }[],
+    ];
+    const rows = new Map(agents.map((row) => [Number(row.position), row]));
+    return changes.map((change, index) => {
+      const position = order.indexOf(index);
+      const own = deliveries.filter((delivery) => Number(delivery.position) === position);
+      return this.result(change, rows.get(position), own);
     });
-    return out;
   }
 
   private result(change: AgentChange, row: AgentRow | undefined, deliveries: { id: string; url: string }[]): StatusChangeResult {
