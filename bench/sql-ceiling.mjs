@@ -1,12 +1,13 @@
-// `node bench/sql-ceiling.mjs`: the SQL ceiling alone (bench/lib/sql-ceiling.mjs), for quick runs. A database of its
-// own (ae_ceiling_<stamp>), migrated by the service's own command, dropped at the end.
+// `node bench/sql-ceiling.mjs`: the SQL ceiling alone (bench/lib/sql-ceiling.mjs), for quick runs, then MariaDB's CPU
+// per status change by batch size (1, 8, 32 changes per `change_agents` call). A database of its own
+// (ae_ceiling_<stamp>), migrated by the service's own command, dropped at the end.
 //
 //   BENCH_SQL_CEILING_SECONDS (15; 5 with BENCH_QUICK=1) · BENCH_CEILING_CONNECTIONS (64) · BENCH_CEILING_AGENTS (640)
 //   BENCH_SKIP_BUILD=1 · BENCH_KEEP=1 (keep the database)
 import { randomBytes } from 'node:crypto';
 import { config } from './lib/config.mjs';
 import { build, cleanUpOnExit, databaseUrlFor, dropDatabase, runService, serviceEnv } from './lib/infra.mjs';
-import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
+import { measureChangeBatches, measureSqlCeiling } from './lib/sql-ceiling.mjs';
 import { createDatabase } from '../scripts/services.mjs';
 
 const log = (line) => console.log(`[sql-ceiling] ${line}`);
@@ -47,6 +48,10 @@ try {
       `MariaDB ${result.mariadbCpuMsPerDelivery} CPU ms, this process ${result.benchCpuMsPerDelivery} CPU ms; checks ${result.ok ? 'ok' : 'FAILED'}`,
   );
   if (!result.ok) exitCode = 1;
+  const batches = await measureChangeBatches({ databaseUrl });
+  for (const { size, mariadbCpuMsPerChange, msPerCall } of batches) {
+    log(`change_agents, batches of ${size}: MariaDB ${mariadbCpuMsPerChange} CPU ms per change, ${msPerCall} ms per call (one connection)`);
+  }
 } catch (error) {
   exitCode = 1;
   console.error(`sql-ceiling failed: ${error.stack ?? error}`);

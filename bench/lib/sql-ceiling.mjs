@@ -190,3 +190,61 @@ export async function measureSqlCeiling({
     await db.end().catch(() => undefined);
   }
 }
+
+/**
+ * MariaDB's CPU per status change by batch size: `CALL change_agents` as StatusService sends it, with `size` changes of
+ * distinct agents per call, from one connection, `changes` changes per size and round. The API batches the changes
+ * that arrive together, so a change alone (a quiet moment) and a change in a batch (a shift change) cost differently.
+ */
+export async function measureChangeBatches({
+  databaseUrl,
+  sizes = [1, 8, 32],
+  changes = 3000,
+  rounds = 3,
+  agents = 256,
+  clientId = 'bench-batches',
+}) {
+  const db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', charset: 'utf8mb4_unicode_ci' });
+  const pids = { mysql: serverPids().mysql };
+  try {
+    const all = await setUp(db, clientId, agents);
+    const tally = { deadlocks: 0 };
+    const out = [];
+    for (const size of sizes) {
+      const calls = Math.ceil(changes / size);
+      const samples = [];
+      for (let round = 0; round < rounds; round++) {
+        const before = cpuSnapshot(pids);
+        for (let call = 0; call < calls; call++) {
+          const agentsOfCall = all.slice((call * size) % agents, ((call * size) % agents) + size);
+          const batch = agentsOfCall.map((agent) => {
+            agent.status = agent.status === 'available' ? 'logged_out' : 'available';
+            return {
+              client: clientId,
+              type: 'local',
+              agent: agent.id,
+              status: agent.status,
+              source: 'api',
+              id_base: `msg_${ulid(undefined, Math.random)}`.slice(0, 26),
+            };
+          });
+          const [[, deliveries]] = await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
+          if (deliveries.length !== batch.length)
+            throw new Error(`a batch of ${batch.length} changes made ${deliveries.length} deliveries`);
+        }
+        const cpu = cpuSince(before, cpuSnapshot(pids));
+        samples.push({ cpuMs: (cpu.cpuSeconds.mysql * 1000) / (calls * size), wallMs: (cpu.wallSeconds * 1000) / calls });
+      }
+      const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      out.push({
+        size,
+        mariadbCpuMsPerChange: Math.round(median(samples.map((sample) => sample.cpuMs)) * 1000) / 1000,
+        msPerCall: round2(median(samples.map((sample) => sample.wallMs))),
+      });
+    }
+    return out;
+  } finally {
+    await removeRows(db, clientId).catch(() => undefined);
+    await db.end();
+  }
+}
