@@ -76,11 +76,20 @@ export class StatusService {
     const out: StatusChangeResult[] = [];
     let rest = changes.map((change, index) => ({ change, index }));
     while (rest.length > 0) {
-      const seen = new Set<number>();
-      const round = rest.filter(({ change }) => !seen.has(change.agentId) && seen.add(change.agentId));
-      rest = rest.filter((entry) => !round.includes(entry));
+      const round: typeof rest = [];
+      const later: typeof rest = [];
+      const agents = new Set<number>();
+      for (const entry of rest) {
+        if (agents.has(entry.change.agentId)) {
+          later.push(entry);
+        } else {
+          agents.add(entry.change.agentId);
+          round.push(entry);
+        }
+      }
       const results = await this.call(round.map(({ change }) => change));
       round.forEach(({ index }, position) => (out[index] = results[position]));
+      rest = later;
     }
     return out;
   }
@@ -107,12 +116,15 @@ export class StatusService {
       AgentRow[],
       { position: number; id: string; url: string }[],
     ];
-    const rows = new Map(agents.map((row) => [Number(row.position), row]));
-    return changes.map((change, index) => {
-      const position = order.indexOf(index);
-      const own = deliveries.filter((delivery) => Number(delivery.position) === position);
-      return this.result(change, rows.get(position), own);
-    });
+    // Both result sets name each row's change by its place in the batch sent, which is `order`.
+    const rows = new Map(agents.map((row) => [order[Number(row.position)], row]));
+    const owned = new Map<number, { id: string; url: string }[]>();
+    for (const delivery of deliveries) {
+      const index = order[Number(delivery.position)];
+      if (!owned.has(index)) owned.set(index, []);
+      owned.get(index)!.push(delivery);
+    }
+    return changes.map((change, index) => this.result(change, rows.get(index), owned.get(index) ?? []));
   }
 
   private result(change: AgentChange, row: AgentRow | undefined, deliveries: { id: string; url: string }[]): StatusChangeResult {
