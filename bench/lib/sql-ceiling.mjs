@@ -7,6 +7,8 @@ import { cpuSince, cpuSnapshot, counterDelta, mysqlCounters, round2, serverPids 
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const marks = (n) => Array.from({ length: n }, () => '?').join(', ');
+/** As newMessageIdBase (src/common/message-id.ts): a change's delivery ids are this and four characters. */
+const newIdBase = () => `msg_${ulid(undefined, Math.random)}`.slice(0, 26);
 /** As sqlTime in src/deliveries/delivery.service.ts: UTC, as the connection writes dates. */
 const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
 
@@ -40,8 +42,7 @@ async function retryDeadlocks(tally, work) {
 
 /** The status change of src/status/status.service.ts: the procedure's second result set is the new deliveries. */
 async function changeStatus(connection, tally, clientId, agent) {
-  const idBase = `msg_${ulid(undefined, Math.random)}`.slice(0, 26); // as newMessageIdBase (src/common/message-id.ts)
-  const change = { client: clientId, type: 'local', agent: agent.id, status: agent.status, source: 'api', id_base: idBase };
+  const change = { client: clientId, type: 'local', agent: agent.id, status: agent.status, source: 'api', id_base: newIdBase() };
   const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgents, [JSON.stringify([change]), new Date()]));
   return deliveries;
 }
@@ -225,7 +226,7 @@ export async function measureChangeBatches({
               agent: agent.id,
               status: agent.status,
               source: 'api',
-              id_base: `msg_${ulid(undefined, Math.random)}`.slice(0, 26),
+              id_base: newIdBase(),
             };
           });
           const [[, deliveries]] = await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
