@@ -166,6 +166,28 @@ describe('local and remote agents', () => {
       expect(await dbState(t)).toEqual(before);
     });
 
+    it('keeps working after refused renames: every status change that follows goes through', async () => {
+      const id = await createAgent(t, 'a1', type, name(11));
+      for (let round = 0; round < 20; round++) {
+        await t
+          .http()
+          .put(`${base}/${id}`)
+          .set(admin)
+          .send({ [field]: name(1) })
+          .expect(409);
+        const status = round % 2 === 0 ? 'available' : 'logged_out';
+        await t
+          .http()
+          .put(`${base}/${id}`)
+          .set(admin)
+          .send({ status })
+          .expect(200, { id, [field]: name(11), status });
+      }
+      const [row] = await t.sql<Record<string, unknown>>('SELECT agent_status, status_sequence FROM agents WHERE id = ?', [id]);
+      expect(row).toEqual({ agent_status: 'logged_out', status_sequence: 20 });
+      expect(await t.sql('SELECT COUNT(*) AS n FROM status_changes WHERE agent_id = ?', [id])).toEqual([{ n: 20 }]);
+    });
+
     it('changes the status with PUT and answers the agent with its new status', async () => {
       const id = await createAgent(t, 'a1', type, name(8));
       await t
