@@ -58,6 +58,10 @@ export class WebhookSenderService implements OnApplicationShutdown {
     });
     const verdict = this.targets.policy.checkUrl(request.url);
     if (!verdict.ok) return failed(`target_not_allowed: ${verdict.reason}`);
+    // The whole attempt (connect, answer, body) has one deadline. Its timer is cleared when the attempt ends:
+    // `AbortSignal.timeout` would keep a timer and its signal alive for the full timeout after every request.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('timeout')), this.config.webhook.timeoutMs);
     try {
       const response = await this.httpService.axiosRef.request<Readable>({
         method: request.method,
@@ -77,7 +81,7 @@ export class WebhookSenderService implements OnApplicationShutdown {
         httpsAgent: this.httpsAgent,
         maxRedirects: 0,
         timeout: this.config.webhook.timeoutMs,
-        signal: AbortSignal.timeout(this.config.webhook.timeoutMs),
+        signal: deadline.signal,
         responseType: 'stream',
         decompress: true,
         validateStatus: () => true,
@@ -96,6 +100,8 @@ export class WebhookSenderService implements OnApplicationShutdown {
       };
     } catch (error) {
       return failed(describeError(error, this.config.webhook.timeoutMs));
+    } finally {
+      clearTimeout(timer);
     }
   }
 
