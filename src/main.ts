@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
+import { ExpressHttpAdapter } from './common/express-http-adapter.js';
 import { QueueBoardModule } from './queue/queue-board.module.js';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
 
 const config = await loadConfigOrExit();
 const withWorker = process.argv.includes('--with-worker');
 const app = configureApp(
-  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), {
+  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), new ExpressHttpAdapter(), {
     ...HTTP_APP_OPTIONS,
     bufferLogs: true,
   }),

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from '../../src/app.setup.js';
+import { ExpressHttpAdapter } from '../../src/common/express-http-adapter.js';
 import { loadConfig, type AppConfig } from '../../src/config/configuration.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -77,7 +78,7 @@ export async function createTestApp(suite: string, env: Record<string, string> =
   });
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
-  const app = configureApp(moduleRef.createNestApplication({ ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }));
+  const app = configureApp(moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }));
   await app.init();
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
