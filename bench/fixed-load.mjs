@@ -1,0 +1,191 @@
+// `node bench/fixed-load.mjs`: the fixed load of `npm run bench` alone (200 status changes/s for 30 s, open loop),
+// in several rounds against one API and one worker, with the V8 garbage collections of both counted (`--trace-gc`).
+// The p99 change → receipt at that load is the bench's most fragile target; this looks at it, and at what moves it,
+// in ~2.5 minutes. A database and queue prefix of its own, dropped and deleted at the end (see bench/README.md).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { config, TARGETS } from './lib/config.mjs';
+import { Receiver } from './lib/receiver.mjs';
+import { Api } from './lib/http.mjs';
+import { setupTenant } from './lib/setup.mjs';
+import { StatusDriver } from './lib/drive.mjs';
+import {
+  ROOT,
+  build,
+  cleanUpOnExit,
+  cpuSince,
+  cpuSnapshot,
+  databaseUrlFor,
+  deletePrefix,
+  dropDatabase,
+  freePort,
+  redisClient,
+  round2,
+  runService,
+  serverPids,
+  serviceEnv,
+} from './lib/infra.mjs';
+import { ensureServices } from '../scripts/services.mjs';
+import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
+
+const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 3);
+const T0 = performance.now();
+const log = (...args) => console.log(`[fixed-load ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
+const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
+const databaseName = `ae_bench_${stamp}_fixed`;
+const queuePrefix = `{ae-bench-${stamp}-fixed}`;
+const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
+const state = { services: [], receiver: null, redis: null, db: null, cleaned: false };
+
+async function cleanup() {
+  if (state.cleaned) return;
+  state.cleaned = true;
+  await Promise.all(state.services.map((service) => service.stop(8_000).catch(() => undefined)));
+  await state.db?.end().catch(() => undefined);
+  await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
+  if (state.redis) {
+    await deletePrefix(state.redis, queuePrefix).catch((error) => log(`could not clear ${queuePrefix}: ${error.message}`));
+    await state.redis.quit().catch(() => undefined);
+  }
+  await state.receiver?.stop().catch(() => undefined);
+}
+
+/** Counts the `--trace-gc` lines of a process as they come: scavenges, and full (mark-compact) collections. */
+function gcCounter(service) {
+  const counts = { scavenges: 0, full: 0, fullPauseMs: 0 };
+  let rest = '';
+  service.child.stdout.on('data', (chunk) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      if (line.includes(': Scavenge ')) counts.scavenges++;
+      const full = /: Mark-Compact .*?MB, ([\d.]+) \//.exec(line);
+      if (full) {
+        counts.full++;
+        counts.fullPauseMs += Number(full[1]);
+      }
+    }
+  });
+  return () => ({ ...counts });
+}
+
+async function main() {
+  const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
+  if (!config.skipBuild) build();
+  state.receiver = await new Receiver().start();
+  const databaseUrl = databaseUrlFor(config.databaseUrl, databaseName);
+  // The project's own check: MariaDB and Redis answer (started or installed where it can); the database is made.
+  await ensureServices({ databaseUrl, redisUrl: config.redisUrl, log });
+  state.redis = redisClient(config.redisUrl);
+  const env = {
+    ...serviceEnv({
+      databaseUrl,
+      redisUrl: config.redisUrl,
+      queuePrefix,
+      adminToken,
+      pbxToken: `bench-pbx-${randomBytes(12).toString('hex')}`,
+      concurrency: config.concurrency,
+      extra: config.serviceEnv,
+    }),
+    PORT: String(await freePort()),
+    WORKER_HEALTH_PORT: String(await freePort()),
+  };
+  const migrate = runService('database/migrate', env, { label: 'migrate' });
+  if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
+  state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' });
+
+  const api = runService('main', env, { label: 'api', nodeArgs: [...API_NODE_FLAGS, '--trace-gc'] });
+  const worker = runService('worker', env, { label: 'worker', nodeArgs: [...WORKER_NODE_FLAGS, '--trace-gc'] });
+  state.services.push(api, worker);
+  const gc = { api: gcCounter(api), worker: gcCounter(worker) };
+  await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
+  const client = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
+  const { agents } = await setupTenant(client, state.receiver, { clientId: 'bench', agents: config.agents });
+  const driver = new StatusDriver({ api: client, clientId: 'bench', agents, receiver: state.receiver, db: state.db });
+  log(`${config.agents} agents; warm-up: ${config.saturationInflight} changes in flight for ${config.warmupSeconds} s`);
+  await driver.closedLoop('warmup', config.saturationInflight, config.warmupSeconds);
+  await driver.drain('warmup', config.drainSeconds * 1000);
+  const warm = driver.verify('warmup');
+  if (!warm.ok) throw new Error(`warm-up deliveries not exact: ${JSON.stringify(warm)}`);
+
+  const pids = { api: api.pid, worker: worker.pid, ...serverPids() };
+  const results = [];
+  for (let round = 1; round <= rounds; round++) {
+    const name = `fixed${round}`;
+    const gcBefore = { api: gc.api(), worker: gc.worker() };
+    const cpuBefore = cpuSnapshot(pids);
+    const run = await driver.openLoop(name, config.fixedRate, config.fixedSeconds);
+    await driver.drain(name, config.drainSeconds * 1000);
+    const cpu = cpuSince(cpuBefore, cpuSnapshot(pids));
+    const check = driver.verify(name);
+    const over = driver.phase(name).keys.filter((key) => {
+      const first = driver.receipts.get(key)?.[0];
+      return first && first.t - driver.expected.get(key).accepted > TARGETS.fixedP99Ms;
+    }).length;
+    const collections = Object.fromEntries(
+      Object.entries(gc).map(([process, counts]) => {
+        const now = counts();
+        return [process, { scavenges: now.scavenges - gcBefore[process].scavenges, full: now.full - gcBefore[process].full }];
+      }),
+    );
+    const result = {
+      round,
+      offeredRate: config.fixedRate,
+      seconds: config.fixedSeconds,
+      achievedRate: round2(run.sent / ((run.ended - run.started) / 1000)),
+      ...check,
+      overTarget: over,
+      cpuMsPerDelivery: Object.fromEntries(
+        Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
+      ),
+      collections,
+    };
+    results.push(result);
+    log(
+      `round ${round}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
+        `${over} over ${TARGETS.fixedP99Ms} ms; PUT p99 ${check.putLatency.p99} ms; full GCs api ${collections.api.full}, worker ${collections.worker.full}`,
+    );
+  }
+  client.close();
+
+  const p99s = results.map((result) => result.latency.p99);
+  const lines = [
+    `# Fixed load: ${config.fixedRate} status changes/s, ${rounds} rounds of ${config.fixedSeconds} s (node bench/fixed-load.mjs)`,
+    '',
+    `${new Date().toISOString()}, ${config.machine}; one API and one worker (production flags, \`--trace-gc\`), ${config.agents} agents, warmed up first.`,
+    '',
+    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | CPU ms per delivery | exact |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
+        `${r.collections.api.full} / ${r.collections.worker.full} | ${r.collections.api.scavenges} / ${r.collections.worker.scavenges} | ` +
+        `${Object.entries(r.cpuMsPerDelivery)
+          .map(([key, value]) => `${key} ${value}`)
+          .join(', ')} | ${r.ok ? 'yes' : 'NO'} |`,
+    ),
+    '',
+    `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
+    '',
+  ];
+  console.log(`\n${lines.join('\n')}`);
+  const dir = join(ROOT, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${config.machine}-${new Date().toISOString().slice(0, 10)}-fixed-load`);
+  writeFileSync(`${file}.md`, lines.join('\n'));
+  writeFileSync(`${file}.json`, JSON.stringify({ settings: { rounds, ...config, phases: undefined }, results }, null, 2));
+  log(`written: ${file}.md and .json`);
+  clearTimeout(deadline);
+  if (results.some((result) => !result.ok)) process.exitCode = 1;
+}
+
+try {
+  await main();
+} catch (error) {
+  log(`failed: ${error.stack ?? error.message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
