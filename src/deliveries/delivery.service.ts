@@ -34,7 +34,7 @@ interface HoldRecord {
   until: Date;
 }
 
-/** Loads go out at once (no added latency before a request); records may wait 2 ms for company while another is out. */
+/** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
 const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
 const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
 const SHOWN_HOLD_MS = 1000;
