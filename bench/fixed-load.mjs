@@ -80,15 +80,7 @@ async function main() {
   await ensureServices({ databaseUrl, redisUrl: config.redisUrl, log });
   state.redis = redisClient(config.redisUrl);
   const env = {
-    ...serviceEnv({
-      databaseUrl,
-      redisUrl: config.redisUrl,
-      queuePrefix,
-      adminToken,
-      pbxToken: `bench-pbx-${randomBytes(12).toString('hex')}`,
-      concurrency: config.concurrency,
-      extra: config.serviceEnv,
-    }),
+    ...serviceEnv({ databaseUrl, queuePrefix, adminToken }),
     PORT: String(await freePort()),
     WORKER_HEALTH_PORT: String(await freePort()),
   };

@@ -440,15 +440,7 @@ async function main() {
   state.redis = redisClient(config.redisUrl);
   const redisVersion = /redis_version:(\S+)/.exec(await state.redis.info('server'))?.[1];
   const env = {
-    ...serviceEnv({
-      databaseUrl,
-      redisUrl: config.redisUrl,
-      queuePrefix,
-      adminToken,
-      pbxToken,
-      concurrency: config.concurrency,
-      extra: config.serviceEnv,
-    }),
+    ...serviceEnv({ databaseUrl, queuePrefix, adminToken, pbxToken }),
     PORT: String(await freePort()),
     // Its own port: the default 3001 may be taken on this machine (the worker would then serve no health or metrics).
     WORKER_HEALTH_PORT: String(await freePort()),

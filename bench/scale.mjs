@@ -297,15 +297,7 @@ async function main() {
   const mysqlVersion = await serverVersion(config.databaseUrl);
   state.redis = redisClient(config.redisUrl);
   const redisVersion = /redis_version:(\S+)/.exec(await state.redis.info('server'))?.[1];
-  const env = serviceEnv({
-    databaseUrl,
-    redisUrl: config.redisUrl,
-    queuePrefix,
-    adminToken,
-    pbxToken: `bench-pbx-${randomBytes(12).toString('hex')}`,
-    concurrency: config.concurrency,
-    extra: config.serviceEnv,
-  });
+  const env = serviceEnv({ databaseUrl, queuePrefix, adminToken });
   const migrate = runService('database/migrate', env, { label: 'migrate' });
   if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
   state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' });

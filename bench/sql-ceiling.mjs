@@ -30,11 +30,8 @@ try {
   created = true;
   const env = serviceEnv({
     databaseUrl,
-    redisUrl: config.redisUrl,
     queuePrefix: `{ae-ceiling-${stamp}}`,
     adminToken: `bench-admin-${randomBytes(12).toString('hex')}`,
-    pbxToken: `bench-pbx-${randomBytes(12).toString('hex')}`,
-    concurrency: config.concurrency,
   });
   const migrate = runService('database/migrate', env, { label: 'migrate' });
   if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
+import { config } from './config.mjs';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,7 +73,15 @@ export function redisClient(redisUrl) {
  * the bench goes to one receiver host, where a production worker sends to many (the default of 16 per host would make
  * the bench measure that limit). `BENCH_SERVICE_X=v` settings win over all of these.
  */
-export function serviceEnv({ databaseUrl, redisUrl, queuePrefix, adminToken, pbxToken, concurrency, extra = {} }) {
+export function serviceEnv({
+  databaseUrl,
+  queuePrefix,
+  adminToken,
+  pbxToken = `bench-pbx-${randomBytes(12).toString('hex')}`,
+  redisUrl = config.redisUrl,
+  concurrency = config.concurrency,
+  extra = config.serviceEnv,
+}) {
   return {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
