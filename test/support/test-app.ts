@@ -78,7 +78,9 @@ export async function createTestApp(suite: string, env: Record<string, string> =
   });
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
-  const app = configureApp(moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }));
+  const app = configureApp(
+    moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }),
+  );
   await app.init();
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
