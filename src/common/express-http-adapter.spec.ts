@@ -18,7 +18,7 @@ async function prototypesOnArrival(adapter: ExpressHttpAdapter, options = {}) {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const answer = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hello?name=agent`);
-    return { app, arrival, status: answer.status, body: (await answer.json()) as unknown, server };
+    return { app, arrival, status: answer.status, body: (await answer.json()) as unknown };
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
