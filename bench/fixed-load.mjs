@@ -21,6 +21,7 @@ import {
   deletePrefix,
   dropDatabase,
   freePort,
+  profileArgs,
   redisClient,
   round2,
   runService,
@@ -42,7 +43,7 @@ const state = { services: [], receiver: null, redis: null, db: null, cleaned: fa
 async function cleanup() {
   if (state.cleaned) return;
   state.cleaned = true;
-  await Promise.all(state.services.map((service) => service.stop(8_000).catch(() => undefined)));
+  await Promise.all(state.services.map((service) => service.stop(config.profile ? 20_000 : 8_000).catch(() => undefined)));
   await state.db?.end().catch(() => undefined);
   await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
   if (state.redis) {
@@ -84,8 +85,10 @@ async function main() {
   if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
   state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' });
 
-  const api = runService('main', env, { label: 'api', nodeArgs: [...API_NODE_FLAGS, '--trace-gc'] });
-  const worker = runService('worker', env, { label: 'worker', nodeArgs: [...WORKER_NODE_FLAGS, '--trace-gc'] });
+  // BENCH_PROFILE=1: --cpu-prof of both, under bench/results/tmp/profiles (bench/profile-top.mjs reads them).
+  const profile = (name) => (config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `fixed-${name}`) : []);
+  const api = runService('main', env, { label: 'api', nodeArgs: [...API_NODE_FLAGS, '--trace-gc', ...profile('api')] });
+  const worker = runService('worker', env, { label: 'worker', nodeArgs: [...WORKER_NODE_FLAGS, '--trace-gc', ...profile('worker')] });
   state.services.push(api, worker);
   const gc = { api: gcCounter(api), worker: gcCounter(worker) };
   await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
