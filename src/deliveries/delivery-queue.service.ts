@@ -27,6 +27,13 @@ export class DeliveryQueueService {
   async enqueue(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
     if (!this.producer.ready) throw new Error('Redis is not connected');
+    // A job alone (a quiet moment's change, a retry) goes in with `add`, one script call. `addBulk` builds an ioredis
+    // pipeline, whose constructor copies every script BullMQ defined onto it: 60 µs for a job against 140 µs.
+    if (jobs.length === 1) {
+      const [{ deliveryId, name }] = jobs;
+      await this.queue.add(name, { deliveryId }, { jobId: deliveryId });
+      return;
+    }
     await this.queue.addBulk(jobs.map(({ deliveryId, name }) => ({ name, data: { deliveryId }, opts: { jobId: deliveryId } })));
   }
 
