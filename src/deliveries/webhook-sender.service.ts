@@ -9,7 +9,7 @@ import { USER_AGENT } from './user-agent.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 
 /** The TCP keep-alive delay axios's HTTP adapter gives every request's socket. */
-export const AXIOS_SOCKET_KEEPALIVE_MS = 60_000;
+const AXIOS_SOCKET_KEEPALIVE_MS = 60_000;
 
 export interface OutgoingWebhook {
   id: string;
