@@ -272,27 +272,39 @@ describe('webhook delivery', () => {
   });
 
   it('delivers every pending delivery after Redis lost all its data', async () => {
-    receiver.reply(...Array.from({ length: 6 }, () => ({ status: 503 })));
-    const agent = await agentWithEvents(t, { extension_name: 'lost@ringme.ru' }, [
-      { url: receiver.url('/a'), event_type: 'agent-login', method: 'GET' },
-      { url: receiver.url('/b'), event_type: 'agent-login', method: 'POST' },
-      { url: receiver.url('/c'), event_type: 'agent-logout', method: 'GET' },
-    ]);
-    await agent.setStatus('available');
-    await agent.setStatus('logged_out');
-    await receiver.waitFor(3);
-    expect(await t.loseRedisData()).toBeGreaterThan(0);
-    // Every later answer is 200: the deliveries can only arrive if they were enqueued again from MySQL.
-    const rows = await eventually(async () => {
-      const pending = await t.sql<{ id: string; state: string }>(
-        "SELECT id, state FROM deliveries WHERE client_id = ? AND state <> 'succeeded'",
-        [agent.clientId],
-      );
-      return pending.length === 0 && (await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE client_id = ?', [agent.clientId]));
-    }, 20_000);
-    expect(rows).toHaveLength(3);
-    const paths = new Set(receiver.requests.map((request) => request.url.split('?')[0]));
-    expect(paths).toEqual(new Set(['/a', '/b', '/c']));
+    // Its own app, whose retries wait a second: every delivery is still pending, its retry waiting in Redis, when
+    // Redis loses its data (with this suite's 200 ms retries one delivery could use up its attempts first).
+    const lost = await createTestApp(
+      'delivery_lost',
+      { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_SCHEDULE: '0,1s,1s,1s', RECONCILE_INTERVAL_MS: '300' },
+      { withWorker: true },
+    );
+    try {
+      receiver.reply({ status: 503 }, { status: 503 }, { status: 503 });
+      const agent = await agentWithEvents(lost, { extension_name: 'lost@ringme.ru' }, [
+        { url: receiver.url('/a'), event_type: 'agent-login', method: 'GET' },
+        { url: receiver.url('/b'), event_type: 'agent-login', method: 'POST' },
+        { url: receiver.url('/c'), event_type: 'agent-logout', method: 'GET' },
+      ]);
+      await agent.setStatus('available');
+      await agent.setStatus('logged_out');
+      const first = await receiver.waitFor(3);
+      expect(await lost.loseRedisData()).toBeGreaterThan(0);
+      expect(new Set(first.slice(0, 3).map((request) => request.url.split('?')[0]))).toEqual(new Set(['/a', '/b', '/c']));
+      // Every later answer is 200, and the retries were only in Redis: they can only arrive if enqueued again from MySQL.
+      const rows = await eventually(async () => {
+        const all = await lost.sql<{ id: string; state: string; attempts: number }>(
+          'SELECT id, state, attempts FROM deliveries WHERE client_id = ?',
+          [agent.clientId],
+        );
+        return all.every((row) => row.state === 'succeeded') && all;
+      }, 20_000);
+      expect(rows).toHaveLength(3);
+      expect(rows.map((row) => row.attempts)).toEqual([2, 2, 2]);
+      expect(receiver.requests).toHaveLength(6);
+    } finally {
+      await lost.close();
+    }
   });
 
   it('refuses, at connect time, a host name that resolves to a loopback address when loopback is not allowed', async () => {
