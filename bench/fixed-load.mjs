@@ -53,19 +53,46 @@ async function cleanup() {
   await state.receiver?.stop().catch(() => undefined);
 }
 
-/** Counts the `--trace-gc` lines of a process as they come: scavenges, and full (mark-compact) collections. */
+/**
+ * Counts the `--trace-gc` lines of a process as they come: scavenges, and full (mark-compact) collections, with the
+ * main thread's pause of each (the first figure after the sizes: "…MB, 1.23 / 0.00 ms") summed and the longest kept.
+ */
 function gcCounter(service) {
-  const counts = { scavenges: 0, full: 0 };
+  const counts = { scavenges: 0, full: 0, pauseMs: 0, longestMs: 0 };
   let rest = '';
   service.child.stdout.on('data', (chunk) => {
     const lines = (rest + chunk.toString()).split('\n');
     rest = lines.pop();
     for (const line of lines) {
-      if (line.includes(': Scavenge ')) counts.scavenges++;
-      if (line.includes(': Mark-Compact ')) counts.full++;
+      const scavenge = line.includes(': Scavenge ');
+      const full = line.includes(': Mark-Compact ');
+      if (!scavenge && !full) continue;
+      if (scavenge) counts.scavenges++;
+      else counts.full++;
+      const pause = Number(/MB, ([\d.]+) \//.exec(line)?.[1] ?? 0);
+      counts.pauseMs += pause;
+      counts.longestMs = Math.max(counts.longestMs, pause);
     }
   });
-  return () => ({ ...counts });
+  return {
+    counts: () => ({ ...counts }),
+    /** Starts a new window for the longest pause. */
+    resetLongest: () => (counts.longestMs = 0),
+  };
+}
+
+/**
+ * The late changes grouped by when they were accepted: a change within 500 ms of the previous late one is in its burst.
+ * A few large bursts is a stall (a pause of a process, of the disk or of the machine); many of one is steady queueing.
+ */
+function bursts(acceptedTimes) {
+  const sorted = [...acceptedTimes].sort((a, b) => a - b);
+  const sizes = [];
+  sorted.forEach((time, index) => {
+    if (index === 0 || time - sorted[index - 1] > 500) sizes.push(0);
+    sizes[sizes.length - 1]++;
+  });
+  return { count: sizes.length, largest: Math.max(0, ...sizes) };
 }
 
 async function main() {
@@ -105,20 +132,33 @@ async function main() {
   const results = [];
   for (let round = 1; round <= rounds; round++) {
     const name = `fixed${round}`;
-    const gcBefore = { api: gc.api(), worker: gc.worker() };
+    const gcBefore = { api: gc.api.counts(), worker: gc.worker.counts() };
+    gc.api.resetLongest();
+    gc.worker.resetLongest();
     const cpuBefore = cpuSnapshot(pids);
     const run = await driver.openLoop(name, config.fixedRate, config.fixedSeconds);
     await driver.drain(name, config.drainSeconds * 1000);
     const cpu = cpuSince(cpuBefore, cpuSnapshot(pids));
     const check = driver.verify(name);
-    const over = driver.phase(name).keys.filter((key) => {
+    const late = driver.phase(name).keys.filter((key) => {
       const first = driver.receipts.get(key)?.[0];
       return first && first.t - driver.expected.get(key).accepted > TARGETS.fixedP99Ms;
-    }).length;
+    });
+    const over = late.length;
+    const lateBursts = bursts(late.map((key) => driver.expected.get(key).accepted));
     const collections = Object.fromEntries(
-      Object.entries(gc).map(([processName, counts]) => {
-        const now = counts();
-        return [processName, { scavenges: now.scavenges - gcBefore[processName].scavenges, full: now.full - gcBefore[processName].full }];
+      Object.entries(gc).map(([processName, counter]) => {
+        const now = counter.counts();
+        const before = gcBefore[processName];
+        return [
+          processName,
+          {
+            scavenges: now.scavenges - before.scavenges,
+            full: now.full - before.full,
+            pauseMs: round2(now.pauseMs - before.pauseMs),
+            longestPauseMs: round2(now.longestMs),
+          },
+        ];
       }),
     );
     const result = {
@@ -128,6 +168,7 @@ async function main() {
       achievedRate: round2(run.sent / ((run.ended - run.started) / 1000)),
       ...check,
       overTarget: over,
+      lateBursts,
       cpuMsPerDelivery: Object.fromEntries(
         Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
       ),
@@ -136,7 +177,8 @@ async function main() {
     results.push(result);
     log(
       `round ${round}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
-        `${over} over ${TARGETS.fixedP99Ms} ms; PUT p99 ${check.putLatency.p99} ms; full GCs api ${collections.api.full}, worker ${collections.worker.full}`,
+        `${over} over ${TARGETS.fixedP99Ms} ms in ${lateBursts.count} bursts (largest ${lateBursts.largest}); PUT p99 ${check.putLatency.p99} ms; ` +
+        `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms`,
     );
   }
   client.close();
@@ -147,12 +189,13 @@ async function main() {
     '',
     `${new Date().toISOString()}, ${config.machine}; one API and one worker (production flags, \`--trace-gc\`), ${config.agents} agents, warmed up first.`,
     '',
-    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | CPU ms per delivery | exact |',
-    '|---|---|---|---|---|---|---|---|',
+    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms (bursts, largest) | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | GC pause ms api / worker (sum, longest) | CPU ms per delivery | exact |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
+        `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} (${r.lateBursts.count}, ${r.lateBursts.largest}) | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
         `${r.collections.api.full} / ${r.collections.worker.full} | ${r.collections.api.scavenges} / ${r.collections.worker.scavenges} | ` +
+        `${r.collections.api.pauseMs}, ${r.collections.api.longestPauseMs} / ${r.collections.worker.pauseMs}, ${r.collections.worker.longestPauseMs} | ` +
         `${Object.entries(r.cpuMsPerDelivery)
           .map(([key, value]) => `${key} ${value}`)
           .join(', ')} | ${r.ok ? 'yes' : 'NO'} |`,
