@@ -49,34 +49,42 @@ const T0 = performance.now();
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
 const databaseName = `ae_bench_${stamp}`;
 const ceilingDatabase = `${databaseName}_ceiling`;
-const queuePrefix = `{ae-bench-${stamp}}`;
 const floorPrefix = `{ae-bench-${stamp}-floor}`;
 const naivePrefix = `{ae-bench-${stamp}-naive}`;
 const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 const pbxToken = `bench-pbx-${randomBytes(12).toString('hex')}`;
 const CLIENT = 'bench';
 
-const state = { services: [], db: null, redis: null, receiver: null, databaseCreated: false, cleaned: false };
+// `databases`, `prefixes` and `receivers` are the levels' own (see prepareLevel), each dropped, deleted or stopped at the end.
+const state = {
+  services: [],
+  db: null,
+  redis: null,
+  receiver: null,
+  databases: [],
+  prefixes: [floorPrefix, naivePrefix],
+  receivers: [],
+  cleaned: false,
+};
 
 async function cleanup() {
   if (state.cleaned) return;
   state.cleaned = true;
   await Promise.all(state.services.map((service) => service.stop(config.profile ? 20_000 : 8_000).catch(() => undefined)));
+  await Promise.all(state.levelDbs?.map((db) => db.end().catch(() => undefined)) ?? []);
   await state.db?.end().catch(() => undefined);
   if (!config.keep) {
-    if (state.databaseCreated)
-      await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
-    if (state.ceilingCreated)
-      await dropDatabase(config.databaseUrl, ceilingDatabase).catch((error) => log(`could not drop ${ceilingDatabase}: ${error.message}`));
+    for (const name of [...state.databases, ...(state.ceilingCreated ? [ceilingDatabase] : [])])
+      await dropDatabase(config.databaseUrl, name).catch((error) => log(`could not drop ${name}: ${error.message}`));
     if (state.redis) {
-      for (const prefix of [queuePrefix, floorPrefix, naivePrefix]) {
+      for (const prefix of state.prefixes) {
         const deleted = await deletePrefix(state.redis, prefix).catch((error) => log(`could not clear ${prefix}: ${error.message}`));
         log(`deleted ${deleted} Redis keys of ${prefix}`);
       }
     }
-  } else log(`kept database ${databaseName} and Redis prefix ${queuePrefix} (BENCH_KEEP=1)`);
+  } else log(`kept databases ${state.databases.join(', ')} and Redis prefixes ${state.prefixes.join(', ')} (BENCH_KEEP=1)`);
   await state.redis?.quit().catch(() => undefined);
-  await state.receiver?.stop().catch(() => undefined);
+  await Promise.all([state.receiver, ...state.receivers].map((receiver) => receiver?.stop().catch(() => undefined)));
 }
 
 const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
@@ -145,44 +153,87 @@ function perUnit(diag, units) {
   };
 }
 
-async function runLevel(level, ctx) {
-  const { env, receiver, driver, sinks, agents } = ctx;
+/**
+ * One history level, ready to measure: a database, queue prefix, ports and receiver of its own; the service's
+ * migrations; an API and a worker, kept running until the level's last figure; the bench's tenant set up through
+ * the API; then the history brought up to the level. Every level is prepared before any is measured, so the levels'
+ * figures can be taken in turns (see main) instead of minutes apart.
+ */
+async function prepareLevel(level) {
+  const name = `${databaseName}_${level}`;
+  const queuePrefix = `{ae-bench-${stamp}-${level}}`;
+  const databaseUrl = databaseUrlFor(config.databaseUrl, name);
+  state.databases.push(name);
+  state.prefixes.push(queuePrefix);
+  await createDatabase(databaseUrl);
+  const receiver = await new Receiver().start();
+  state.receivers.push(receiver);
+  const env = {
+    ...serviceEnv({ databaseUrl, queuePrefix, adminToken, pbxToken }),
+    PORT: String(await freePort()),
+    // Its own port: the default 3001 may be taken on this machine (the worker would then serve no health or metrics).
+    WORKER_HEALTH_PORT: String(await freePort()),
+  };
+  const migrate = runService('database/migrate', env, { label: 'migrate' });
+  const migrated = await migrate.exited;
+  if (migrated.code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
+  const db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
+  (state.levelDbs ??= []).push(db);
+
+  const services = await startServices(env, level);
+  const api = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
+  const { agents, sinks } = await setupTenant(api, receiver, {
+    clientId: CLIENT,
+    agents: config.agents,
+    sinkAgents: config.sinkAgents,
+    historyClient: config.historyClient,
+  });
+  const driver = new StatusDriver({ api, clientId: CLIENT, agents, receiver, db });
   const out = { level, phases: {}, rss: {}, diagnostics: {} };
-  const history = await seedHistory(state.db, {
+  const history = await seedHistory(db, {
     clientId: config.historyClient === 'other' ? `${CLIENT}-history` : CLIENT,
     target: level,
     tag: level,
   });
   out.history = history;
-  out.rows = await counts(state.db);
+  out.rows = await counts(db);
   log(`level ${level}: history ${JSON.stringify(history.inserted)} in ${history.seconds} s; rows now ${JSON.stringify(out.rows)}`);
-  out.settled = await waitForPurge(state.db);
-  log(`level ${level}: InnoDB history list ${out.settled.historyLength} after ${out.settled.seconds} s of waiting for purge`);
-
-  const services = await startServices(env, level);
   const pids = { api: services.api.pid, worker: services.worker.pid, ...serverPids() };
-  const base = `http://127.0.0.1:${env.PORT}`;
-  const api = new Api(base, adminToken);
-  driver.api = api;
   const rss = (phase) => (out.rss[phase] = { api: memory(services.api.pid), worker: memory(services.worker.pid) });
   rss('start');
+  return { level, env, db, receiver, services, api, agents, sinks, driver, out, pids, rss };
+}
 
-  // The API alone first, so its figures see the level's rows (the status-change phases add thousands of deliveries).
-  if (config.phases.has('api')) {
-    await runApiAlone(level, out, { base, receiver, sinks, agents, pids });
-    rss('api');
-  }
-  if (config.phases.has('e2e')) {
-    out.rowsBeforeE2e = await counts(state.db);
-    await runE2e(level, out, { driver, pids, services, rss });
-    await runBacklog(level, out, { driver, pids, services, env });
-  }
-  rss('end');
+/** The API alone at one level (the status-change phases come later: they add thousands of deliveries). */
+async function runApiGroup(ctx) {
+  await settle(ctx);
+  await runApiAlone(ctx.level, ctx.out, {
+    base: `http://127.0.0.1:${ctx.env.PORT}`,
+    receiver: ctx.receiver,
+    sinks: ctx.sinks,
+    agents: ctx.agents,
+    pids: ctx.pids,
+    db: ctx.db,
+  });
+  ctx.rss('api');
+}
 
-  api.close();
-  await stopServices(services);
-  if (config.phases.has('naive') && level === config.levels[0]) state.naive = await runNaive(level, out, { driver, env });
-  return out;
+/** The status changes at one level, then the backlog; the level's API and worker stop after it. */
+async function runE2eGroup(ctx) {
+  await settle(ctx);
+  ctx.out.rowsBeforeE2e = await counts(ctx.db);
+  await runE2e(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, rss: ctx.rss });
+  await runBacklog(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, services: ctx.services, env: ctx.env });
+  ctx.rss('end');
+  ctx.api.close();
+  await stopServices(ctx.services);
+}
+
+/** Waits until InnoDB has purged what earlier phases left (at any level: they share the server). */
+async function settle(ctx) {
+  const settled = await waitForPurge(ctx.db);
+  (ctx.out.settled ??= []).push(settled);
+  log(`level ${ctx.level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge`);
 }
 
 async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
@@ -348,7 +399,7 @@ async function runBacklog(level, out, { driver, pids, services, env }) {
   );
 }
 
-async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) {
+async function runApiAlone(level, out, { base, receiver, sinks, agents, pids, db }) {
   const agentIds = agents.map((agent) => agent.id);
   // Warm-up of the read path (JIT, pool connections), not reported.
   await listEvents({ base, token: adminToken, clientId: CLIENT, agentIds, seconds: Math.max(1, config.warmupSeconds), mode: 'max' });
@@ -377,7 +428,7 @@ async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) 
   out.phases.listMax = listMax;
   log(`level ${level}: GET list unthrottled: ${listMax.requestsPerSecond} req/s, p99 ${listMax.latencyMs.p99} ms`);
 
-  const eventsBefore = (await counts(state.db)).agent_events;
+  const eventsBefore = (await counts(db)).agent_events;
   const post = await measured(pids, () =>
     postEvents({
       base,
@@ -388,7 +439,7 @@ async function runApiAlone(level, out, { base, receiver, sinks, agents, pids }) 
       targetUrl: receiver.url('/sink'),
     }),
   );
-  const eventsAfter = (await counts(state.db)).agent_events;
+  const eventsAfter = (await counts(db)).agent_events;
   out.phases.post = { ...post.result, rowsAdded: eventsAfter - eventsBefore };
   // autocannon stops counting at the deadline; requests still in flight then (at most one per connection) may commit.
   out.phases.post.ok =
@@ -426,29 +477,21 @@ async function runCeiling(level, env) {
 }
 
 async function main() {
-  log(`agent-events benchmark${config.quick ? ' (quick)' : ''}: database ${databaseName}, queue prefix ${queuePrefix}`);
+  log(
+    `agent-events benchmark${config.quick ? ' (quick)' : ''}: databases ${databaseName}_<level>, queue prefixes {ae-bench-${stamp}-<level>}`,
+  );
   if (!config.skipBuild) {
     log('building dist/ (tsc -p tsconfig.build.json)');
     build();
   }
   state.receiver = await new Receiver().start();
-  const databaseUrl = databaseUrlFor(config.databaseUrl, databaseName);
-  state.databaseCreated = true; // from here on, cleanup drops it (DROP DATABASE IF EXISTS)
-  // The project's own check: MariaDB and Redis answer (started or installed where it can), and the database exists.
-  await ensureServices({ databaseUrl, redisUrl: config.redisUrl, log: (line) => log(line) });
+  // The project's own check: MariaDB and Redis answer (started or installed where it can).
+  await ensureServices({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: (line) => log(line), createDatabase: false });
   const mysqlVersion = await serverVersion(config.databaseUrl);
   state.redis = redisClient(config.redisUrl);
   const redisVersion = /redis_version:(\S+)/.exec(await state.redis.info('server'))?.[1];
-  const env = {
-    ...serviceEnv({ databaseUrl, queuePrefix, adminToken, pbxToken }),
-    PORT: String(await freePort()),
-    // Its own port: the default 3001 may be taken on this machine (the worker would then serve no health or metrics).
-    WORKER_HEALTH_PORT: String(await freePort()),
-  };
-  const migrate = runService('database/migrate', env, { label: 'migrate' });
-  const migrated = await migrate.exited;
-  if (migrated.code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
-  state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
+  // For the server-wide counters (SHOW GLOBAL STATUS) only.
+  state.db = await mysql.createConnection({ uri: databaseUrlFor(config.databaseUrl, ''), timezone: 'Z' });
 
   log(`floor: ${config.floorJobs} jobs, bare BullMQ worker, concurrency ${config.concurrency}`);
   const floorRun = await measured(serverPids(), () =>
@@ -468,30 +511,35 @@ async function main() {
   log(`floor: ${floor.deliveriesPerSecond} deliveries/s (${floor.received}/${floor.jobs} received, ${floor.duplicates} duplicates)`);
 
   log(
-    `setup: client ${CLIENT}, ${config.agents} agents with an agent-login and an agent-logout event each, ${config.sinkAgents} sink agents`,
+    `setup, at every level: client ${CLIENT}, ${config.agents} agents with an agent-login and an agent-logout event each, ${config.sinkAgents} sink agents`,
   );
-  const setupServices = await startServices(env, 'setup');
-  const setupApi = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
-  const { agents, sinks } = await setupTenant(setupApi, state.receiver, {
-    clientId: CLIENT,
-    agents: config.agents,
-    sinkAgents: config.sinkAgents,
-    historyClient: config.historyClient,
-  });
-  setupApi.close();
-  await stopServices(setupServices);
-  const driver = new StatusDriver({ api: null, clientId: CLIENT, agents, receiver: state.receiver, db: state.db });
-
-  const levels = [];
-  let ceiling;
-  for (const level of config.levels) {
-    levels.push(await runLevel(level, { env, receiver: state.receiver, driver, sinks, agents }));
-    if (config.phases.has('ceiling') && !ceiling) ceiling = await runCeiling(level, env);
+  const contexts = [];
+  for (const level of config.levels) contexts.push(await prepareLevel(level));
+  // The levels take turns: the API phases in level order, then the status-change phases in reverse order (with two
+  // levels: A B B A). The machine's speed drifts by tens of per cent within minutes here; measured in turns, the
+  // figures each level is compared on are taken next to each other, not one whole level (two minutes) apart.
+  if (config.phases.has('api')) for (const ctx of contexts) await runApiGroup(ctx);
+  for (const ctx of [...contexts].reverse()) {
+    if (config.phases.has('e2e')) await runE2eGroup(ctx);
+    else {
+      ctx.api.close();
+      await stopServices(ctx.services);
+    }
   }
+  // The naive reference follows the first level's own status changes, on that level's database, agents and receiver.
+  if (config.phases.has('naive'))
+    state.naive = await runNaive(contexts[0].level, contexts[0].out, { driver: contexts[0].driver, env: contexts[0].env });
+  const ceiling = config.phases.has('ceiling') ? await runCeiling(contexts[0].level, contexts[0].env) : undefined;
+  const levels = contexts.map((ctx) => ctx.out);
 
-  const [[{ failedAttempts }]] = await state.db.query(
-    `SELECT COUNT(*) AS failedAttempts FROM delivery_attempts WHERE started_at > NOW() - INTERVAL 1 DAY AND (status_code IS NULL OR status_code >= 300)`,
-  );
+  let failedAttempts = 0;
+  for (const ctx of contexts) {
+    const [[row]] = await ctx.db.query(
+      `SELECT COUNT(*) AS failed FROM delivery_attempts WHERE started_at > NOW() - INTERVAL 1 DAY AND (status_code IS NULL OR status_code >= 300)`,
+    );
+    failedAttempts += Number(row.failed);
+  }
+  const sum = (values) => values.reduce((a, b) => a + b, 0);
   const results = {
     benchmark: 'agent-events end-to-end',
     quick: config.quick,
@@ -520,10 +568,10 @@ async function main() {
     levels,
     naive: state.naive ?? null,
     checks: {
-      unexpectedWebhooks: state.driverUnexpected ?? driver.unexpected(),
-      putErrors: driver.putErrors.slice(0, 20),
-      failedAttemptsRecentInDb: Number(failedAttempts),
-      otherRequestsAtReceiver: state.receiver.other.length,
+      unexpectedWebhooks: sum(contexts.map((ctx) => ctx.driver.unexpected())),
+      putErrors: contexts.flatMap((ctx) => ctx.driver.putErrors).slice(0, 20),
+      failedAttemptsRecentInDb: failedAttempts,
+      otherRequestsAtReceiver: sum([state.receiver, ...state.receivers].map((receiver) => receiver.other.length)),
     },
   };
   const partial = ALL_PHASES.some((phase) => !config.phases.has(phase)) ? `-${[...config.phases].join('-')}` : '';

@@ -317,7 +317,9 @@ export function renderReport(results) {
     '',
     main,
     '',
-    growth ? `Growth (last level against the first):\n\n${growth}\n` : '',
+    growth
+      ? `Growth (last level against the first; the levels took turns: API-alone figures in level order, status-change figures in reverse):\n\n${growth}\n`
+      : '',
     `Checks (every webhook matched to its status change by agent_id + Agent-Event-Sequence; unexpected webhooks: ${results.checks.unexpectedWebhooks}; failed attempts in the database: ${results.checks.failedAttemptsRecentInDb}):`,
     '',
     checks,
