@@ -11,11 +11,13 @@ import { Receiver } from './lib/receiver.mjs';
 import { Api } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
 import { StatusDriver } from './lib/drive.mjs';
+import { counts, seedHistory } from './lib/history.mjs';
 import {
   ROOT,
   build,
   cleanUpOnExit,
   cpuSince,
+  counterDelta,
   cpuSnapshot,
   databaseUrlFor,
   deletePrefix,
@@ -32,6 +34,16 @@ import { ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
 const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 3);
+/** Existing delivery rows and agent events before the rounds (as a level of `npm run bench`). */
+const historyRows = Number(process.env.BENCH_FIXED_HISTORY || 0);
+/** What InnoDB did meanwhile (server-wide): pages read from disk, pages it had to flush to free a page, log fsyncs. */
+const INNODB_COUNTERS = [
+  'Innodb_buffer_pool_reads',
+  'Innodb_buffer_pool_pages_lru_flushed',
+  'Innodb_buffer_pool_wait_free',
+  'Innodb_buffer_pool_pages_flushed',
+  'Innodb_data_fsyncs',
+];
 const T0 = performance.now();
 const log = (...args) => console.log(`[fixed-load ${((performance.now() - T0) / 1000).toFixed(1).padStart(6)} s]`, ...args);
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
@@ -95,6 +107,11 @@ function bursts(acceptedTimes) {
   return { count: sizes.length, largest: Math.max(0, ...sizes) };
 }
 
+async function innodbCounters(connection) {
+  const [rows] = await connection.query('SHOW GLOBAL STATUS WHERE Variable_name IN (?)', [INNODB_COUNTERS]);
+  return Object.fromEntries(rows.map((row) => [row.Variable_name.replace(/^Innodb_(buffer_pool_)?/, ''), Number(row.Value)]));
+}
+
 async function main() {
   const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
   if (!config.skipBuild) build();
@@ -121,6 +138,10 @@ async function main() {
   await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
   const client = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
   const { agents } = await setupTenant(client, state.receiver, { clientId: 'bench', agents: config.agents });
+  if (historyRows) {
+    const history = await seedHistory(state.db, { clientId: 'bench', target: historyRows, tag: historyRows });
+    log(`history ${JSON.stringify(history.inserted)} in ${history.seconds} s; rows now ${JSON.stringify(await counts(state.db))}`);
+  }
   const driver = new StatusDriver({ api: client, clientId: 'bench', agents, receiver: state.receiver, db: state.db });
   log(`${config.agents} agents; warm-up: ${config.saturationInflight} changes in flight for ${config.warmupSeconds} s`);
   await driver.closedLoop('warmup', config.saturationInflight, config.warmupSeconds);
@@ -136,9 +157,11 @@ async function main() {
     gc.api.resetLongest();
     gc.worker.resetLongest();
     const cpuBefore = cpuSnapshot(pids);
+    const innodbBefore = await innodbCounters(state.db);
     const run = await driver.openLoop(name, config.fixedRate, config.fixedSeconds);
     await driver.drain(name, config.drainSeconds * 1000);
     const cpu = cpuSince(cpuBefore, cpuSnapshot(pids));
+    const innodb = counterDelta(innodbBefore, await innodbCounters(state.db));
     const check = driver.verify(name);
     const late = driver.phase(name).keys.filter((key) => {
       const first = driver.receipts.get(key)?.[0];
@@ -169,6 +192,7 @@ async function main() {
       ...check,
       overTarget: over,
       lateBursts,
+      innodb,
       cpuMsPerDelivery: Object.fromEntries(
         Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
       ),
@@ -178,7 +202,7 @@ async function main() {
     log(
       `round ${round}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
         `${over} over ${TARGETS.fixedP99Ms} ms in ${lateBursts.count} bursts (largest ${lateBursts.largest}); PUT p99 ${check.putLatency.p99} ms; ` +
-        `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms`,
+        `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms; InnoDB ${JSON.stringify(innodb)}`,
     );
   }
   client.close();
@@ -187,10 +211,10 @@ async function main() {
   const lines = [
     `# Fixed load: ${config.fixedRate} status changes/s, ${rounds} rounds of ${config.fixedSeconds} s (node bench/fixed-load.mjs)`,
     '',
-    `${new Date().toISOString()}, ${config.machine}; one API and one worker (production flags, \`--trace-gc\`), ${config.agents} agents, warmed up first.`,
+    `${new Date().toISOString()}, ${config.machine}; one API and one worker (production flags, \`--trace-gc\`), ${config.agents} agents, warmed up first; ${historyRows ? `history brought to ${historyRows} delivery rows and agent events first` : 'no history'}.`,
     '',
-    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms (bursts, largest) | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | GC pause ms api / worker (sum, longest) | CPU ms per delivery | exact |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms (bursts, largest) | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | GC pause ms api / worker (sum, longest) | CPU ms per delivery | InnoDB: disk reads, LRU flushes, waits for a free page, pages flushed, fsyncs | exact |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
         `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} (${r.lateBursts.count}, ${r.lateBursts.largest}) | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
@@ -198,7 +222,9 @@ async function main() {
         `${r.collections.api.pauseMs}, ${r.collections.api.longestPauseMs} / ${r.collections.worker.pauseMs}, ${r.collections.worker.longestPauseMs} | ` +
         `${Object.entries(r.cpuMsPerDelivery)
           .map(([key, value]) => `${key} ${value}`)
-          .join(', ')} | ${r.ok ? 'yes' : 'NO'} |`,
+          .join(
+            ', ',
+          )} | ${['reads', 'pages_lru_flushed', 'wait_free', 'pages_flushed', 'data_fsyncs'].map((key) => r.innodb[key] ?? 0).join(', ')} | ${r.ok ? 'yes' : 'NO'} |`,
     ),
     '',
     `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
