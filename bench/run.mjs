@@ -218,13 +218,16 @@ async function runApiGroup(ctx) {
   ctx.rss('api');
 }
 
-/** The status changes at one level, then the backlog; the level's API and worker stop after it. */
-async function runE2eGroup(ctx) {
+/** Saturation and the backlog at one level; the level's API and worker stop after it. */
+async function runSaturationGroup(ctx) {
   await settle(ctx);
-  ctx.out.rowsBeforeE2e = await counts(ctx.db);
-  await runE2e(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, rss: ctx.rss });
+  await runSaturation(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, rss: ctx.rss });
   await runBacklog(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, services: ctx.services, env: ctx.env });
   ctx.rss('end');
+  await stopLevel(ctx);
+}
+
+async function stopLevel(ctx) {
   ctx.api.close();
   await stopServices(ctx.services);
 }
@@ -237,32 +240,81 @@ async function settle(ctx) {
 }
 
 async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
-  // Warm-up (JIT, pools, keep-alive sockets): checked, not reported as a figure.
+  await runWarmup(level, out, driver, tag);
+  await runFixed([{ level, out, driver, pids, rss, tag }], 1);
+  await runSaturation(level, out, { driver, pids, rss, tag });
+}
+
+/** Warm-up (JIT, pools, keep-alive sockets): checked, not reported as a figure. */
+async function runWarmup(level, out, driver, tag = '') {
   const warm = `L${level}${tag}:warmup`;
   await driver.closedLoop(warm, config.saturationInflight, config.warmupSeconds);
   await driver.drain(warm, config.drainSeconds * 1000);
   out.phases.warmup = driver.verify(warm);
   log(`level ${level}${tag}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
+}
 
-  // Fixed offered load, well under saturation: open loop.
-  const fixed = `L${level}${tag}:fixed`;
-  let fixedRun;
-  const fixedDiag = await measured(pids, async () => {
-    fixedRun = await driver.openLoop(fixed, config.fixedRate, config.fixedSeconds);
-    await driver.drain(fixed, config.drainSeconds * 1000);
-  });
-  out.phases.fixed = {
-    ...driver.verify(fixed),
-    offeredRate: config.fixedRate,
-    ...driver.windowRates(fixed, fixedRun.started, fixedRun.ended),
-    maxScheduleLagMs: fixedRun.maxScheduleLagMs,
-    sent: fixedRun.sent,
-  };
-  out.diagnostics.fixedPerDelivery = perUnit(fixedDiag, out.phases.fixed.received);
-  rss('fixed');
-  log(`level ${level}${tag}: fixed ${config.fixedRate}/s: latency ${JSON.stringify(out.phases.fixed.latency)}`);
+/**
+ * The fixed offered load, well under saturation (open loop), `config.fixedSeconds` for each of `sides` in `slices`
+ * slices that take turns (order A B, then B A, …): what the machine does meanwhile falls on every side alike.
+ */
+async function runFixed(sides, slices) {
+  const sliceSeconds = config.fixedSeconds / slices;
+  const runs = new Map(sides.map((side) => [side, []]));
+  const diags = new Map(sides.map((side) => [side, []]));
+  for (let slice = 0; slice < slices; slice++) {
+    for (const side of slice % 2 === 0 ? sides : [...sides].reverse()) {
+      const name = `L${side.level}${side.tag ?? ''}:fixed`;
+      const diag = await measured(side.pids, async () => {
+        const run = await side.driver.openLoop(name, config.fixedRate, sliceSeconds);
+        await side.driver.drain(name, config.drainSeconds * 1000);
+        return run;
+      });
+      runs.get(side).push(diag.result);
+      diags.get(side).push(diag);
+    }
+  }
+  for (const side of sides) {
+    const { level, out, driver, rss, tag = '' } = side;
+    const name = `L${level}${tag}:fixed`;
+    const sideRuns = runs.get(side);
+    // Rates over the slices' own windows (the other side's slices between them left out).
+    const windows = sideRuns.map((run) => driver.windowRates(name, run.started, run.ended));
+    const seconds = windows.reduce((sum, window) => sum + window.seconds, 0);
+    const weighted = (key) => round2(windows.reduce((sum, window) => sum + window[key] * window.seconds, 0) / seconds);
+    out.phases.fixed = {
+      ...driver.verify(name),
+      offeredRate: config.fixedRate,
+      slices,
+      seconds: round2(seconds),
+      deliveriesPerSecond: weighted('deliveriesPerSecond'),
+      acceptedPerSecond: weighted('acceptedPerSecond'),
+      maxScheduleLagMs: Math.max(...sideRuns.map((run) => run.maxScheduleLagMs)),
+      sent: sideRuns.reduce((sum, run) => sum + run.sent, 0),
+    };
+    out.diagnostics.fixedPerDelivery = perUnit(sumDiagnostics(diags.get(side)), out.phases.fixed.received);
+    rss('fixed');
+    log(`level ${level}${tag}: fixed ${config.fixedRate}/s (${slices} slices): latency ${JSON.stringify(out.phases.fixed.latency)}`);
+  }
+}
 
-  // Saturation: closed loop, N PUTs always in flight; the sustained rate is read in the steady window.
+/** The counter deltas and CPU seconds of several measured() runs, added up. */
+function sumDiagnostics(diags) {
+  const add = (key) =>
+    diags.reduce((sum, diag) => {
+      for (const [name, value] of Object.entries(diag[key])) sum[name] = (sum[name] ?? 0) + value;
+      return sum;
+    }, {});
+  const cpuSeconds = diags.reduce((sum, diag) => {
+    for (const [name, value] of Object.entries(diag.cpu.cpuSeconds)) sum[name] = (sum[name] ?? 0) + value;
+    return sum;
+  }, {});
+  const wallSeconds = diags.reduce((sum, diag) => sum + diag.cpu.wallSeconds, 0);
+  return { mysql: add('mysql'), redis: add('redis'), cpu: { cpuSeconds, wallSeconds } };
+}
+
+/** Saturation: closed loop, N PUTs always in flight; the sustained rate is read in the steady window. */
+async function runSaturation(level, out, { driver, pids, rss, tag = '' }) {
   const sat = `L${level}${tag}:saturation`;
   let drainedAt;
   let satRun;
@@ -519,13 +571,18 @@ async function main() {
   // levels: A B B A). The machine's speed drifts by tens of per cent within minutes here; measured in turns, the
   // figures each level is compared on are taken next to each other, not one whole level (two minutes) apart.
   if (config.phases.has('api')) for (const ctx of contexts) await runApiGroup(ctx);
-  for (const ctx of [...contexts].reverse()) {
-    if (config.phases.has('e2e')) await runE2eGroup(ctx);
-    else {
-      ctx.api.close();
-      await stopServices(ctx.services);
+  const reversed = [...contexts].reverse();
+  if (config.phases.has('e2e')) {
+    for (const ctx of reversed) {
+      await settle(ctx);
+      ctx.out.rowsBeforeE2e = await counts(ctx.db);
+      await runWarmup(ctx.level, ctx.out, ctx.driver);
     }
-  }
+    // The fixed load in slices that take turns between the levels: its p99 rests on a few dozen of the slowest
+    // deliveries, which one stall of the machine can make; in turns, a stall falls on either level alike.
+    await runFixed(reversed, config.fixedSlices);
+    for (const ctx of reversed) await runSaturationGroup(ctx);
+  } else for (const ctx of contexts) await stopLevel(ctx);
   // The naive reference follows the first level's own status changes, on that level's database, agents and receiver.
   if (config.phases.has('naive'))
     state.naive = await runNaive(contexts[0].level, contexts[0].out, { driver: contexts[0].driver, env: contexts[0].env });

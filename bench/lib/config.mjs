@@ -46,6 +46,8 @@ export const config = {
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 3, 1.5),
   fixedRate: num('BENCH_FIXED_RATE', 200, 200),
   fixedSeconds: num('BENCH_FIXED_SECONDS', 30, 4),
+  /** The fixed load runs in this many slices per level, the levels taking turns (see runFixed in bench/run.mjs). */
+  fixedSlices: num('BENCH_FIXED_SLICES', 6, 2),
   saturationSeconds: num('BENCH_SECONDS', 15, 5),
   saturationInflight: num('BENCH_SAT_INFLIGHT', 64, 64),
   /** Seconds at the start of the saturation drive left out of the sustained rate (queues fill up). */
