@@ -245,6 +245,8 @@ const MYSQL_COUNTERS = [
   'Handler_write',
   'Innodb_data_fsyncs',
   'Innodb_os_log_fsyncs',
+  // Pages InnoDB had to read from disk: the buffer pool (128 MB by default) no longer holds what a phase reads.
+  'Innodb_buffer_pool_reads',
 ];
 
 /** Global MariaDB counters (server-wide: other users of the server show up too). */
