@@ -55,7 +55,8 @@ const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 const pbxToken = `bench-pbx-${randomBytes(12).toString('hex')}`;
 const CLIENT = 'bench';
 
-// `databases`, `prefixes` and `receivers` are the levels' own (see prepareLevel), each dropped, deleted or stopped at the end.
+// `databases`, `prefixes`, `receivers` and `levelDbs` are the levels' own (see prepareLevel): dropped, deleted, stopped
+// and closed at the end.
 const state = {
   services: [],
   db: null,
@@ -64,6 +65,7 @@ const state = {
   databases: [],
   prefixes: [floorPrefix, naivePrefix],
   receivers: [],
+  levelDbs: [],
   cleaned: false,
 };
 
@@ -71,7 +73,7 @@ async function cleanup() {
   if (state.cleaned) return;
   state.cleaned = true;
   await Promise.all(state.services.map((service) => service.stop(config.profile ? 20_000 : 8_000).catch(() => undefined)));
-  await Promise.all(state.levelDbs?.map((db) => db.end().catch(() => undefined)) ?? []);
+  await Promise.all(state.levelDbs.map((db) => db.end().catch(() => undefined)));
   await state.db?.end().catch(() => undefined);
   if (!config.keep) {
     for (const name of [...state.databases, ...(state.ceilingCreated ? [ceilingDatabase] : [])])
@@ -178,7 +180,7 @@ async function prepareLevel(level) {
   const migrated = await migrate.exited;
   if (migrated.code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
   const db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
-  (state.levelDbs ??= []).push(db);
+  state.levelDbs.push(db);
 
   const services = await startServices(env, level);
   const api = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
@@ -507,11 +509,9 @@ async function runApiAlone(level, out, { base, receiver, sinks, agents, pids, db
   log(`level ${level}: GET delivery log: ${logRun.result.requestsPerSecond} req/s, p99 ${logRun.result.latencyMs.p99} ms`);
 }
 
-/** The SQL ceiling (bench/lib/sql-ceiling.mjs), once, after the first level with its API and worker stopped. */
 /**
- * The SQL ceiling, in a database of its own (migrated by the service's own command, dropped afterwards): the rows it
- * writes never touch the bench's database, and none are deleted there (InnoDB would still be purging them during the
- * next level's figures).
+ * The SQL ceiling, last, with every API and worker stopped, in a database of its own (migrated by the service's own
+ * command, dropped afterwards): the rows it writes never touch a level's database.
  */
 async function runCeiling(level, env) {
   const url = databaseUrlFor(config.databaseUrl, ceilingDatabase);
