@@ -36,7 +36,7 @@ import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 3);
 /** Existing delivery rows and agent events before the rounds (as a level of `npm run bench`). */
 const historyRows = Number(process.env.BENCH_FIXED_HISTORY || 0);
-/** What InnoDB did meanwhile (server-wide): pages read from disk, pages it had to flush to free a page, log fsyncs. */
+/** What InnoDB did meanwhile (server-wide): pages read from disk, flushed to free a page, waits for a free page, pages flushed, fsyncs. */
 const INNODB_COUNTERS = [
   'Innodb_buffer_pool_reads',
   'Innodb_buffer_pool_pages_lru_flushed',
