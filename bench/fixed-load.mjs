@@ -23,6 +23,7 @@ import {
   deletePrefix,
   dropDatabase,
   freePort,
+  memory,
   profileArgs,
   redisClient,
   round2,
@@ -193,6 +194,8 @@ async function main() {
       overTarget: over,
       lateBursts,
       innodb,
+      // Peak RSS so far (VmHWM; the warm-up at saturation included).
+      peakRssMb: { api: memory(api.pid).peakMb, worker: memory(worker.pid).peakMb },
       cpuMsPerDelivery: Object.fromEntries(
         Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
       ),
@@ -202,7 +205,8 @@ async function main() {
     log(
       `round ${round}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
         `${over} over ${TARGETS.fixedP99Ms} ms in ${lateBursts.count} bursts (largest ${lateBursts.largest}); PUT p99 ${check.putLatency.p99} ms; ` +
-        `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms; InnoDB ${JSON.stringify(innodb)}`,
+        `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms; ` +
+        `peak RSS api ${result.peakRssMb.api}, worker ${result.peakRssMb.worker} MB; InnoDB ${JSON.stringify(innodb)}`,
     );
   }
   client.close();
@@ -213,8 +217,8 @@ async function main() {
     '',
     `${new Date().toISOString()}, ${config.machine}; one API and one worker (production flags, \`--trace-gc\`), ${config.agents} agents, warmed up first; ${historyRows ? `history brought to ${historyRows} delivery rows and agent events first` : 'no history'}.`,
     '',
-    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms (bursts, largest) | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | GC pause ms api / worker (sum, longest) | CPU ms per delivery | InnoDB: disk reads, LRU flushes, waits for a free page, pages flushed, fsyncs | exact |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| round | p50 / p95 / p99 / max ms (accepted → received) | over 25 ms (bursts, largest) | PUT p50 / p99 ms | full GCs api / worker | scavenges api / worker | GC pause ms api / worker (sum, longest) | CPU ms per delivery | InnoDB: disk reads, LRU flushes, waits for a free page, pages flushed, fsyncs | peak RSS MB api / worker | exact |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
         `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} (${r.lateBursts.count}, ${r.lateBursts.largest}) | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
@@ -224,7 +228,7 @@ async function main() {
           .map(([key, value]) => `${key} ${value}`)
           .join(
             ', ',
-          )} | ${['reads', 'pages_lru_flushed', 'wait_free', 'pages_flushed', 'data_fsyncs'].map((key) => r.innodb[key] ?? 0).join(', ')} | ${r.ok ? 'yes' : 'NO'} |`,
+          )} | ${['reads', 'pages_lru_flushed', 'wait_free', 'pages_flushed', 'data_fsyncs'].map((key) => r.innodb[key] ?? 0).join(', ')} | ${r.peakRssMb.api} / ${r.peakRssMb.worker} | ${r.ok ? 'yes' : 'NO'} |`,
     ),
     '',
     `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
