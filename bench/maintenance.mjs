@@ -3,7 +3,7 @@
 // database and queue prefix of its own, and removes both at the end.
 //
 //   node bench/maintenance.mjs     BENCH_PENDING (100000) · BENCH_RETENTION_ROWS (1000000) · BENCH_PHASES=reconcile|retention
-//                                  BENCH_RECONCILER (file under dist/src/deliveries/, to measure another version)
+//                                  BENCH_RECONCILER (file under dist/src/delivery-worker/, to measure another version)
 import 'dotenv/config';
 import { Queue } from 'bullmq';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -27,10 +27,10 @@ const log = (line) => console.log(`[maintenance] ${line}`);
 if (process.env.BENCH_SKIP_BUILD !== '1') build();
 const { loadConfig } = await import(`${ROOT}dist/src/config/configuration.js`);
 const { dataSourceOptions } = await import(`${ROOT}dist/src/database/data-source-options.js`);
-const { DeliveryQueueService } = await import(`${ROOT}dist/src/deliveries/delivery-queue.service.js`);
-const { ReconcilerService } = await import(`${ROOT}dist/src/deliveries/${reconcilerFile}`);
-const { RetentionService } = await import(`${ROOT}dist/src/deliveries/retention.service.js`);
-const { redisOptions } = await import(`${ROOT}dist/src/queue/redis-options.js`);
+const { DeliveryQueueService } = await import(`${ROOT}dist/src/delivery-queue/delivery-queue.service.js`);
+const { ReconcilerService } = await import(`${ROOT}dist/src/delivery-worker/${reconcilerFile}`);
+const { RetentionService } = await import(`${ROOT}dist/src/delivery-worker/retention.service.js`);
+const { redisOptions } = await import(`${ROOT}dist/src/redis/redis-options.js`);
 const { DataSource } = await import('typeorm');
 
 const server = await mysql.createConnection({ uri: databaseUrlFor(baseUrl, '') });

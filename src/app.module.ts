@@ -6,13 +6,13 @@ import { AuthModule } from './auth/auth.module.js';
 import { ClientsModule } from './clients/clients.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
-import { DeliveriesModule } from './deliveries/deliveries.module.js';
-import { DeliveryWorkerModule } from './deliveries/delivery-worker.module.js';
+import { DeliveryLogModule } from './delivery-log/delivery-log.module.js';
+import { DeliveryWorkerModule } from './delivery-worker/delivery-worker.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { QueueModule } from './queue/queue.module.js';
+import { DeliveryQueueModule } from './delivery-queue/delivery-queue.module.js';
 import { TelephonyModule } from './telephony/telephony.module.js';
 
 /** The HTTP API; `withWorker` also runs the delivery worker in the same process (one machine). */
@@ -26,7 +26,7 @@ export class AppModule {
         LoggingModule,
         MetricsModule,
         DatabaseModule,
-        QueueModule,
+        DeliveryQueueModule,
         AuthModule,
         ClientsModule,
         ApplicationsModule,
@@ -34,7 +34,7 @@ export class AppModule {
         AgentEventsModule,
         TelephonyModule,
         HealthModule,
-        DeliveriesModule,
+        DeliveryLogModule,
         ...(options.withWorker ? [DeliveryWorkerModule] : []),
         ...(options.extraModules ?? []),
       ],

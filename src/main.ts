@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
 import { ExpressHttpAdapter } from './common/express-http-adapter.js';
-import { QueueBoardModule } from './queue/queue-board.module.js';
+import { QueueBoardModule } from './delivery-queue/queue-board.module.js';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
 
 const config = await loadConfigOrExit();

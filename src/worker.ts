@@ -2,14 +2,14 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
-import { WorkerHealthServer } from './health/worker-health.server.js';
+import { WorkerHttpServer } from './delivery-worker/worker-http.server.js';
 import { WorkerModule } from './worker.module.js';
 
 const config = await loadConfigOrExit();
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
 app.useLogger(app.get(Logger));
 stopGracefully(app, config.shutdownGraceMs);
-const port = app.get(WorkerHealthServer).port;
+const port = app.get(WorkerHttpServer).port;
 console.log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);
 if (port !== undefined)
   console.log(`Health      http://localhost:${port}/health/live  /health/ready  /metrics (user admin, the admin token)`);

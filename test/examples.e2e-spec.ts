@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { signPayload } from '../libs/webhook/src/index.js';
+import { signPayload } from '#webhook';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { freePort } from './support/processes.js';
 import { eventually, Receiver, type ReceivedRequest } from './support/receiver.js';

@@ -1,6 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { WEBHOOK_QUEUE } from '../src/queue/queue.constants.js';
+import { WEBHOOK_QUEUE } from '../src/delivery-queue/queue.constants.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';

@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { ReconcilerService } from '../src/deliveries/reconciler.service.js';
+import { ReconcilerService } from '../src/delivery-worker/reconciler.service.js';
 import { createAgent, createClient, createEvent, setStatus } from './support/api-fixtures.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
 import { admin, createTestApp, suiteResources, type TestApp } from './support/test-app.js';

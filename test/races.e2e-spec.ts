@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { Response } from 'supertest';
-import { buildWebhookRequest } from '../libs/webhook/src/index.js';
+import { buildWebhookRequest } from '#webhook';
 import { countsPastLimit, deliveryMismatches, installHistory } from './support/history.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';

@@ -1,4 +1,4 @@
-import { RetentionService } from '../src/deliveries/retention.service.js';
+import { RetentionService } from '../src/delivery-worker/retention.service.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';

@@ -1,4 +1,4 @@
-import { ReconcilerService } from '../src/deliveries/reconciler.service.js';
+import { ReconcilerService } from '../src/delivery-worker/reconciler.service.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';

@@ -16,14 +16,14 @@ const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
 const SQL = {
   // src/status/status.service.ts (StatusService.run): the whole status change, one round trip (here a batch of one).
   changeAgents: 'CALL change_agents(?, ?)',
-  // src/deliveries/delivery.service.ts (DeliveryService.load): everything a webhook request needs.
+  // src/deliveries/delivery.service.ts (DeliveryAttemptService.load): everything a webhook request needs.
   load: (n) => `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry, d.manual_retries,
               s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
         WHERE d.id IN (${marks(n)})`,
-  // src/deliveries/delivery.service.ts (DeliveryService.record): the batch's attempts and outcomes, one round trip.
+  // src/deliveries/delivery.service.ts (DeliveryAttemptService.record): the batch's attempts and outcomes, one round trip.
   recordAttempts: 'CALL record_attempts(?)',
 };
 
@@ -57,7 +57,7 @@ async function deliver(connection, tally, id) {
   const startedAt = new Date();
   const durationMs = 3;
   const finishedAt = sqlTime(new Date(startedAt.getTime() + durationMs));
-  // As DeliveryService.record sends a 200's attempt (a batch of one).
+  // As DeliveryAttemptService.record sends a 200's attempt (a batch of one).
   const attempt = {
     id,
     attempt: row.attempts + 1,

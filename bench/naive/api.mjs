@@ -7,8 +7,8 @@ import { pool, transaction } from './db.mjs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { newMessageId } from '../../dist/src/common/message-id.js';
-import { deliveryJobName } from '../../dist/src/deliveries/delivery-job.js';
-import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from '../../dist/src/queue/queue.constants.js';
+import { deliveryJobName } from '../../dist/src/delivery-queue/delivery-job.js';
+import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from '../../dist/src/delivery-queue/queue.constants.js';
 
 const { REDIS_URL, QUEUE_PREFIX, ADMIN_TOKEN } = process.env;
 const PORT = Number(process.env.PORT);

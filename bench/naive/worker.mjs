@@ -16,8 +16,8 @@ import {
   signatureHeader,
   snippet,
 } from '../../dist/libs/webhook/src/index.js';
-import { USER_AGENT } from '../../dist/src/deliveries/user-agent.js';
-import { WEBHOOK_QUEUE } from '../../dist/src/queue/queue.constants.js';
+import { USER_AGENT } from '../../dist/src/webhook-sender/user-agent.js';
+import { WEBHOOK_QUEUE } from '../../dist/src/delivery-queue/queue.constants.js';
 
 const { REDIS_URL, QUEUE_PREFIX } = process.env;
 const CONCURRENCY = Number(process.env.CONCURRENCY || 64);

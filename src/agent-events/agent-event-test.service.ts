@@ -3,7 +3,7 @@ import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
 import { SigningSecretsService } from '../clients/signing-secrets.service.js';
 import { newMessageId } from '../common/message-id.js';
-import { WebhookSenderService } from '../deliveries/webhook-sender.service.js';
+import { WebhookSenderService } from '../webhook-sender/webhook-sender.service.js';
 import { agentEventPayload } from '../status/agent-event-payload.js';
 import { AgentEventsService } from './agent-events.service.js';
 import type { TestEventResultDto } from './dto/test-event-result.dto.js';

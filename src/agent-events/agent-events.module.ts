@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
-import { WebhookSenderModule } from '../deliveries/webhook-sender.module.js';
+import { WebhookSenderModule } from '../webhook-sender/webhook-sender.module.js';
 import { AgentEventTestService } from './agent-event-test.service.js';
 import { AgentEventsService } from './agent-events.service.js';
 import { LocalAgentEventsController } from './local-agent-events.controller.js';

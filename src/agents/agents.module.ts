@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
-import { DeliveryQueueModule } from '../deliveries/delivery-queue.module.js';
 import { StatusModule } from '../status/status.module.js';
 import { AgentsService } from './agents.service.js';
 import { LocalAgentsController } from './local-agents.controller.js';
 import { RemoteAgentsController } from './remote-agents.controller.js';
 
 @Module({
-  imports: [ClientsModule, StatusModule, DeliveryQueueModule],
+  imports: [ClientsModule, StatusModule],
   controllers: [LocalAgentsController, RemoteAgentsController],
   providers: [AgentsService],
   exports: [AgentsService],

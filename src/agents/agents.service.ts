@@ -5,7 +5,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
 import { transaction } from '../database/transaction.js';
-import { DeliveryQueueService } from '../deliveries/delivery-queue.service.js';
+import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
 import { Agent, type AgentStatus, type AgentType } from './entities/agent.entity.js';

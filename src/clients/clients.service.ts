@@ -2,7 +2,7 @@ import { HttpStatus, Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { generateSigningSecret } from '../../libs/webhook/src/index.js';
+import { generateSigningSecret } from '#webhook';
 import { ApiError } from '../common/api-error.js';
 import { TtlCache } from '../common/ttl-cache.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';

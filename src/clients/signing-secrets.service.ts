@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { generateSigningSecret } from '../../libs/webhook/src/index.js';
+import { generateSigningSecret } from '#webhook';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { ClientsService } from './clients.service.js';
 import type { Client } from './entities/client.entity.js';

@@ -1,4 +1,4 @@
-import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule, TargetPolicy } from '../../libs/webhook/src/index.js';
+import { DEFAULT_RETRY_SCHEDULE, parseRetrySchedule, TargetPolicy } from '#webhook';
 
 /** Every setting of the service, parsed and checked once at start. */
 export interface AppConfig {

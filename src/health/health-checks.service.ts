@@ -1,7 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiError } from '../common/api-error.js';
-import { RedisHealthClient } from '../queue/redis.provider.js';
+import { RedisHealthClient } from '../redis/redis-health.client.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 

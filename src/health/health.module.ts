@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { RedisHealthClient } from '../queue/redis.provider.js';
+import { RedisHealthClient } from '../redis/redis-health.client.js';
 import { HealthChecks } from './health-checks.service.js';
 import { HealthController } from './health.controller.js';
 

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { WEBHOOK_QUEUE } from '../queue/queue.constants.js';
+import { WEBHOOK_QUEUE } from '../delivery-queue/queue.constants.js';
 import type { EventSource } from '../status/event-source.js';
 
 /** States of a receiver host's circuit breaker, as the value of `agent_events_breaker_state`. */

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Redis } from 'ioredis';
 import { ClientsService } from '../clients/clients.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { redisOptions } from '../queue/redis-options.js';
+import { redisOptions } from '../redis/redis-options.js';
 
 const WINDOW_MS = 3600_000;
 

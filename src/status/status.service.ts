@@ -5,7 +5,7 @@ import type { Agent, AgentStatus, AgentType } from '../agents/entities/agent.ent
 import { newMessageIdBase } from '../common/message-id.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { retryDeadlocks } from '../database/transaction.js';
-import { deliveryJobName, type DeliveryJob } from '../deliveries/delivery-job.js';
+import { deliveryJobName, type DeliveryJob } from '../delivery-queue/delivery-job.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { eventTypeFor } from './agent-event-payload.js';
 import type { EventSource } from './event-source.js';

@@ -1,5 +1,5 @@
 import { HttpStatus, Inject, Injectable } from '@nestjs/common';
-import { TargetPolicy } from '../../libs/webhook/src/index.js';
+import { TargetPolicy } from '#webhook';
 import { ApiError } from '../common/api-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 

@@ -7,10 +7,10 @@ import { DataSource } from 'typeorm';
 import type { AgentStatus } from '../agents/entities/agent.entity.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { eventTypeFor } from '../status/agent-event-payload.js';
-import { deliveryJobName } from './delivery-job.js';
-import { DeliveryQueueService } from './delivery-queue.service.js';
+import { deliveryJobName } from '../delivery-queue/delivery-job.js';
+import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 
 const BATCH = 1000;
 /** A delivery due this long ago without a live job is orphaned; younger ones are still being enqueued. */

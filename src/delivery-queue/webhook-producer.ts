@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE, type WebhookJobData } from './queue.constants.js';
-import { redisOptions } from './redis-options.js';
+import { redisOptions } from '../redis/redis-options.js';
 
 /**
  * The delivery queue as the API (and the reconciler) add jobs to it, on a Redis connection of its own that fails

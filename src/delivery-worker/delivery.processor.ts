@@ -2,8 +2,8 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../queue/queue.constants.js';
-import { DeliveryService } from './delivery.service.js';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
+import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
 /** Carries the delay the delivery service chose (schedule, jitter, Retry-After) to BullMQ's backoff. */
 export class RetryLaterError extends Error {
@@ -32,7 +32,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   worker?: Worker<WebhookJobData, string>;
 
   constructor(
-    private readonly deliveries: DeliveryService,
+    private readonly deliveries: DeliveryAttemptService,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}

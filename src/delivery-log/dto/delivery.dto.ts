@@ -3,7 +3,7 @@ import { IsIn, IsOptional } from 'class-validator';
 import { AGENT_STATUSES } from '../../agents/entities/agent.entity.js';
 import { IsDecimalInt } from '../../common/validation.js';
 import { EVENT_SOURCES } from '../../status/event-source.js';
-import { DELIVERY_STATES, type DeliveryState } from '../delivery-state.js';
+import { DELIVERY_STATES, type DeliveryState } from '../../deliveries/delivery-state.js';
 
 export const MAX_PAGE = 10_000;
 

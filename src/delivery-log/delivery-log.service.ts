@@ -7,10 +7,10 @@ import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { maskUrlPassword } from '../common/url-credentials.js';
 import { eventTypeFor } from '../status/agent-event-payload.js';
-import { deliveryJobName } from './delivery-job.js';
-import { DeliveryQueueService } from './delivery-queue.service.js';
+import { deliveryJobName } from '../delivery-queue/delivery-job.js';
+import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import type { DeliveryAttemptViewDto, DeliveryDetailDto, DeliveryPageDto, DeliveryViewDto } from './dto/delivery.dto.js';
-import type { DeliveryState } from './delivery-state.js';
+import type { DeliveryState } from '../deliveries/delivery-state.js';
 
 interface DeliveryRow {
   id: string;

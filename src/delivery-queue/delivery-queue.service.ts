@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import type { DeliveryJob } from './delivery-job.js';
-import { WebhookProducer } from '../queue/webhook-producer.js';
+import { WebhookProducer } from './webhook-producer.js';
 
 /** Adds delivery jobs to BullMQ; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()

@@ -10,9 +10,9 @@ import { ModuleRef } from '@nestjs/core';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { isAdminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { DeliveryProcessor } from '../deliveries/delivery.processor.js';
+import { DeliveryProcessor } from './delivery.processor.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { HealthChecks } from './health-checks.service.js';
+import { HealthChecks } from '../health/health-checks.service.js';
 
 /** How often the worker looks at MySQL to pause taking jobs while it is away, and to resume when it is back. */
 const WATCH_INTERVAL_MS = 1000;
@@ -29,7 +29,7 @@ function send(response: ServerResponse, status: number, body: unknown, contentTy
  * failing one after another, and resumes it when MySQL is back.
  */
 @Injectable()
-export class WorkerHealthServer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class WorkerHttpServer implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerHealth');
   private server?: Server;
   private watch?: NodeJS.Timeout;

@@ -5,7 +5,7 @@ import { Access } from '../auth/access.decorator.js';
 import { AgentTypePipe } from '../common/agent-type.pipe.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
-import { DELIVERY_ERRORS } from './deliveries.errors.js';
+import { DELIVERY_ERRORS } from './delivery-log.errors.js';
 import { DeliveryLogService } from './delivery-log.service.js';
 import { ClientDeliveryQueryDto, DeliveryDetailDto, DeliveryPageDto, DeliveryPageQueryDto } from './dto/delivery.dto.js';
 
@@ -13,7 +13,7 @@ import { ClientDeliveryQueryDto, DeliveryDetailDto, DeliveryPageDto, DeliveryPag
 @ApiBearerAuth()
 @Access('admin', 'client')
 @Controller('client/:client_id')
-export class DeliveriesController {
+export class DeliveryLogController {
   constructor(private readonly log: DeliveryLogService) {}
 
   @Get('agent/:agent_type/:agent_id/event/:event_id/delivery')

@@ -1,13 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { parseRetryAfter, retryDelayMs } from '../../libs/webhook/src/index.js';
+import { parseRetryAfter, retryDelayMs } from '#webhook';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { retryDeadlocks } from '../database/transaction.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
-import { WebhookSenderService, type SendResult } from './webhook-sender.service.js';
+import { WebhookSenderService, type SendResult } from '../webhook-sender/webhook-sender.service.js';
 
 export type AttemptOutcome =
   | { kind: 'succeeded' }
@@ -57,8 +57,8 @@ interface DeliveryToSend {
 
 /** One attempt of one delivery: send it, record the attempt, and decide what comes next. MySQL holds the count. */
 @Injectable()
-export class DeliveryService {
-  private readonly logger = new Logger(DeliveryService.name);
+export class DeliveryAttemptService {
+  private readonly logger = new Logger(DeliveryAttemptService.name);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,

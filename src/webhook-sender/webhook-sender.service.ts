@@ -3,7 +3,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { buildWebhookRequest, readLimited, signatureHeader, snippet } from '../../libs/webhook/src/index.js';
+import { buildWebhookRequest, readLimited, signatureHeader, snippet } from '#webhook';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { USER_AGENT } from './user-agent.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';

@@ -1,14 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AgentEventsModule } from '../agent-events/agent-events.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
-import { DeliveriesController } from './deliveries.controller.js';
+import { DeliveryLogController } from './delivery-log.controller.js';
 import { DeliveryLogService } from './delivery-log.service.js';
-import { DeliveryQueueModule } from './delivery-queue.module.js';
 
 /** The delivery log API. */
 @Module({
-  imports: [ClientsModule, AgentEventsModule, DeliveryQueueModule],
-  controllers: [DeliveriesController],
+  imports: [ClientsModule, AgentEventsModule],
+  controllers: [DeliveryLogController],
   providers: [DeliveryLogService],
 })
-export class DeliveriesModule {}
+export class DeliveryLogModule {}

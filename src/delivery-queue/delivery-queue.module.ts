@@ -2,11 +2,15 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { redisOptions } from '../redis/redis-options.js';
+import { DeliveryQueueService } from './delivery-queue.service.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from './queue.constants.js';
 import { WebhookProducer } from './webhook-producer.js';
-import { redisOptions } from './redis-options.js';
 
-/** The one place that registers the queues and their default job options, and the API's fail-fast producer. */
+/**
+ * The delivery queue: the one place that registers the BullMQ queue and its default job options, the API's
+ * fail-fast producer, and `DeliveryQueueService`, through which every committed delivery is enqueued.
+ */
 @Global()
 @Module({
   imports: [
@@ -20,7 +24,7 @@ import { redisOptions } from './redis-options.js';
     // The worker's side: BullMQ's blocking connection (`maxRetriesPerRequest: null`), and Bull Board's view.
     BullModule.registerQueue({ name: WEBHOOK_QUEUE, defaultJobOptions: WEBHOOK_JOB_OPTIONS }),
   ],
-  providers: [WebhookProducer],
-  exports: [BullModule, WebhookProducer],
+  providers: [WebhookProducer, DeliveryQueueService],
+  exports: [BullModule, WebhookProducer, DeliveryQueueService],
 })
-export class QueueModule {}
+export class DeliveryQueueModule {}
