@@ -4,7 +4,7 @@ import type { AgentType } from '../agents/entities/agent.entity.js';
 import { SigningSecretsService } from '../clients/signing-secrets.service.js';
 import { newMessageId } from '../common/message-id.js';
 import { WebhookSenderService } from '../webhook-sender/webhook-sender.service.js';
-import { agentEventPayload } from '../status/agent-event-payload.js';
+import { agentEventPayload } from '../status/status-rules.js';
 import { AgentEventsService } from './agent-events.service.js';
 import type { TestEventResultDto } from './dto/test-event-result.dto.js';
 
@@ -32,7 +32,13 @@ export class AgentEventTestService {
       id: newMessageId(),
       method: event.method,
       url: event.url,
-      payload: agentEventPayload(agent, agentStatus, 'api'),
+      payload: agentEventPayload({
+        agentStatus,
+        agentType: agent.agentType,
+        eventSource: 'api',
+        agentId: agent.id,
+        agentName: agent.agentType === 'local' ? agent.extensionName : agent.agentNumber,
+      }),
       secrets: await this.secrets.secretsInForce(clientId),
       // 0: no real status change has this number, so a receiver that orders by it never mistakes a test for one.
       sequence: 0,

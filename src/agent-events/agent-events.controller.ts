@@ -1,7 +1,7 @@
 import { Body, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { AgentType } from '../agents/entities/agent.entity.js';
-import { Access } from '../auth/access.decorator.js';
+import { Access } from '../common/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
 import { AGENT_EVENT_ERRORS } from './agent-events.errors.js';

@@ -9,7 +9,7 @@ import {
   ApiOperation,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { Access } from '../auth/access.decorator.js';
+import { Access } from '../common/access.decorator.js';
 import { ApiErrors, type ErrorExample } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
 import { AGENT_ERRORS } from './agents.errors.js';

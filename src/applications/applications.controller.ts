@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Access } from '../auth/access.decorator.js';
+import { Access } from '../common/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe } from '../common/id-params.js';
 import { APPLICATION_ERRORS } from './applications.errors.js';

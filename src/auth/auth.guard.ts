@@ -3,8 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/api-error.js';
 import { RateLimitService } from '../rate-limits/rate-limit.service.js';
-import { ACCESS_KEY, PUBLIC_KEY } from './access.decorator.js';
-import type { Principal, Role } from './principal.js';
+import { ACCESS_KEY, PUBLIC_KEY } from '../common/access.decorator.js';
+import type { Principal, Role } from '../common/principal.js';
 import { TokenService } from './token.service.js';
 
 export type AuthenticatedRequest = Request & { principal?: Principal };

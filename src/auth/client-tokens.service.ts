@@ -5,7 +5,7 @@ import { ApplicationsService, type LiveApplication } from '../applications/appli
 import { TtlCache } from '../common/ttl-cache.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import type { TokenResponseDto } from './dto/token.dto.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../common/principal.js';
 import { invalidClient, type TokenRequest } from './token-request.js';
 
 /** How long a process remembers a secret it verified, so that a token per call does not cost an argon2 hash per call. */

@@ -3,7 +3,7 @@ import { NoFilesInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { TOKEN_ERRORS } from './auth.errors.js';
-import { Public } from './access.decorator.js';
+import { Public } from '../common/access.decorator.js';
 import { ClientTokensService } from './client-tokens.service.js';
 import { TokenRequestDto, TokenResponseDto } from './dto/token.dto.js';
 import { readTokenRequest } from './token-request.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { ClientTokensService } from './client-tokens.service.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../common/principal.js';
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Post, Put } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Access } from '../auth/access.decorator.js';
+import { Access } from '../common/access.decorator.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe } from '../common/id-params.js';
 import { CLIENT_ERRORS } from './clients.errors.js';

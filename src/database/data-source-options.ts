@@ -13,6 +13,7 @@ import { DeliveryManualRetries1764330000000 } from './migrations/1764330000000-d
 import { ChangeAgentProcedure1764340000000 } from './migrations/1764340000000-change-agent-procedure.js';
 import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000-record-attempts-procedure.js';
 import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-change-agents-set-based.js';
+import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-status-change-facts.js';
 
 /** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
 export const ENTITIES = [Client, Agent, AgentEvent, Application];
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   ChangeAgentProcedure1764340000000,
   RecordAttemptsProcedure1764350000000,
   ChangeAgentsSetBased1764360000000,
+  StatusChangeFacts1764400000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -1,8 +1,8 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { AgentType } from '../agents/entities/agent.entity.js';
-import { Access } from '../auth/access.decorator.js';
-import { AgentTypePipe } from '../common/agent-type.pipe.js';
+import { Access } from '../common/access.decorator.js';
+import { AgentTypePipe } from '../agents/agent-type.pipe.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { ClientIdPipe, PositiveIntPipe } from '../common/id-params.js';
 import { DELIVERY_ERRORS } from './delivery-log.errors.js';

@@ -1,14 +1,12 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DataSource } from 'typeorm';
-import type { AgentStatus } from '../agents/entities/agent.entity.js';
+import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
-import { eventTypeFor } from '../status/agent-event-payload.js';
+import { eventTypeFor } from '../status/status-rules.js';
 import { deliveryJobName } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 
@@ -37,7 +35,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
   private resumeAfter?: PageKey;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly deliveries: DeliveriesRepository,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly deliveryQueue: DeliveryQueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -78,13 +76,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     let after = this.resumeAfter;
     this.resumeAfter = undefined;
     for (;;) {
-      const rows = (await this.dataSource.query(
-        `SELECT id, next_attempt_at FROM deliveries
-          WHERE state = 'pending' AND next_attempt_at <= ?
-            ${after ? 'AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))' : ''}
-          ORDER BY next_attempt_at, id LIMIT ${BATCH}`,
-        after ? [cutoff, after.next_attempt_at, after.next_attempt_at, after.id] : [cutoff],
-      )) as { id: string; next_attempt_at: Date }[];
+      const rows = await this.deliveries.duePage(cutoff, after, BATCH);
       if (rows.length === 0) break;
       const ids = rows.map((row) => row.id);
       // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
@@ -120,12 +112,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
   /** Adds the deliveries' jobs again, named as when they were first added (whose webhook each is). */
   private async enqueueAgain(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const rows = (await this.dataSource.query(
-      `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
-         FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
-        WHERE d.id IN (${ids.map(() => '?').join(', ')})`,
-      ids,
-    )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: string; agent_status: AgentStatus }[];
+    const rows = await this.deliveries.jobFacts(ids);
     await this.deliveryQueue.enqueue(
       rows.map((row) => ({
         deliveryId: row.id,

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
+import { StatusChangesRepository } from '../status/status-changes.repository.js';
 
 const BATCH = 1000;
 const DAY_MS = 24 * 3600_000;
@@ -32,6 +34,8 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly deliveries: DeliveriesRepository,
+    private readonly statusChanges: StatusChangesRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -103,22 +107,8 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
     state: 'succeeded' | 'dead',
     cutoff: Date,
   ): Promise<{ deliveries: number; statusChanges: number }> {
-    const rows = (await manager.query(
-      `SELECT id, status_change_id FROM deliveries
-        WHERE state = ? AND created_at < ? ORDER BY created_at, id LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`,
-      [state, cutoff],
-    )) as { id: string; status_change_id: string }[];
-    if (rows.length === 0) return { deliveries: 0, statusChanges: 0 };
-    const ids = rows.map((row) => row.id);
-    await manager.query('DELETE FROM delivery_attempts WHERE delivery_id IN (?)', [ids]);
-    await manager.query('DELETE FROM deliveries WHERE id IN (?)', [ids]);
-    const changes = [...new Set(rows.map((row) => row.status_change_id))];
-    const result = (await manager.query(
-      `DELETE FROM status_changes
-        WHERE id IN (?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = status_changes.id)`,
-      [changes],
-    )) as { affectedRows?: number };
-    return { deliveries: ids.length, statusChanges: result.affectedRows ?? 0 };
+    const removed = await this.deliveries.pruneBatch(manager, state, cutoff, BATCH);
+    return { deliveries: removed.deliveries, statusChanges: await this.statusChanges.deleteUnreferred(manager, removed.statusChangeIds) };
   }
 
   /** One page of the oldest status changes, by primary key; `last` is null once the page reaches the cutoff. */
@@ -127,23 +117,12 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
     cutoff: Date,
     after: number,
   ): Promise<{ removed: number; last: number | null }> {
-    const rows = (await manager.query(
-      `SELECT s.id, s.changed_at < ? AS old,
-              EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = s.id) AS referred
-         FROM status_changes s WHERE s.id > ? ORDER BY s.id LIMIT ${BATCH}`,
-      [cutoff, after],
-    )) as { id: string; old: number; referred: number }[];
-    const unreferred = rows.filter((row) => Number(row.old) === 1 && Number(row.referred) === 0).map((row) => row.id);
-    let removed = 0;
-    if (unreferred.length) {
-      const result = (await manager.query(
-        `DELETE FROM status_changes
-          WHERE id IN (?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = status_changes.id)`,
-        [unreferred],
-      )) as { affectedRows?: number };
-      removed = result.affectedRows ?? 0;
-    }
-    const reachedCutoff = rows.length < BATCH || rows.some((row) => Number(row.old) === 0);
+    const rows = await this.statusChanges.oldestPage(manager, cutoff, after, BATCH);
+    const removed = await this.statusChanges.deleteUnreferred(
+      manager,
+      rows.filter((row) => row.old && !row.referred).map((row) => row.id),
+    );
+    const reachedCutoff = rows.length < BATCH || rows.some((row) => !row.old);
     return { removed, last: reachedCutoff ? null : Number(rows[rows.length - 1].id) };
   }
 }

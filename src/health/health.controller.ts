@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { Public } from '../auth/access.decorator.js';
+import { Public } from '../common/access.decorator.js';
 import { HealthChecks } from './health-checks.service.js';
 
 const READY = { status: 200, schema: { example: { status: 'ok', mysql: 'up', redis: 'up' } } };

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { Public } from '../auth/access.decorator.js';
+import { Public } from '../common/access.decorator.js';
 import { MetricsService } from './metrics.service.js';
 
 /** `GET /metrics` in Prometheus text format, behind basic auth (user admin, the admin token; see MetricsModule). */

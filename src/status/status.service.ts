@@ -1,14 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import type { Agent, AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
 import { newMessageIdBase } from '../common/message-id.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { retryDeadlocks } from '../database/transaction.js';
 import { deliveryJobName, type DeliveryJob } from '../delivery-queue/delivery-job.js';
+import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { eventTypeFor } from './agent-event-payload.js';
 import type { EventSource } from './event-source.js';
+import { StatusChangesRepository, type AppliedAgentRow, type ChangeToApply, type NewDeliveryRow } from './status-changes.repository.js';
+import { eventTypeFor, planRounds } from './status-rules.js';
 
 export interface AgentChange {
   clientId: string;
@@ -27,27 +26,16 @@ export interface StatusChangeResult {
   /** The agent after the change; undefined when it is not there (or no longer has the name it was found by). */
   agent?: Agent;
   changed: boolean;
-  /** Outbox rows written with the change: to be enqueued now that it has committed. */
+  /** Outbox rows written with the change, committed and handed to the delivery queue. */
   deliveries: DeliveryJob[];
 }
 
-interface AgentRow {
-  /** The change's place in the batch sent. */
-  position: number;
-  id: number;
-  clientId: string;
-  agentType: AgentType;
-  name: string | null;
-  agentStatus: AgentStatus;
-  statusSequence: number;
-  changed: number;
-}
-
 /**
- * The events domain service: decides whether an agent's status really changed and, only then, writes the change and
- * its outbox rows. All of it is the `change_agents` procedure (src/database/migrations/…-change-agents-set-based.ts):
- * one round trip and one transaction, with each agent locked first, so concurrent identical requests, in this
- * process or any other, change the status once. Callers enqueue `deliveries`, which have committed.
+ * The events domain service. It decides with the rules of status-rules.ts (a real change, the event type a status
+ * fires, which subscriptions get a delivery, the payload), has the repository apply them atomically — each agent
+ * locked first, one round trip and one transaction for a batch, so concurrent identical requests, in this process or
+ * any other, change the status once — and then, once the change has committed, hands its deliveries to the queue:
+ * the one place where "commit, then enqueue" happens.
  *
  * Status changes asked for at the same moment (in one turn of the event loop) share that round trip and its commit;
  * a rename goes alone, so a name that is taken fails only its own request.
@@ -60,74 +48,53 @@ export class StatusService {
   });
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: StatusChangesRepository,
+    private readonly queue: DeliveryQueueService,
     private readonly metrics: MetricsService,
   ) {}
 
-  change(change: AgentChange): Promise<StatusChangeResult> {
-    return change.name === undefined ? this.batches.add(change) : this.run([change]).then(([result]) => result);
+  /** Applies the change; its deliveries are committed and enqueued when this resolves. */
+  async change(change: AgentChange): Promise<StatusChangeResult> {
+    const result = change.name === undefined ? await this.batches.add(change) : (await this.run([change]))[0];
+    await this.queue.enqueueAfterCommit(result.deliveries);
+    return result;
   }
 
-  /**
-   * The batch in rounds: an agent changes at most once per `change_agents` call, so a second change of the same agent
-   * (two requests for one agent at the same moment) goes in the next call, after the first has committed.
-   */
+  /** The batch in rounds (planRounds): an agent changes at most once per call, in agent id order. */
   private async run(changes: AgentChange[]): Promise<StatusChangeResult[]> {
     const out: StatusChangeResult[] = [];
-    let rest = changes.map((change, index) => ({ change, index }));
-    while (rest.length > 0) {
-      const round: typeof rest = [];
-      const later: typeof rest = [];
-      const agents = new Set<number>();
-      for (const entry of rest) {
-        if (agents.has(entry.change.agentId)) {
-          later.push(entry);
-        } else {
-          agents.add(entry.change.agentId);
-          round.push(entry);
-        }
-      }
-      const results = await this.call(round.map(({ change }) => change));
-      round.forEach(({ index }, position) => (out[index] = results[position]));
-      rest = later;
+    for (const round of planRounds(changes)) {
+      const results = await this.apply(round.map((index) => changes[index]));
+      round.forEach((index, position) => (out[index] = results[position]));
     }
     return out;
   }
 
-  /** One `change_agents` call: changes of distinct agents, sent in agent id order so every call locks in that order. */
-  private async call(changes: AgentChange[]): Promise<StatusChangeResult[]> {
-    const order = changes.map((_, index) => index).sort((a, b) => changes[a].agentId - changes[b].agentId);
-    const json = JSON.stringify(
-      order.map((index) => {
-        const change = changes[index];
-        return {
-          client: change.clientId,
-          type: change.agentType,
-          agent: change.agentId,
-          found_by: change.foundBy,
-          name: change.name,
-          status: change.status,
-          source: change.source,
-          id_base: newMessageIdBase(),
-        };
-      }),
-    );
-    const [agents, deliveries] = (await retryDeadlocks(() => this.dataSource.query('CALL change_agents(?, ?)', [json, new Date()]))) as [
-      AgentRow[],
-      { position: number; id: string; url: string }[],
-    ];
-    // Both result sets name each row's change by its place in the batch sent, which is `order`.
-    const rows = new Map(agents.map((row) => [order[Number(row.position)], row]));
-    const owned = new Map<number, { id: string; url: string }[]>();
+  /** One `change_agents` call: changes of distinct agents, already in agent id order. */
+  private async apply(changes: AgentChange[]): Promise<StatusChangeResult[]> {
+    const batch: ChangeToApply[] = changes.map((change) => ({
+      client: change.clientId,
+      type: change.agentType,
+      agent: change.agentId,
+      found_by: change.foundBy,
+      name: change.name,
+      status: change.status,
+      event_type: change.status === undefined ? undefined : eventTypeFor(change.status),
+      source: change.source,
+      id_base: newMessageIdBase(),
+    }));
+    const { agents, deliveries } = await this.repository.apply(batch, new Date());
+    const rows = new Map(agents.map((row) => [Number(row.position), row]));
+    const owned = new Map<number, NewDeliveryRow[]>();
     for (const delivery of deliveries) {
-      const index = order[Number(delivery.position)];
-      if (!owned.has(index)) owned.set(index, []);
-      owned.get(index)!.push(delivery);
+      const position = Number(delivery.position);
+      if (!owned.has(position)) owned.set(position, []);
+      owned.get(position)!.push(delivery);
     }
-    return changes.map((change, index) => this.result(change, rows.get(index), owned.get(index) ?? []));
+    return changes.map((change, position) => this.result(change, rows.get(position), owned.get(position) ?? []));
   }
 
-  private result(change: AgentChange, row: AgentRow | undefined, deliveries: { id: string; url: string }[]): StatusChangeResult {
+  private result(change: AgentChange, row: AppliedAgentRow | undefined, deliveries: NewDeliveryRow[]): StatusChangeResult {
     if (!row) return { changed: false, deliveries: [] };
     const agent = {
       id: Number(row.id),

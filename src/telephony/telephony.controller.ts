@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AgentsService } from '../agents/agents.service.js';
-import { Access } from '../auth/access.decorator.js';
+import { Access } from '../common/access.decorator.js';
 import { ApiError } from '../common/api-error.js';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { TELEPHONY_ERRORS } from './telephony.errors.js';

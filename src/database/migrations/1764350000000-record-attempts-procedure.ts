@@ -1,61 +1,15 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * `record_attempts`: a batch of delivery attempts, each `{id, attempt, started_at, duration_ms, status_code?, error?,
- * snippet?, manual_retries, state, last_error?, next_attempt_at?, delivered_at?, finished_at}`, recorded in one
- * transaction and one round trip (it was five: START TRANSACTION, INSERT, SELECT … FOR UPDATE, UPDATE, COMMIT).
- *
- * - Each attempt's row goes into delivery_attempts.
- * - Then the deliveries are locked before their outcome is decided: a manual retry either committed before (and is
- *   seen here) or waits and comes after. The locked rows' `manual_retries` are the result set, so the caller knows
- *   which attempts a retry by hand overtook.
- * - Each delivery takes the state the caller decided (`state`, `last_error`, `next_attempt_at`, `delivered_at`), unless
- *   its `manual_retries` moved since the attempt began (`manual_retries` in the batch is the value the attempt
- *   started from): then it stays pending and goes out again at once (`finished_at`), on a fresh schedule
- *   (`attempts_before_retry` = this attempt), and keeps its `delivered_at`.
- * - Times are UTC `YYYY-MM-DD hh:mm:ss.fff` strings, as the connection writes dates.
- * - Needs JSON_TABLE (MariaDB 10.6 or MySQL 8.0 and later), like `change_agents`.
+ * Created the `record_attempts` procedure. Its current definition is src/deliveries/record_attempts.sql, put in
+ * place by StatusChangeFacts1764400000000; this step now does nothing, so a new database never holds an older body.
  */
-const BATCH = `JSON_TABLE(p_attempts, '$[*]' COLUMNS (
-      id varchar(40) PATH '$.id', attempt int unsigned PATH '$.attempt', started_at datetime(3) PATH '$.started_at',
-      duration_ms int unsigned PATH '$.duration_ms', status_code smallint unsigned PATH '$.status_code',
-      error varchar(512) PATH '$.error', snippet text PATH '$.snippet', manual_retries int unsigned PATH '$.manual_retries',
-      state varchar(16) PATH '$.state', last_error varchar(512) PATH '$.last_error',
-      next_attempt_at datetime(3) PATH '$.next_attempt_at', delivered_at datetime(3) PATH '$.delivered_at',
-      finished_at datetime(3) PATH '$.finished_at')) AS a`;
-
-const RETRIED = 'd.manual_retries <> a.manual_retries';
-
-const CREATE = `
-CREATE PROCEDURE record_attempts(IN p_attempts longtext)
-MODIFIES SQL DATA
-BEGIN
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-
-  START TRANSACTION;
-  INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
-    SELECT a.id, a.attempt, a.started_at, a.duration_ms, a.status_code, a.error, a.snippet FROM ${BATCH};
-  SELECT d.id, d.manual_retries FROM deliveries d JOIN ${BATCH} ON d.id = a.id ORDER BY d.id FOR UPDATE;
-  UPDATE deliveries d JOIN ${BATCH} ON d.id = a.id
-     SET d.state = IF(${RETRIED}, 'pending', a.state),
-         d.attempts = a.attempt,
-         d.last_status_code = a.status_code,
-         d.last_error = IF(${RETRIED}, 'retried by hand during this attempt', a.last_error),
-         d.next_attempt_at = IF(${RETRIED}, a.finished_at, a.next_attempt_at),
-         d.held_reason = NULL,
-         d.delivered_at = IF(${RETRIED}, d.delivered_at, COALESCE(a.delivered_at, d.delivered_at)),
-         d.attempts_before_retry = IF(${RETRIED}, a.attempt, d.attempts_before_retry);
-  COMMIT;
-END`;
-
 export class RecordAttemptsProcedure1764350000000 implements MigrationInterface {
   name = 'RecordAttemptsProcedure1764350000000';
 
-  async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(CREATE);
-  }
+  async up(): Promise<void> {}
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('DROP PROCEDURE record_attempts');
+    await queryRunner.query('DROP PROCEDURE IF EXISTS record_attempts');
   }
 }

@@ -1,131 +1,13 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { ChangeAgentProcedure1764340000000 } from './1764340000000-change-agent-procedure.js';
+import type { MigrationInterface } from 'typeorm';
 
 /**
- * `change_agents`, set-based: a batch of agents' renames and status changes, each `{client, type, agent, found_by?,
- * name?, status?, source, id_base}`, in one transaction and one round trip, as before, but with a fixed number of
- * statements per batch instead of seven per change (a nested procedure call per change, and a window over each
- * change's subscriptions, were most of MariaDB's CPU per status change).
- *
- * - An agent appears at most once in a batch (StatusService sends a second change of the same agent in the next
- *   batch), and the batch is in agent id order: the agents are locked by primary key, in that order, first. Concurrent
- *   identical changes queue on that lock; every one after the first finds the status already set and writes nothing.
- * - An agent is found when it has the client and type asked for and, for a change from the phone (`found_by`, looked
- *   up by name), still has that name under the lock.
- * - A found agent whose status differs gets a status_changes row (`sequence` one more than the agent's) and one
- *   outbox row per subscription to its event; then the agents take their new names and statuses, one UPDATE each.
- * - READ COMMITTED: the subscriptions read after the lock include agent events committed while it waited, and the
- *   read takes no gap locks on agent_events.
- * - Delivery ids: `id_base` (`msg_` and the first 22 characters of a ULID) and four base-32 characters of the
- *   subscription's ordinal, so one change's deliveries sort in subscription order and ids stay ULID-shaped.
- *   Four characters number 1,048,576 subscriptions, more than a client may have (1,000,000).
- * - The payload is the spec's AgentEventData in the spec's order, as compact JSON (as `agentEventPayload` and
- *   JSON.stringify make it for a test event), put together with JSON_QUOTE, which MySQL and MariaDB both have.
- * - Two result sets: the found agents as they are after the batch (`position` is the change's 0-based place in the
- *   batch; a change whose agent was not found has no row), then the new deliveries with their change's `position`,
- *   in id order.
- * - Needs JSON_TABLE and window functions: MariaDB 10.6 or MySQL 8.0 and later.
+ * Replaced `change_agents` with a set-based body. Its current definition is src/status/change_agents.sql, put in
+ * place by StatusChangeFacts1764400000000; this step now does nothing.
  */
-const BATCH = `JSON_TABLE(p_changes, '$[*]' COLUMNS (
-      position FOR ORDINALITY, client varchar(64) PATH '$.client', type varchar(8) PATH '$.type',
-      agent int unsigned PATH '$.agent', found_by varchar(255) PATH '$.found_by', name varchar(255) PATH '$.name',
-      status varchar(16) PATH '$.status', source varchar(8) PATH '$.source', id_base varchar(26) PATH '$.id_base')) AS b`;
-
-/** The batch's found agents (STRAIGHT_JOIN: the batch drives, so agents are read by primary key in its order). */
-const FOUND = `${BATCH} STRAIGHT_JOIN agents a
-      ON a.id = b.agent AND a.client_id = b.client AND a.agent_type = b.type
-     AND (b.found_by IS NULL OR IF(a.agent_type = 'local', a.extension_name, a.agent_number) <=> b.found_by)`;
-
-const CHANGED = 'b.status IS NOT NULL AND b.status <> a.agent_status';
-
-const ORDINAL_IN_BASE32 = `SUBSTRING(base32, (x.n >> 15 & 31) + 1, 1), SUBSTRING(base32, (x.n >> 10 & 31) + 1, 1),
-                    SUBSTRING(base32, (x.n >> 5 & 31) + 1, 1), SUBSTRING(base32, (x.n & 31) + 1, 1)`;
-
-const CREATE = `
-CREATE PROCEDURE change_agents(IN p_changes longtext, IN p_changed_at datetime(3))
-MODIFIES SQL DATA
-BEGIN
-  DECLARE v_locked int;
-  DECLARE v_first_change bigint unsigned DEFAULT NULL;
-  DECLARE base32 char(32) DEFAULT '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  DECLARE v_done boolean DEFAULT FALSE;
-  DECLARE v_agent int unsigned;
-  DECLARE v_name varchar(255);
-  DECLARE v_status varchar(16);
-  -- Read when opened, after the status changes are written and before any agent is updated. One single-table UPDATE
-  -- per agent: a multi-table UPDATE that fails (a rename to a taken name) can skip the exit handler in MariaDB and
-  -- leave the transaction open on the connection.
-  DECLARE updates CURSOR FOR
-    SELECT a.id, b.name, IF(${CHANGED}, b.status, NULL) FROM ${FOUND} WHERE b.name IS NOT NULL OR (${CHANGED});
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_done = TRUE;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
-
-  SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
-  START TRANSACTION;
-  SELECT COUNT(*) INTO v_locked FROM ${BATCH} STRAIGHT_JOIN agents a ON a.id = b.agent FOR UPDATE;
-
-  SELECT b.position - 1 AS position, a.id, a.client_id AS clientId, a.agent_type AS agentType,
-         COALESCE(b.name, IF(a.agent_type = 'local', a.extension_name, a.agent_number)) AS name,
-         IF(${CHANGED}, b.status, a.agent_status) AS agentStatus,
-         IF(${CHANGED}, a.status_sequence + 1, a.status_sequence) AS statusSequence,
-         ${CHANGED} AS changed
-    FROM ${FOUND};
-
-  INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, changed_at)
-    SELECT a.client_id, a.id, a.agent_type, a.agent_status, b.status, b.source, a.status_sequence + 1, p_changed_at
-      FROM ${FOUND}
-     WHERE ${CHANGED};
-  IF ROW_COUNT() > 0 THEN
-    SET v_first_change = LAST_INSERT_ID();
-    INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at, next_attempt_at)
-      SELECT CONCAT(x.id_base, ${ORDINAL_IN_BASE32}),
-             x.client_id, x.agent_id, x.event_id, x.change_id, x.url, x.method,
-             CONCAT('{"agent_status":', JSON_QUOTE(x.status), ',"agent_type":', JSON_QUOTE(x.agent_type),
-                    ',"event_source":', JSON_QUOTE(x.source), ',"agent_id":', JSON_QUOTE(CAST(x.agent_id AS char)),
-                    IF(x.agent_type = 'local', ',"extension_name":', ',"agent_number":'), JSON_QUOTE(COALESCE(x.name, '')), '}'),
-             p_changed_at, p_changed_at
-        FROM (SELECT b.id_base, a.client_id, a.id AS agent_id, a.agent_type, b.status, b.source, s.id AS change_id,
-                     COALESCE(b.name, IF(a.agent_type = 'local', a.extension_name, a.agent_number)) AS name,
-                     e.id AS event_id, e.url, e.method, ROW_NUMBER() OVER (PARTITION BY s.id ORDER BY e.id) - 1 AS n
-                FROM ${FOUND}
-                -- this batch's change of the agent (its sequence is the agent's next one until the agents are updated)
-                JOIN status_changes s ON s.agent_id = a.id AND s.sequence = a.status_sequence + 1 AND s.id >= v_first_change
-                JOIN agent_events e ON e.agent_id = a.id AND e.event_type = IF(b.status = 'available', 'agent-login', 'agent-logout')) x;
-  END IF;
-
-  OPEN updates;
-  each_update: LOOP
-    FETCH updates INTO v_agent, v_name, v_status;
-    IF v_done THEN
-      LEAVE each_update;
-    END IF;
-    UPDATE agents
-       SET extension_name = IF(v_name IS NOT NULL AND agent_type = 'local', v_name, extension_name),
-           agent_number = IF(v_name IS NOT NULL AND agent_type = 'remote', v_name, agent_number),
-           status_sequence = IF(v_status IS NULL, status_sequence, status_sequence + 1),
-           agent_status = IF(v_status IS NULL, agent_status, v_status)
-     WHERE id = v_agent;
-  END LOOP;
-  CLOSE updates;
-
-  SELECT b.position - 1 AS position, d.id, d.url
-    FROM ${BATCH} STRAIGHT_JOIN deliveries d ON d.id BETWEEN CONCAT(b.id_base, '0000') AND CONCAT(b.id_base, 'ZZZZ')
-   WHERE v_first_change IS NOT NULL
-   ORDER BY d.id;
-  COMMIT;
-END`;
-
 export class ChangeAgentsSetBased1764360000000 implements MigrationInterface {
   name = 'ChangeAgentsSetBased1764360000000';
 
-  async up(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('DROP PROCEDURE change_agents');
-    await queryRunner.query('DROP PROCEDURE change_agent_in');
-    await queryRunner.query(CREATE);
-  }
+  async up(): Promise<void> {}
 
-  async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('DROP PROCEDURE change_agents');
-    await new ChangeAgentProcedure1764340000000().up(queryRunner);
-  }
+  async down(): Promise<void> {}
 }

@@ -1,6 +1,6 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { AGENT_TYPES, type AgentType } from '../agents/entities/agent.entity.js';
-import { ApiError } from './api-error.js';
+import { AGENT_TYPES, type AgentType } from './entities/agent.entity.js';
+import { ApiError } from '../common/api-error.js';
 
 @Injectable()
 export class AgentTypePipe implements PipeTransform<string, AgentType> {

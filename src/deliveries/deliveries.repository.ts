@@ -1,0 +1,237 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
+import { retryDeadlocks } from '../database/transaction.js';
+import type { EventSource } from '../status/event-source.js';
+import type { StatusChangeFacts } from '../status/status-rules.js';
+import type { DeliveryState } from './delivery-state.js';
+
+/** The facts of a delivery's status change, from which its payload is built (agentEventPayload). */
+interface ChangeFactsColumns {
+  agent_id: number;
+  agent_type: AgentType;
+  agent_status: AgentStatus;
+  event_source: EventSource;
+  agent_name: string | null;
+  sequence: number;
+  changed_at: Date;
+}
+
+/** Everything one attempt needs: the delivery, its status change and its client's signing secrets. */
+export interface DeliveryToSend extends ChangeFactsColumns {
+  id: string;
+  url: string;
+  method: 'GET' | 'POST';
+  state: string;
+  attempts: number;
+  attempts_before_retry: number;
+  manual_retries: number;
+  signing_secret: string;
+  previous_signing_secret: string | null;
+  secret_rotated_at: Date | null;
+}
+
+/** A delivery as the delivery log shows it. */
+export interface DeliveryLogRow extends ChangeFactsColumns {
+  id: string;
+  client_id: string;
+  agent_event_id: number;
+  url: string;
+  method: string;
+  state: DeliveryState;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  held_reason: string | null;
+  next_attempt_at: Date | null;
+  created_at: Date;
+  delivered_at: Date | null;
+}
+
+/** A row's status-change columns as the facts the payload is built from. */
+export function changeFacts(row: ChangeFactsColumns): StatusChangeFacts {
+  return {
+    agentStatus: row.agent_status,
+    agentType: row.agent_type,
+    eventSource: row.event_source,
+    agentId: Number(row.agent_id),
+    agentName: row.agent_name,
+  };
+}
+
+export interface AttemptRow {
+  attempt_number: number;
+  started_at: Date;
+  duration_ms: number;
+  status_code: number | null;
+  error: string | null;
+  response_snippet: string | null;
+}
+
+/** One attempt and the outcome decided for it, as `record_attempts` takes it (times as `sqlTime` strings). */
+export interface AttemptToRecord {
+  id: string;
+  attempt: number;
+  started_at: string;
+  duration_ms: number;
+  status_code?: number;
+  error?: string;
+  snippet?: string;
+  manual_retries: number;
+  state: DeliveryState;
+  last_error?: string;
+  next_attempt_at?: string;
+  delivered_at?: string;
+  finished_at: string;
+}
+
+export interface HoldToRecord {
+  deliveryId: string;
+  reason: string;
+  until: Date;
+}
+
+export type LogFilter = { agentEventId: number } | { clientId: string; state?: DeliveryState };
+
+const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at';
+
+const LOG_SELECT = `
+  SELECT d.id, d.client_id, d.agent_event_id, d.url, d.method, d.state, d.attempts, d.last_status_code,
+         d.last_error, d.held_reason, d.next_attempt_at, d.created_at, d.delivered_at, ${FACTS}
+    FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id`;
+
+const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+/** A date as the connection writes DATETIME values (UTC), for a JSON batch read by a procedure. */
+export function sqlTime(date: Date): string {
+  return date.toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/**
+ * The delivery table family: `deliveries` (the outbox rows `change_agents` writes) and `delivery_attempts`. Every
+ * statement on them is here; `record_attempts`' one current definition is record_attempts.sql beside this file.
+ */
+@Injectable()
+export class DeliveriesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets. */
+  async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
+    const rows = (await this.dataSource.query(
+      `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, ${FACTS},
+              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+         FROM deliveries d
+         JOIN status_changes s ON s.id = d.status_change_id
+         JOIN clients c ON c.id = d.client_id
+        WHERE d.id IN (${marks(ids.length)})`,
+      ids,
+    )) as DeliveryToSend[];
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /**
+   * Each attempt's row and its delivery's new state, for a whole batch, in one transaction and one round trip (in id
+   * order, the order the batch's deliveries are locked in). Returns each locked delivery's count of manual retries.
+   */
+  async recordAttempts(attempts: AttemptToRecord[]): Promise<Map<string, number>> {
+    const batch = [...attempts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const [locked] = (await retryDeadlocks(() => this.dataSource.query('CALL record_attempts(?)', [JSON.stringify(batch)]))) as [
+      { id: string; manual_retries: number }[],
+    ];
+    return new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
+  }
+
+  /** Held deliveries keep their attempts; the log shows why they wait and until when. */
+  async recordHolds(holds: HoldToRecord[]): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE deliveries SET held_reason = CASE id ${holds.map(() => 'WHEN ? THEN ?').join(' ')} END,
+              next_attempt_at = CASE id ${holds.map(() => 'WHEN ? THEN ?').join(' ')} END
+        WHERE id IN (${marks(holds.length)}) AND state = 'pending'`,
+      [
+        ...holds.flatMap((hold) => [hold.deliveryId, hold.reason.slice(0, 255)]),
+        ...holds.flatMap((hold) => [hold.deliveryId, hold.until]),
+        ...holds.map((hold) => hold.deliveryId),
+      ],
+    );
+  }
+
+  /** Newest first; one extra row tells whether there is a next page, so a page costs the same at any history size. */
+  async logPage(filter: LogFilter, page: number, perPage: number): Promise<DeliveryLogRow[]> {
+    const [where, params] =
+      'agentEventId' in filter
+        ? ['d.agent_event_id = ?', [filter.agentEventId]]
+        : filter.state
+          ? ['d.client_id = ? AND d.state = ?', [filter.clientId, filter.state]]
+          : ['d.client_id = ?', [filter.clientId]];
+    return (await this.dataSource.query(`${LOG_SELECT} WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, [
+      ...params,
+      perPage + 1,
+      (page - 1) * perPage,
+    ])) as DeliveryLogRow[];
+  }
+
+  async logGet(clientId: string, deliveryId: string): Promise<DeliveryLogRow | undefined> {
+    const [row] = (await this.dataSource.query(`${LOG_SELECT} WHERE d.id = ? AND d.client_id = ?`, [deliveryId, clientId])) as DeliveryLogRow[];
+    return row;
+  }
+
+  async attempts(deliveryId: string): Promise<AttemptRow[]> {
+    return (await this.dataSource.query(
+      `SELECT attempt_number, started_at, duration_ms, status_code, error, response_snippet
+         FROM delivery_attempts WHERE delivery_id = ? ORDER BY attempt_number, id`,
+      [deliveryId],
+    )) as AttemptRow[];
+  }
+
+  /**
+   * A manual retry: pending again, due now, on a fresh schedule; the count of manual retries tells an attempt in
+   * flight that it must not write its outcome over this one. False when the client has no such delivery.
+   */
+  async markRetried(clientId: string, deliveryId: string): Promise<boolean> {
+    const retried = (await this.dataSource.query(
+      `UPDATE deliveries SET state = 'pending', manual_retries = manual_retries + 1, attempts_before_retry = attempts, next_attempt_at = ?
+        WHERE id = ? AND client_id = ?`,
+      [new Date(), deliveryId, clientId],
+    )) as { affectedRows: number };
+    return retried.affectedRows > 0;
+  }
+
+  /** A page of pending deliveries due by `cutoff`, in (next_attempt_at, id) order after `after`: the reconciler's walk. */
+  async duePage(cutoff: Date, after: { next_attempt_at: Date; id: string } | undefined, limit: number) {
+    return (await this.dataSource.query(
+      `SELECT id, next_attempt_at FROM deliveries
+        WHERE state = 'pending' AND next_attempt_at <= ?
+          ${after ? 'AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))' : ''}
+        ORDER BY next_attempt_at, id LIMIT ${Number(limit)}`,
+      after ? [cutoff, after.next_attempt_at, after.next_attempt_at, after.id] : [cutoff],
+    )) as { id: string; next_attempt_at: Date }[];
+  }
+
+  /** What a delivery's job is named after: whose webhook it is. */
+  async jobFacts(ids: string[]) {
+    return (await this.dataSource.query(
+      `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
+         FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+        WHERE d.id IN (${marks(ids.length)})`,
+      ids,
+    )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: AgentType; agent_status: AgentStatus }[];
+  }
+
+  /**
+   * Removes (in the caller's transaction) up to `limit` deliveries in `state` created before `cutoff`, with their
+   * attempts, skipping rows another transaction holds; returns the removed deliveries' status change ids.
+   */
+  async pruneBatch(manager: EntityManager, state: 'succeeded' | 'dead', cutoff: Date, limit: number) {
+    const rows = (await manager.query(
+      `SELECT id, status_change_id FROM deliveries
+        WHERE state = ? AND created_at < ? ORDER BY created_at, id LIMIT ${Number(limit)} FOR UPDATE SKIP LOCKED`,
+      [state, cutoff],
+    )) as { id: string; status_change_id: string }[];
+    if (rows.length === 0) return { deliveries: 0, statusChangeIds: [] as string[] };
+    const ids = rows.map((row) => row.id);
+    await manager.query('DELETE FROM delivery_attempts WHERE delivery_id IN (?)', [ids]);
+    await manager.query('DELETE FROM deliveries WHERE id IN (?)', [ids]);
+    return { deliveries: ids.length, statusChangeIds: [...new Set(rows.map((row) => row.status_change_id))] };
+  }
+}

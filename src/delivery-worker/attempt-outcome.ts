@@ -1,0 +1,51 @@
+import { parseRetryAfter, retryDelayMs } from '#webhook';
+import type { SendResult } from '../webhook-sender/webhook-sender.service.js';
+
+/** What an attempt leads to. Pure decisions, unit-tested in attempt-outcome.spec.ts. */
+export type AttemptOutcome =
+  | { kind: 'succeeded' }
+  | { kind: 'retry'; delayMs: number; reason: string }
+  | { kind: 'dead'; reason: string }
+  /** Not sent, no attempt used: the receiver's host is at its limit or its circuit is open. */
+  | { kind: 'held'; delayMs: number; reason: string }
+  /** Nothing to send: the delivery is gone, already delivered, or dead and not retried by hand. */
+  | { kind: 'skipped' };
+
+export interface RetryPolicy {
+  /** Delay before each retry, in ms (WEBHOOK_RETRY_SCHEDULE). */
+  retryScheduleMs: number[];
+  /** The most a receiver's Retry-After may delay a retry (WEBHOOK_RETRY_AFTER_MAX_MS). */
+  retryAfterMaxMs: number;
+}
+
+/**
+ * A 2xx succeeds; a 410 Gone is dead at once (the receiver asked for no more); anything else is retried on the
+ * schedule, or after the receiver's Retry-After on a 429 or 503 (capped), until the schedule runs out: then dead.
+ * `attemptsInRound` counts this attempt since the delivery's last manual retry.
+ */
+export function judgeAttempt(result: SendResult, attemptsInRound: number, now: Date, policy: RetryPolicy): AttemptOutcome {
+  const status = result.statusCode;
+  if (status !== null && status >= 200 && status < 300) return { kind: 'succeeded' };
+  const reason = result.error ?? `HTTP ${status}`;
+  if (status === 410) return { kind: 'dead', reason: 'HTTP 410 Gone: the receiver asked for no more retries' };
+  const scheduled = retryDelayMs(policy.retryScheduleMs, attemptsInRound);
+  if (scheduled === null) return { kind: 'dead', reason: `${reason}; no retries left` };
+  const asked =
+    status === 429 || status === 503 ? parseRetryAfter(result.retryAfter, now, { minMs: 0, maxMs: policy.retryAfterMaxMs }) : null;
+  return { kind: 'retry', delayMs: asked ?? scheduled, reason };
+}
+
+/** Deliveries are isolated per host name (any port): one receiver machine, one limit and one circuit. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
+/** What counts against a host: a timeout, a connection error or a 5xx (not a 4xx, a redirect or a refused target). */
+export function failedHost(result: SendResult): boolean {
+  if (result.statusCode !== null) return result.statusCode >= 500;
+  return !result.error?.startsWith('target_not_allowed');
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
+import { retryDeadlocks } from '../database/transaction.js';
+import type { EventSource } from './event-source.js';
+import type { EventType } from './status-rules.js';
+
+/** One change as the `change_agents` procedure takes it: what the events domain service decided. */
+export interface ChangeToApply {
+  client: string;
+  type: AgentType;
+  agent: number;
+  found_by?: string;
+  name?: string;
+  status?: AgentStatus;
+  /** The subscriptions that a real change fans out to: those of this event type. */
+  event_type?: EventType;
+  source: EventSource;
+  /** `msg_` and 22 characters of a ULID: the change's delivery ids are this and four characters. */
+  id_base: string;
+}
+
+/** A found agent as it is after the batch; `position` is its change's 0-based place in the batch. */
+export interface AppliedAgentRow {
+  position: number;
+  id: number;
+  clientId: string;
+  agentType: AgentType;
+  name: string | null;
+  agentStatus: AgentStatus;
+  statusSequence: number;
+  changed: number;
+}
+
+/** A delivery the batch wrote (an outbox row), with its change's place in the batch. */
+export interface NewDeliveryRow {
+  position: number;
+  id: string;
+  url: string;
+}
+
+/**
+ * The status-change table family: `status_changes`, written together with the agents' new status and the
+ * deliveries (the outbox) by the `change_agents` procedure, whose one current definition is change_agents.sql
+ * beside this file; and the pruning of old status changes.
+ */
+@Injectable()
+export class StatusChangesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * One `change_agents` call: changes of distinct agents in agent id order, one transaction and one round trip. A
+   * deadlock's victim is run again (it was rolled back whole).
+   */
+  async apply(changes: ChangeToApply[], changedAt: Date): Promise<{ agents: AppliedAgentRow[]; deliveries: NewDeliveryRow[] }> {
+    const [agents, deliveries] = (await retryDeadlocks(() =>
+      this.dataSource.query('CALL change_agents(?, ?)', [JSON.stringify(changes), changedAt]),
+    )) as [AppliedAgentRow[], NewDeliveryRow[]];
+    return { agents, deliveries };
+  }
+
+  /** Removes those of these status changes that no delivery refers to any more; returns how many. */
+  async deleteUnreferred(manager: EntityManager, ids: (string | number)[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const result = (await manager.query(
+      `DELETE FROM status_changes
+        WHERE id IN (?) AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = status_changes.id)`,
+      [ids],
+    )) as { affectedRows?: number };
+    return result.affectedRows ?? 0;
+  }
+
+  /** A page of the oldest status changes after `after`, by primary key: whether each is older than `cutoff` and has deliveries. */
+  async oldestPage(
+    manager: EntityManager,
+    cutoff: Date,
+    after: number,
+    limit: number,
+  ): Promise<{ id: string; old: boolean; referred: boolean }[]> {
+    const rows = (await manager.query(
+      `SELECT s.id, s.changed_at < ? AS old,
+              EXISTS (SELECT 1 FROM deliveries d WHERE d.status_change_id = s.id) AS referred
+         FROM status_changes s WHERE s.id > ? ORDER BY s.id LIMIT ${Number(limit)}`,
+      [cutoff, after],
+    )) as { id: string; old: number; referred: number }[];
+    return rows.map((row) => ({ id: row.id, old: Number(row.old) === 1, referred: Number(row.referred) === 1 }));
+  }
+}
