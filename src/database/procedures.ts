@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -5,8 +6,10 @@ import type { QueryRunner } from 'typeorm';
 
 /**
  * Stored procedures have one current definition each: a `.sql` file beside the repository that calls it (its name is
- * the procedure's). Migrations apply that file with `replaceProcedure`; test/procedures.e2e-spec.ts checks that the
- * live database holds exactly it.
+ * the procedure's). A migration applies that file with `replaceProcedure`, naming the SHA-256 of the definition it was
+ * written for; test/procedures.e2e-spec.ts checks that the migrated database holds exactly the file. So a change to a
+ * `.sql` file needs a new migration that applies it (with the new hash), or that test fails: a database migrated
+ * before the change would otherwise keep the old body.
  */
 export const PROCEDURE_FILES = {
   change_agents: '../status/change_agents.sql',
@@ -41,8 +44,18 @@ export function procedureBody(name: ProcedureName): string {
   return definition.slice(definition.indexOf('BEGIN')).trim();
 }
 
-/** Puts the current definition of a procedure in place (a migration's step). */
-export async function replaceProcedure(queryRunner: QueryRunner, name: ProcedureName): Promise<void> {
+/** The SHA-256 (hex) of a procedure's current definition, as a migration names it. */
+export function procedureHash(name: ProcedureName): string {
+  return createHash('sha256').update(procedureDefinition(name)).digest('hex');
+}
+
+/**
+ * A migration's step: puts the procedure's definition in place if the file still holds the definition this migration
+ * was written for (`sha256`). When the file has changed since, a later migration applies the newer one, so this step
+ * does nothing: the database never runs a definition its schema at this point does not fit.
+ */
+export async function replaceProcedure(queryRunner: QueryRunner, name: ProcedureName, sha256: string): Promise<void> {
+  if (procedureHash(name) !== sha256) return;
   await queryRunner.query(`DROP PROCEDURE IF EXISTS ${name}`);
   await queryRunner.query(procedureDefinition(name));
 }

@@ -23,8 +23,8 @@ export class StatusChangeFacts1764400000000 implements MigrationInterface {
     );
     await queryRunner.query('ALTER TABLE deliveries DROP COLUMN payload');
     await queryRunner.query('DROP PROCEDURE IF EXISTS change_agent_in');
-    await replaceProcedure(queryRunner, 'change_agents');
-    await replaceProcedure(queryRunner, 'record_attempts');
+    await replaceProcedure(queryRunner, 'change_agents', '2adba634dcd323e9fe5d00275d5ef3166628976c378b3967a440a984f5375342');
+    await replaceProcedure(queryRunner, 'record_attempts', '4e7a8acdffc1116c290a1395073412b11d1cff33abdfa1fc964e22e35039e975');
   }
 
   /** Gives the deliveries their payload column back, filled from the facts; the procedures stay as they are. */
