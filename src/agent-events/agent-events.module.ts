@@ -3,6 +3,7 @@ import { AgentsModule } from '../agents/agents.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
 import { WebhookSenderModule } from '../webhook-sender/webhook-sender.module.js';
 import { AgentEventTestService } from './agent-event-test.service.js';
+import { AgentEventsRepository } from './agent-events.repository.js';
 import { AgentEventsService } from './agent-events.service.js';
 import { LocalAgentEventsController } from './local-agent-events.controller.js';
 import { RemoteAgentEventsController } from './remote-agent-events.controller.js';
@@ -11,7 +12,7 @@ import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 @Module({
   imports: [ClientsModule, AgentsModule, TargetPolicyModule, WebhookSenderModule],
   controllers: [LocalAgentEventsController, RemoteAgentEventsController],
-  providers: [AgentEventsService, AgentEventTestService],
-  exports: [AgentEventsService],
+  providers: [AgentEventsRepository, AgentEventsService, AgentEventTestService],
+  exports: [AgentEventsRepository, AgentEventsService],
 })
 export class AgentEventsModule {}

@@ -3,13 +3,15 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
+import { ClientsRepository } from '../clients/clients.repository.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { maskUrlPassword } from '../common/url-credentials.js';
 import { transaction } from '../database/transaction.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
-import { AgentEvent, type EventType, type HttpMethod } from './entities/agent-event.entity.js';
+import { AgentEventsRepository, type AgentEventChanges } from './agent-events.repository.js';
+import type { AgentEvent } from './entities/agent-event.entity.js';
 
 export function toAgentEventResponse(event: AgentEvent): AgentEventResponseDto {
   return { url: maskUrlPassword(event.url), method: event.method, event_type: event.eventType, id: event.id };
@@ -20,7 +22,9 @@ export function toAgentEventResponse(event: AgentEvent): AgentEventResponseDto {
 export class AgentEventsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: AgentEventsRepository,
     private readonly clients: ClientsService,
+    private readonly clientsRepository: ClientsRepository,
     private readonly agents: AgentsService,
     private readonly targets: TargetPolicyService,
   ) {}
@@ -32,13 +36,8 @@ export class AgentEventsService {
       // locks its client's row for the foreign key), so the two cannot deadlock. The agent's lock makes a
       // concurrent delete of it either wait for this insert or turn this into a 404.
       await this.agents.require(clientId, type, agentId, manager, true);
-      // One conditional UPDATE both checks the limit and counts the new event; its row lock serialises the
-      // creates of one client, so concurrent creates cannot pass the limit together.
-      const counted = (await manager.query(
-        'UPDATE clients SET agent_event_count = agent_event_count + 1 WHERE id = ? AND agent_event_count < agent_event_limit',
-        [clientId],
-      )) as { affectedRows: number };
-      if (counted.affectedRows !== 1) {
+      // One conditional UPDATE both checks the limit and counts the new event (see countAgentEvent).
+      if (!(await this.clientsRepository.countAgentEvent(manager, clientId))) {
         const client = await this.clients.require(clientId, manager);
         throw new ApiError(
           HttpStatus.FORBIDDEN,
@@ -46,28 +45,15 @@ export class AgentEventsService {
           `Client ${clientId} has ${client.agentEventCount} agent events, its limit is ${client.agentEventLimit}.`,
         );
       }
-      const event = manager
-        .getRepository(AgentEvent)
-        .create({ clientId, agentId, url: dto.url, eventType: dto.event_type, method: dto.method });
-      await manager.getRepository(AgentEvent).insert(event);
-      return event;
+      return this.repository.insert(manager, { clientId, agentId, url: dto.url, eventType: dto.event_type, method: dto.method });
     });
     return toAgentEventResponse(event);
   }
 
   async list(clientId: string, type: AgentType, agentId: number): Promise<AgentEventResponseDto[]> {
-    // One round trip: the agent (for its 404) and its events.
-    const rows = (await this.dataSource.query(
-      `SELECT e.url, e.method, e.event_type, e.id
-         FROM agents a LEFT JOIN agent_events e ON e.agent_id = a.id
-        WHERE a.id = ? AND a.client_id = ? AND a.agent_type = ?
-        ORDER BY e.id`,
-      [agentId, clientId, type],
-    )) as { url: string; method: HttpMethod; event_type: EventType; id: number | null }[];
-    if (rows.length === 0) await this.agents.require(clientId, type, agentId);
-    return rows
-      .filter((row) => row.id !== null)
-      .map(({ url, method, event_type, id }) => ({ url: maskUrlPassword(url), method, event_type, id: id as number }));
+    const rows = await this.repository.listForAgent(clientId, type, agentId);
+    if (rows === null) await this.agents.require(clientId, type, agentId);
+    return (rows ?? []).map(({ url, method, event_type, id }) => ({ url: maskUrlPassword(url), method, event_type, id }));
   }
 
   async get(clientId: string, type: AgentType, agentId: number, eventId: number): Promise<AgentEventResponseDto> {
@@ -82,7 +68,7 @@ export class AgentEventsService {
     dto: UpdateAgentEventDto,
   ): Promise<AgentEventResponseDto> {
     if (dto.url !== undefined) this.targets.assertAllowedUrl(dto.url);
-    const changes = {
+    const changes: AgentEventChanges = {
       ...(dto.url !== undefined ? { url: dto.url } : {}),
       ...(dto.event_type !== undefined ? { event_type: dto.event_type } : {}),
       ...(dto.method !== undefined ? { method: dto.method } : {}),
@@ -91,13 +77,7 @@ export class AgentEventsService {
       // The agent first (the order of every writer of an agent and its agent events), then the event's row: a
       // concurrent DELETE has either committed (404) or waits; a concurrent PUT waits and keeps this one's columns.
       const event = await this.requireLocked(manager, clientId, type, agentId, eventId);
-      const columns = Object.keys(changes);
-      if (columns.length) {
-        await manager.query(`UPDATE agent_events SET ${columns.map((column) => `${column} = ?`).join(', ')} WHERE id = ?`, [
-          ...Object.values(changes),
-          event.id,
-        ]);
-      }
+      await this.repository.update(manager, event.id, changes);
       const updated = { ...event, ...changes };
       return { ...updated, url: maskUrlPassword(updated.url) };
     });
@@ -108,12 +88,10 @@ export class AgentEventsService {
       // Agent, client, then the agent event: the order of every writer of agent events. The count goes down by
       // what this statement deleted.
       await this.agents.require(clientId, type, agentId, manager, true);
-      await this.clients.lock(manager, clientId);
-      const deleted = (await manager.query('DELETE FROM agent_events WHERE id = ? AND agent_id = ?', [eventId, agentId])) as {
-        affectedRows: number;
-      };
-      if (deleted.affectedRows === 0) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
-      await this.clients.countAgentEvents(manager, clientId, -deleted.affectedRows);
+      await this.clientsRepository.lock(manager, clientId);
+      const deleted = await this.repository.delete(manager, agentId, eventId);
+      if (deleted === 0) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
+      await this.clientsRepository.addAgentEvents(manager, clientId, -deleted);
     });
   }
 
@@ -126,10 +104,7 @@ export class AgentEventsService {
     eventId: number,
   ): Promise<AgentEventResponseDto> {
     await this.agents.require(clientId, type, agentId, manager, true);
-    const [event] = (await manager.query('SELECT url, method, event_type, id FROM agent_events WHERE id = ? AND agent_id = ? FOR UPDATE', [
-      eventId,
-      agentId,
-    ])) as AgentEventResponseDto[];
+    const event = await this.repository.findForUpdate(manager, agentId, eventId);
     if (!event) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
     return event;
   }
@@ -142,7 +117,7 @@ export class AgentEventsService {
     eventId: number,
     manager: EntityManager = this.dataSource.manager,
   ): Promise<AgentEvent> {
-    const event = await manager.getRepository(AgentEvent).findOneBy({ id: eventId, agentId, clientId });
+    const event = await this.repository.find(clientId, agentId, eventId, manager);
     if (event) {
       await this.agents.require(clientId, type, agentId, manager);
       return event;

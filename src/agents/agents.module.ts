@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { StatusModule } from '../status/status.module.js';
+import { AgentsRepository } from './agents.repository.js';
 import { AgentsService } from './agents.service.js';
 import { LocalAgentsController } from './local-agents.controller.js';
 import { RemoteAgentsController } from './remote-agents.controller.js';
@@ -8,7 +9,7 @@ import { RemoteAgentsController } from './remote-agents.controller.js';
 @Module({
   imports: [ClientsModule, StatusModule],
   controllers: [LocalAgentsController, RemoteAgentsController],
-  providers: [AgentsService],
-  exports: [AgentsService],
+  providers: [AgentsRepository, AgentsService],
+  exports: [AgentsRepository, AgentsService],
 })
 export class AgentsModule {}

@@ -1,6 +1,7 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { ClientsRepository } from '../clients/clients.repository.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
@@ -8,6 +9,7 @@ import { transaction } from '../database/transaction.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
+import { AgentsRepository } from './agents.repository.js';
 import { Agent, type AgentStatus, type AgentType } from './entities/agent.entity.js';
 
 /** The fields a client sends for an agent of either type. */
@@ -24,17 +26,14 @@ export function toAgentResponse(agent: Agent): AgentResponse {
   return { id: agent.id, [kind.nameField]: agent[kind.column] ?? '', status: agent.agentStatus } as AgentResponse;
 }
 
-/** An agents row as the Agent entity's fields, for plain-SQL reads. */
-export const AGENT_COLUMNS =
-  'id, client_id AS clientId, agent_type AS agentType, extension_name AS extensionName, agent_number AS agentNumber, ' +
-  'agent_status AS agentStatus, status_sequence AS statusSequence';
-
 /** Local and remote agents alike; the type is a parameter. */
 @Injectable()
 export class AgentsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: AgentsRepository,
     private readonly clients: ClientsService,
+    private readonly clientsRepository: ClientsRepository,
     private readonly status: StatusService,
     private readonly queue: DeliveryQueueService,
   ) {}
@@ -42,21 +41,20 @@ export class AgentsService {
   async create(clientId: string, type: AgentType, fields: AgentFields): Promise<AgentResponse> {
     const kind = AGENT_KINDS[type];
     await this.clients.require(clientId);
-    const repository = this.dataSource.getRepository(Agent);
-    const agent = repository.create({
+    const agent = this.repository.create({
       clientId,
       agentType: type,
       [kind.column]: fields[kind.nameField],
       agentStatus: 'logged_out',
       statusSequence: 0,
     });
-    await this.saveUnique(kind, fields, () => transaction(this.dataSource, (manager) => manager.getRepository(Agent).insert(agent)));
+    await this.saveUnique(kind, fields, () => transaction(this.dataSource, (manager) => this.repository.insert(manager, agent)));
     return toAgentResponse(agent);
   }
 
   async list(clientId: string, type: AgentType): Promise<AgentResponse[]> {
     await this.clients.require(clientId);
-    const agents = await this.dataSource.getRepository(Agent).find({ where: { clientId, agentType: type }, order: { id: 'ASC' } });
+    const agents = await this.repository.listForClient(clientId, type);
     return agents.map(toAgentResponse);
   }
 
@@ -75,11 +73,7 @@ export class AgentsService {
     manager: EntityManager = this.dataSource.manager,
     lock = false,
   ): Promise<Agent> {
-    // Plain SQL: this lookup is on every agent and agent-event request, and on the hot path of status changes.
-    const [agent] = (await manager.query(
-      `SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ? AND client_id = ? AND agent_type = ?${lock ? ' FOR UPDATE' : ''}`,
-      [agentId, clientId, type],
-    )) as Agent[];
+    const agent = await this.repository.find(clientId, type, agentId, manager, lock);
     if (agent) return agent;
     throw await this.agentNotFound(clientId, type, agentId, manager);
   }
@@ -111,13 +105,10 @@ export class AgentsService {
   async remove(clientId: string, type: AgentType, agentId: number): Promise<void> {
     await transaction(this.dataSource, async (manager) => {
       const agent = await this.require(clientId, type, agentId, manager, true);
-      await this.clients.lock(manager, clientId);
-      // The agent's agent events are deleted by this statement rather than by the cascade, so the count goes
-      // down by exactly the rows it removed (a concurrent delete of one of them either went first or waits).
-      // Deliveries already committed still go out.
-      const events = (await manager.query('DELETE FROM agent_events WHERE agent_id = ?', [agent.id])) as { affectedRows: number };
-      await manager.query('DELETE FROM agents WHERE id = ?', [agent.id]);
-      await this.clients.countAgentEvents(manager, clientId, -events.affectedRows);
+      await this.clientsRepository.lock(manager, clientId);
+      // The agent events go with the agent, counted, so the client's count drops by exactly those rows.
+      const events = await this.repository.delete(manager, agent.id);
+      await this.clientsRepository.addAgentEvents(manager, clientId, -events);
     });
   }
 
@@ -133,10 +124,7 @@ export class AgentsService {
     // takes its locks in (a lock through the name's index first would deadlock with a delete or rename). A rename in
     // between is seen under the lock, and the name looked up again.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const [found] = (await this.dataSource.query(
-        `SELECT id FROM agents WHERE client_id = ? AND agent_type = ? AND ${kind.nameField} = ?`,
-        [clientId, kind.type, name],
-      )) as { id: number }[];
+      const found = await this.repository.findByName(clientId, kind, name);
       if (!found) break;
       const change = await this.status.change({
         clientId,

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { hash } from '@node-rs/argon2';
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { TtlCache } from '../common/ttl-cache.js';
+import { ApplicationsRepository } from './applications.repository.js';
 import type { ApplicationResponseDto, CreatedApplicationDto } from './dto/application.dto.js';
-import { Application } from './entities/application.entity.js';
+import type { Application } from './entities/application.entity.js';
 
 /**
  * How long a process trusts what it read about an application. A deleted application's tokens stop working at
@@ -30,40 +29,35 @@ export class ApplicationsService {
   private readonly live = new TtlCache<string, LiveApplication | null>(APPLICATION_CACHE_MS);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: ApplicationsRepository,
     private readonly clients: ClientsService,
   ) {}
 
   async create(clientId: string, name: string): Promise<CreatedApplicationDto> {
     await this.clients.require(clientId);
     const secret = randomBytes(32).toString('base64url');
-    const application = this.dataSource.getRepository(Application).create({
+    const application = await this.repository.insert({
       id: randomBytes(12).toString('hex'),
       clientId,
       name,
       secretHash: await hash(secret),
       createdAt: new Date(),
     });
-    await this.dataSource.getRepository(Application).insert(application);
     this.live.delete(application.id);
     return { ...this.view(application), client_secret: secret };
   }
 
   async list(clientId: string): Promise<ApplicationResponseDto[]> {
     await this.clients.require(clientId);
-    const applications = await this.dataSource
-      .getRepository(Application)
-      .find({ where: { clientId }, order: { createdAt: 'ASC', id: 'ASC' } });
+    const applications = await this.repository.listForClient(clientId);
     return applications.map((application) => this.view(application));
   }
 
   async remove(clientId: string, applicationId: string): Promise<void> {
     await this.clients.require(clientId);
-    const result = APPLICATION_ID.test(applicationId)
-      ? await this.dataSource.getRepository(Application).delete({ id: applicationId, clientId })
-      : { affected: 0 };
+    const deleted = APPLICATION_ID.test(applicationId) ? await this.repository.delete(clientId, applicationId) : 0;
     this.live.delete(applicationId);
-    if (!result.affected) {
+    if (!deleted) {
       throw ApiError.notFound('application_not_found', `Application ${applicationId} does not exist in client ${clientId}.`);
     }
   }
@@ -73,10 +67,7 @@ export class ApplicationsService {
     if (!APPLICATION_ID.test(applicationId)) return null;
     const cached = this.live.get(applicationId);
     if (cached !== undefined) return cached;
-    const row = await this.dataSource.getRepository(Application).findOne({
-      where: { id: applicationId },
-      select: { id: true, clientId: true, secretHash: true },
-    });
+    const row = await this.repository.findCredentials(applicationId);
     const application = row ? { id: row.id, clientId: row.clientId, secretHash: row.secretHash } : null;
     this.live.set(applicationId, application);
     return application;

@@ -10,7 +10,8 @@ import { isDuplicateKey } from '../database/duplicate-key.js';
 import { transaction } from '../database/transaction.js';
 import type { ClientResponseDto, CreateClientDto } from './dto/create-client.dto.js';
 import type { LimitResponseDto, UpdateLimitDto } from './dto/limit.dto.js';
-import { Client } from './entities/client.entity.js';
+import { ClientsRepository } from './clients.repository.js';
+import type { Client } from './entities/client.entity.js';
 
 /** How long a process keeps a client's request budget; the admin's change applies within this bound everywhere. */
 export const RATE_LIMIT_CACHE_MS = 5000;
@@ -22,11 +23,12 @@ export class ClientsService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: ClientsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async create(dto: CreateClientDto): Promise<ClientResponseDto> {
-    const client = this.dataSource.getRepository(Client).create({
+    const client = {
       id: dto.id ?? randomBytes(6).toString('hex'),
       name: dto.name,
       agentEventLimit: this.config.defaultAgentEventLimit,
@@ -34,9 +36,9 @@ export class ClientsService {
       signingSecret: generateSigningSecret(),
       previousSigningSecret: null,
       secretRotatedAt: null,
-    });
+    };
     try {
-      await this.dataSource.getRepository(Client).insert(client);
+      await this.repository.insert(client);
     } catch (error) {
       if (isDuplicateKey(error)) throw new ApiError(HttpStatus.CONFLICT, 'client_exists', `Client ${client.id} already exists.`);
       throw error;
@@ -49,26 +51,9 @@ export class ClientsService {
     return { id: client.id, name: client.name };
   }
 
-  /**
-   * Holds the client's row until the caller's transaction ends. Writers of agent events lock the agent, then the
-   * client, then the agent events: a delete that locked agent-event rows (and the gaps between them) before the
-   * client would deadlock with a create that holds the client and inserts into such a gap.
-   */
-  async lock(manager: EntityManager, clientId: string): Promise<void> {
-    await manager.query('SELECT id FROM clients WHERE id = ? FOR UPDATE', [clientId]);
-  }
-
-  /** Adds `delta` to the client's count of agent events, inside the caller's transaction. */
-  async countAgentEvents(manager: EntityManager, clientId: string, delta: number): Promise<void> {
-    if (delta !== 0) await manager.query('UPDATE clients SET agent_event_count = agent_event_count + ? WHERE id = ?', [delta, clientId]);
-  }
-
   /** The client, or 404 `client_not_found`; `lock` holds its row until the transaction ends. */
   async require(clientId: string, manager: EntityManager = this.dataSource.manager, lock = false): Promise<Client> {
-    const client = await manager.getRepository(Client).findOne({
-      where: { id: clientId },
-      ...(lock ? { lock: { mode: 'pessimistic_write' as const } } : {}),
-    });
+    const client = await this.repository.find(clientId, manager, lock);
     if (!client) throw ApiError.notFound('client_not_found', `Client ${clientId} does not exist.`);
     return client;
   }
@@ -85,11 +70,8 @@ export class ClientsService {
   /** One statement, and the answer read under its lock: the count it shows is the one the new limit applies to. */
   async setLimit(clientId: string, dto: UpdateLimitDto): Promise<LimitResponseDto> {
     const limits = await transaction(this.dataSource, async (manager) => {
-      const updated = (await manager.query(
-        `UPDATE clients SET agent_event_limit = ?${dto.rate_limit_per_hour !== undefined ? ', rate_limit_per_hour = ?' : ''} WHERE id = ?`,
-        [dto.agent_event_limit, ...(dto.rate_limit_per_hour !== undefined ? [dto.rate_limit_per_hour] : []), clientId],
-      )) as { affectedRows: number };
-      if (updated.affectedRows === 0) throw ApiError.notFound('client_not_found', `Client ${clientId} does not exist.`);
+      const updated = await this.repository.setLimits(manager, clientId, dto.agent_event_limit, dto.rate_limit_per_hour);
+      if (!updated) throw ApiError.notFound('client_not_found', `Client ${clientId} does not exist.`);
       const client = await this.require(clientId, manager);
       return {
         agent_event_limit: client.agentEventLimit,
@@ -105,10 +87,7 @@ export class ClientsService {
   async rateLimitPerHour(clientId: string): Promise<number> {
     let own = this.rateLimits.get(clientId);
     if (own === undefined) {
-      const row = await this.dataSource
-        .getRepository(Client)
-        .findOne({ where: { id: clientId }, select: { id: true, rateLimitPerHour: true } });
-      own = row?.rateLimitPerHour ?? null;
+      own = await this.repository.rateLimitPerHour(clientId);
       this.rateLimits.set(clientId, own);
     }
     return own ?? this.config.rateLimitPerHour;

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { generateSigningSecret } from '#webhook';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { ClientsRepository } from './clients.repository.js';
 import { ClientsService } from './clients.service.js';
 import type { Client } from './entities/client.entity.js';
 
@@ -18,6 +19,7 @@ export class SigningSecretsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly clients: ClientsService,
+    private readonly repository: ClientsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -31,7 +33,7 @@ export class SigningSecretsService {
       client.previousSigningSecret = client.signingSecret;
       client.signingSecret = generateSigningSecret();
       client.secretRotatedAt = new Date();
-      await manager.save(client);
+      await this.repository.save(manager, client);
       return this.view(client);
     });
   }
