@@ -1,3 +1,4 @@
+import { DeliveriesModule } from '../deliveries/deliveries.module.js';
 import { Module } from '@nestjs/common';
 import { AgentsModule } from '../agents/agents.module.js';
 import { ClientsModule } from '../clients/clients.module.js';
@@ -10,7 +11,7 @@ import { RemoteAgentEventsController } from './remote-agent-events.controller.js
 import { TargetPolicyModule } from '../target-policy/target-policy.module.js';
 
 @Module({
-  imports: [ClientsModule, AgentsModule, TargetPolicyModule, WebhookSenderModule],
+  imports: [ClientsModule, AgentsModule, DeliveriesModule, TargetPolicyModule, WebhookSenderModule],
   controllers: [LocalAgentEventsController, RemoteAgentEventsController],
   providers: [AgentEventsRepository, AgentEventsService, AgentEventTestService],
   exports: [AgentEventsRepository, AgentEventsService],

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AgentsService } from '../agents/agents.service.js';
 import type { AgentType } from '../agents/entities/agent.entity.js';
+import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { ClientsRepository } from '../clients/clients.repository.js';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
@@ -27,6 +28,7 @@ export class AgentEventsService {
     private readonly clientsRepository: ClientsRepository,
     private readonly agents: AgentsService,
     private readonly targets: TargetPolicyService,
+    private readonly deliveries: DeliveriesRepository,
   ) {}
 
   async create(clientId: string, type: AgentType, agentId: number, dto: CreateAgentEventDto): Promise<AgentEventResponseDto> {
@@ -92,6 +94,8 @@ export class AgentEventsService {
       const deleted = await this.repository.delete(manager, agentId, eventId);
       if (deleted === 0) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
       await this.clientsRepository.addAgentEvents(manager, clientId, -deleted);
+      // Its webhooks still waiting for a receiver stop with it.
+      await this.deliveries.cancelPending(manager, { agentEventId: eventId }, 'cancelled: the agent event was deleted');
     });
   }
 

@@ -1,3 +1,4 @@
+import { DeliveriesModule } from '../deliveries/deliveries.module.js';
 import { Module } from '@nestjs/common';
 import { ClientsModule } from '../clients/clients.module.js';
 import { StatusModule } from '../status/status.module.js';
@@ -7,7 +8,7 @@ import { LocalAgentsController } from './local-agents.controller.js';
 import { RemoteAgentsController } from './remote-agents.controller.js';
 
 @Module({
-  imports: [ClientsModule, StatusModule],
+  imports: [ClientsModule, DeliveriesModule, StatusModule],
   controllers: [LocalAgentsController, RemoteAgentsController],
   providers: [AgentsRepository, AgentsService],
   exports: [AgentsRepository, AgentsService],

@@ -6,7 +6,7 @@ import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { isDuplicateKey } from '../database/duplicate-key.js';
 import { transaction } from '../database/transaction.js';
-import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
+import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { StatusService, type StatusChangeResult } from '../status/status.service.js';
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
 import { AgentsRepository } from './agents.repository.js';
@@ -35,7 +35,7 @@ export class AgentsService {
     private readonly clients: ClientsService,
     private readonly clientsRepository: ClientsRepository,
     private readonly status: StatusService,
-    private readonly queue: DeliveryQueueService,
+    private readonly deliveries: DeliveriesRepository,
   ) {}
 
   async create(clientId: string, type: AgentType, fields: AgentFields): Promise<AgentResponse> {
@@ -98,7 +98,6 @@ export class AgentsService {
       });
     });
     if (!change?.agent) throw await this.agentNotFound(clientId, type, agentId);
-    await this.queue.enqueueAfterCommit(change.deliveries);
     return toAgentResponse(change.agent);
   }
 
@@ -109,6 +108,8 @@ export class AgentsService {
       // The agent events go with the agent, counted, so the client's count drops by exactly those rows.
       const events = await this.repository.delete(manager, agent.id);
       await this.clientsRepository.addAgentEvents(manager, clientId, -events);
+      // Its webhooks still waiting for a receiver stop: a deleted agent's subscriptions are gone, like the agent.
+      await this.deliveries.cancelPending(manager, { agentId: agent.id }, 'cancelled: the agent was deleted');
     });
   }
 
@@ -135,7 +136,6 @@ export class AgentsService {
         source: 'phone',
       });
       if (!change.agent) continue;
-      await this.queue.enqueueAfterCommit(change.deliveries);
       return { agent: change.agent, change };
     }
     await this.clients.require(clientId);

@@ -172,7 +172,10 @@ export class DeliveriesRepository {
   }
 
   async logGet(clientId: string, deliveryId: string): Promise<DeliveryLogRow | undefined> {
-    const [row] = (await this.dataSource.query(`${LOG_SELECT} WHERE d.id = ? AND d.client_id = ?`, [deliveryId, clientId])) as DeliveryLogRow[];
+    const [row] = (await this.dataSource.query(`${LOG_SELECT} WHERE d.id = ? AND d.client_id = ?`, [
+      deliveryId,
+      clientId,
+    ])) as DeliveryLogRow[];
     return row;
   }
 
@@ -195,6 +198,20 @@ export class DeliveriesRepository {
       [new Date(), deliveryId, clientId],
     )) as { affectedRows: number };
     return retried.affectedRows > 0;
+  }
+
+  /**
+   * In the caller's transaction: the pending deliveries of a deleted agent or agent event end as `dead` with the
+   * reason, so no worker sends them any more (an attempt loads only pending ones). They stay in the log and can be
+   * retried by hand. Returns how many.
+   */
+  async cancelPending(manager: EntityManager, of: { agentId: number } | { agentEventId: number }, reason: string): Promise<number> {
+    const [column, id] = 'agentId' in of ? ['agent_id', of.agentId] : ['agent_event_id', of.agentEventId];
+    const result = (await manager.query(
+      `UPDATE deliveries SET state = 'dead', last_error = ?, held_reason = NULL WHERE ${column} = ? AND state = 'pending'`,
+      [reason, id],
+    )) as { affectedRows?: number };
+    return result.affectedRows ?? 0;
   }
 
   /** A page of pending deliveries due by `cutoff`, in (next_attempt_at, id) order after `after`: the reconciler's walk. */
