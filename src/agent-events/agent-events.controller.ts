@@ -11,8 +11,8 @@ import { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from 
 import { TestEventResultDto } from './dto/test-event-result.dto.js';
 
 /** The spec's worked example: client 12, local agent 136 on extension 000*094@ringme.ru. */
-const EXAMPLE_REQUEST = { event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' };
-const EXAMPLE_RESPONSE = { url: 'https://somehost.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: 150 };
+const EXAMPLE_REQUEST = { event_type: 'agent-login', method: 'GET', url: 'https://hooks.example.com/fordel/show.php' };
+const EXAMPLE_RESPONSE = { url: 'https://hooks.example.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: 150 };
 
 /**
  * The spec's five agent-event operations. Local and remote agents each have a controller (their paths differ):
@@ -80,7 +80,11 @@ export abstract class AgentEventsController {
 
   @Delete(':event_id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete an http event of an agent' })
+  @ApiOperation({
+    summary: 'Delete an http event of an agent',
+    description:
+      'Its webhooks still waiting for a receiver (pending deliveries) are cancelled: they end as dead with last_error "cancelled: the agent event was deleted", stay in the delivery log, and can be retried by hand.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(...AGENT_EVENT_ERRORS.remove)
   remove(

@@ -71,7 +71,11 @@ export abstract class AgentsController {
 
   @Delete(':agent_id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete an agent and its agent events' })
+  @ApiOperation({
+    summary: 'Delete an agent and its agent events',
+    description:
+      'Its webhooks still waiting for a receiver (pending deliveries) are cancelled: they end as dead with last_error "cancelled: the agent was deleted", stay in the delivery log, and can be retried by hand.',
+  })
   @ApiNoContentResponse()
   @ApiErrors(...AGENT_ERRORS.remove)
   remove(@Param('client_id', ClientIdPipe) clientId: string, @Param('agent_id', PositiveIntPipe) agentId: number): Promise<void> {
