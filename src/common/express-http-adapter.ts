@@ -16,8 +16,6 @@ const plainConstructors = [IncomingMessage, ServerResponse].every((type) => !/^c
  * `Object.setPrototypeOf`; on V8 that change of shape makes the request's objects outlive young-generation
  * collections, so they fill the old generation and bring a full collection every few seconds, each a stall of the
  * answers in flight. With the prototype already in place, Express's `setPrototypeOf` changes nothing.
- * (`node bench/fixed-load.mjs` counts those collections: bench/results/this-machine-2026-11-26-fixed-load-{1,2}.md, and
- * `…-fixed-load-before-{1,2}.md` without this.)
  */
 export class ExpressHttpAdapter extends ExpressAdapter {
   override initHttpServer(options: NestApplicationOptions): void {
