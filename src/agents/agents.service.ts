@@ -11,6 +11,7 @@ import { StatusService, type StatusChangeResult } from '../status/status.service
 import { AGENT_KINDS, type AgentKind } from './agent-kind.js';
 import { AgentsRepository } from './agents.repository.js';
 import { Agent, type AgentStatus, type AgentType } from './entities/agent.entity.js';
+import type { AgentState } from '../status/agent-state.js';
 
 /** The fields a client sends for an agent of either type. */
 export interface AgentFields {
@@ -21,7 +22,7 @@ export interface AgentFields {
 
 export type AgentResponse = { id: number; status: AgentStatus } & ({ extension_name: string } | { agent_number: string });
 
-export function toAgentResponse(agent: Agent): AgentResponse {
+export function toAgentResponse(agent: AgentState): AgentResponse {
   const kind = AGENT_KINDS[agent.agentType];
   return { id: agent.id, [kind.nameField]: agent[kind.column] ?? '', status: agent.agentStatus } as AgentResponse;
 }
@@ -118,7 +119,7 @@ export class AgentsService {
     clientId: string,
     identity: { extension_name?: string; agent_number?: string },
     agentStatus: AgentStatus,
-  ): Promise<{ agent: Agent; change: StatusChangeResult }> {
+  ): Promise<{ agent: AgentState; change: StatusChangeResult }> {
     const kind = identity.extension_name !== undefined ? AGENT_KINDS.local : AGENT_KINDS.remote;
     const name = identity[kind.nameField];
     // The name is looked up first; the change then locks the agent by primary key, the order every writer of agents

@@ -1,8 +1,4 @@
 import type { DataSourceOptions } from 'typeorm';
-import { Agent } from '../agents/entities/agent.entity.js';
-import { AgentEvent } from '../agent-events/entities/agent-event.entity.js';
-import { Application } from '../applications/entities/application.entity.js';
-import { Client } from '../clients/entities/client.entity.js';
 import { InitialSchema1764100000000 } from './migrations/1764100000000-initial-schema.js';
 import { AgentEventCount1764200000000 } from './migrations/1764200000000-agent-event-count.js';
 import { Applications1764300000000 } from './migrations/1764300000000-applications.js';
@@ -15,8 +11,6 @@ import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000
 import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-change-agents-set-based.js';
 import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-status-change-facts.js';
 
-/** The tables read and written through repositories; the status-change and delivery tables are plain SQL. */
-export const ENTITIES = [Client, Agent, AgentEvent, Application];
 export const MIGRATIONS = [
   InitialSchema1764100000000,
   AgentEventCount1764200000000,
@@ -37,7 +31,8 @@ export function dataSourceOptions(databaseUrl: string, options: { poolSize?: num
   return {
     type: 'mysql',
     url: databaseUrl.replace(/^mariadb:/, 'mysql:'),
-    entities: ENTITIES,
+    // Each feature module registers its entities (TypeOrmModule.forFeature; the app loads them automatically).
+    entities: [],
     migrations: MIGRATIONS,
     synchronize: false,
     logging: options.logSql ? ['query'] : false,

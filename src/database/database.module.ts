@@ -9,6 +9,7 @@ import { dataSourceOptions } from './data-source-options.js';
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
         ...dataSourceOptions(config.databaseUrl, { logSql: config.logSql }),
+        autoLoadEntities: true,
         migrationsRun: config.runMigrations,
         retryAttempts: 3,
         retryDelay: 1000,

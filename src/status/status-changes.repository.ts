@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
+import type { AgentStatus, AgentType } from './agent-state.js';
 import { retryDeadlocks } from '../database/transaction.js';
 import type { EventSource } from './event-source.js';
 import type { EventType } from './status-rules.js';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AGENT_STATUSES, type AgentStatus } from '../agents/entities/agent.entity.js';
+import { AGENT_STATUSES, type AgentStatus } from './agent-state.js';
 import { agentEventPayload, eventTypeFor, isRealChange, planRounds, subscriptionsFor, type EventType } from './status-rules.js';
 
 describe('isRealChange', () => {

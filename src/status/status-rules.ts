@@ -1,4 +1,4 @@
-import type { AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
+import type { AgentStatus, AgentType } from './agent-state.js';
 import type { EventSource } from './event-source.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Agent, AgentStatus, AgentType } from '../agents/entities/agent.entity.js';
+import type { AgentState, AgentStatus, AgentType } from './agent-state.js';
 import { newMessageIdBase } from '../common/message-id.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { deliveryJobName, type DeliveryJob } from '../delivery-queue/delivery-job.js';
@@ -24,7 +24,7 @@ export interface AgentChange {
 
 export interface StatusChangeResult {
   /** The agent after the change; undefined when it is not there (or no longer has the name it was found by). */
-  agent?: Agent;
+  agent?: AgentState;
   changed: boolean;
   /** Outbox rows written with the change, committed and handed to the delivery queue. */
   deliveries: DeliveryJob[];
@@ -96,7 +96,7 @@ export class StatusService {
 
   private result(change: AgentChange, row: AppliedAgentRow | undefined, deliveries: NewDeliveryRow[]): StatusChangeResult {
     if (!row) return { changed: false, deliveries: [] };
-    const agent = {
+    const agent: AgentState = {
       id: Number(row.id),
       clientId: row.clientId,
       agentType: row.agentType,
@@ -104,7 +104,7 @@ export class StatusService {
       agentNumber: row.agentType === 'remote' ? row.name : null,
       agentStatus: row.agentStatus,
       statusSequence: Number(row.statusSequence),
-    } as Agent;
+    };
     if (!row.changed) return { agent, changed: false, deliveries: [] };
     this.metrics.statusChanged(change.source);
     const eventType = eventTypeFor(agent.agentStatus);

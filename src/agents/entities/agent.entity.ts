@@ -1,12 +1,10 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { AGENT_STATUSES, AGENT_TYPES, type AgentState, type AgentStatus, type AgentType } from '../../status/agent-state.js';
 
-export const AGENT_TYPES = ['local', 'remote'] as const;
-export type AgentType = (typeof AGENT_TYPES)[number];
-export const AGENT_STATUSES = ['available', 'logged_out'] as const;
-export type AgentStatus = (typeof AGENT_STATUSES)[number];
+export { AGENT_STATUSES, AGENT_TYPES, type AgentStatus, type AgentType } from '../../status/agent-state.js';
 
 @Entity('agents')
-export class Agent {
+export class Agent implements AgentState {
   @PrimaryGeneratedColumn({ type: 'int', unsigned: true })
   id!: number;
 
