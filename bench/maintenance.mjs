@@ -27,7 +27,10 @@ const log = (line) => console.log(`[maintenance] ${line}`);
 if (process.env.BENCH_SKIP_BUILD !== '1') build();
 const { loadConfig } = await import(`${ROOT}dist/src/config/configuration.js`);
 const { dataSourceOptions } = await import(`${ROOT}dist/src/database/data-source-options.js`);
+const { DeliveriesRepository } = await import(`${ROOT}dist/src/deliveries/deliveries.repository.js`);
 const { DeliveryQueueService } = await import(`${ROOT}dist/src/delivery-queue/delivery-queue.service.js`);
+const { MetricsService } = await import(`${ROOT}dist/src/metrics/metrics.service.js`);
+const { StatusChangesRepository } = await import(`${ROOT}dist/src/status/status-changes.repository.js`);
 const { ReconcilerService } = await import(`${ROOT}dist/src/delivery-worker/${reconcilerFile}`);
 const { RetentionService } = await import(`${ROOT}dist/src/delivery-worker/retention.service.js`);
 const { redisOptions } = await import(`${ROOT}dist/src/redis/redis-options.js`);
@@ -46,26 +49,35 @@ const redis = redisClient(redisUrl);
 const queue = new Queue('webhooks', { connection: { ...redisOptions(redisUrl), maxRetriesPerRequest: null }, prefix });
 const results = { machine: process.env.BENCH_MACHINE || 'this-machine', date: new Date().toISOString(), reconcilerFile };
 
-/** One client, agent and status change; `count` deliveries numbered from `from`, inserted in chunks with INSERT … SELECT. */
+/** A status change of agent 1 (its name at that moment recorded, as the service records it), ids from `from` to `to`. */
+async function insertStatusChanges(from, to, createdDaysAgo) {
+  await sql.query(
+    `INSERT INTO status_changes (id, client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
+     SELECT seq, 'bench', 1, 'local', 'logged_out', 'available', 'api', seq, '000*094@ringme.ru', NOW(3) - INTERVAL ? DAY
+       FROM seq_${from}_to_${to}`,
+    [createdDaysAgo],
+  );
+}
+
+/**
+ * One client, agent and status change (or one status change per `statusChangeEvery` deliveries); `count` deliveries
+ * numbered from `from`, inserted in chunks with INSERT … SELECT. A delivery row holds facts (its status change and
+ * subscription), as the service writes it.
+ */
 async function insertDeliveries({ from, count, state, createdDaysAgo, nextAttemptAt, statusChangeEvery = 0, attempts = false }) {
   const started = performance.now();
+  if (!statusChangeEvery) await insertStatusChanges(1, 1, createdDaysAgo);
   for (let offset = 0; offset < count; offset += CHUNK) {
     const size = Math.min(CHUNK, count - offset);
     const first = from + offset;
     if (statusChangeEvery) {
-      await sql.query(
-        `INSERT INTO status_changes (id, client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, changed_at)
-         SELECT seq, 'bench', 1, 'local', 'logged_out', 'available', 'api', seq, NOW(3) - INTERVAL ? DAY
-           FROM seq_${Math.ceil(first / statusChangeEvery)}_to_${Math.ceil((first + size - 1) / statusChangeEvery)}`,
-        [createdDaysAgo],
-      );
+      await insertStatusChanges(Math.ceil(first / statusChangeEvery), Math.ceil((first + size - 1) / statusChangeEvery), createdDaysAgo);
     }
     await sql.query(
-      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, state, attempts,
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, state, attempts,
                                created_at, next_attempt_at, delivered_at)
        SELECT CONCAT('msg_bench', LPAD(seq, 9, '0')), 'bench', 1, 1, ${statusChangeEvery ? `CEIL(seq / ${statusChangeEvery})` : 1},
               'https://crm.example.com/hooks/agent-events', 'GET',
-              '{"agent_status":"available","agent_type":"local","event_source":"api","agent_id":"1","extension_name":"000*094@ringme.ru"}',
               ?, ?, NOW(3) - INTERVAL ? DAY, ?, ?
          FROM seq_${first}_to_${first + size - 1}`,
       [state, state === 'pending' ? 0 : 1, createdDaysAgo, nextAttemptAt, state === 'succeeded' ? new Date() : null],
@@ -104,7 +116,14 @@ async function reconcileScenario() {
       ORDER BY next_attempt_at, id LIMIT 1000`,
   );
   log(`reconcile: EXPLAIN of a page: ${JSON.stringify(plan.map(({ key, type, rows, Extra }) => ({ key, type, rows, Extra })))}`);
-  const reconciler = new ReconcilerService(dataSource, queue, new DeliveryQueueService(queue), config);
+  // As the worker module wires it: the producer's queue (always connected here) and the metrics it counts into.
+  const reconciler = new ReconcilerService(
+    new DeliveriesRepository(dataSource),
+    queue,
+    new DeliveryQueueService({ queue, ready: true }),
+    config,
+    new MetricsService(queue),
+  );
   const passes = [];
   for (let run = 0; run < 3; run++) {
     const started = performance.now();
@@ -134,6 +153,7 @@ async function reconcileScenario() {
   log(`reconcile (${reconcilerFile}): one pass after Redis lost its data: ${lostMs} ms, re-enqueued ${requeued}`);
   results.reconcile = { pending: PENDING, passesMs: passes.map((p) => p.ms), afterRedisLostMs: lostMs, requeuedAfterLoss: requeued, plan };
   await sql.query('DELETE FROM deliveries');
+  await sql.query('DELETE FROM status_changes');
   await sql.query('DELETE FROM clients');
   await deletePrefix(redis, prefix);
 }
@@ -173,7 +193,7 @@ async function retentionScenario() {
     attempts: true,
   });
   log(`retention: ${RETENTION_ROWS} deliveries, as many attempts and ${RETENTION_ROWS / 4} status changes inserted in ${ms(started)} ms`);
-  const retention = new RetentionService(dataSource, config);
+  const retention = new RetentionService(dataSource, new DeliveriesRepository(dataSource), new StatusChangesRepository(dataSource), config);
   const passStarted = performance.now();
   const pass = await retention.prune();
   const passMs = ms(passStarted);

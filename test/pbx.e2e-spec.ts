@@ -1,4 +1,5 @@
 import { createAgent, createClient, createEvent, dbState, login, logout } from './support/api-fixtures.js';
+import { deliveryFacts, loggedPayload } from './support/delivery-fixtures.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 
 describe('phone commands from the PBX', () => {
@@ -11,9 +12,9 @@ describe('phone commands from the PBX', () => {
     await createClient(t, '13');
     local = await createAgent(t, '12', 'local', '000*094@ringme.ru');
     remote = await createAgent(t, '12', 'remote', '+74951234567');
-    await createEvent(t, '12', 'local', local, login('https://somehost.com/fordel/show.php'));
-    await createEvent(t, '12', 'local', local, logout('https://somehost.com/out'));
-    await createEvent(t, '12', 'remote', remote, login('https://somehost.com/remote'));
+    await createEvent(t, '12', 'local', local, login('https://hooks.example.com/fordel/show.php'));
+    await createEvent(t, '12', 'local', local, logout('https://hooks.example.com/out'));
+    await createEvent(t, '12', 'remote', remote, login('https://hooks.example.com/remote'));
   });
   afterAll(() => t.close());
 
@@ -25,12 +26,17 @@ describe('phone commands from the PBX', () => {
         [agentId],
       )
     )[0];
+  /** Each delivery of the agent, oldest first: its url and the facts its row holds (its status change). */
+  const facts = async (agentId: number) =>
+    (await deliveryFacts(t, 'd.agent_id = ?', [agentId])).map(({ url, agent_status, agent_type, event_source, agent_id, agent_name }) => [
+      url,
+      { agent_status, agent_type, event_source, agent_id, agent_name },
+    ]);
+  /** …and the payload each is sent with, built from those facts, as the delivery log shows it. */
   const payloads = async (agentId: number) =>
-    (
-      await t.sql<{ payload: string; url: string }>('SELECT payload, url FROM deliveries WHERE agent_id = ? ORDER BY created_at, id', [
-        agentId,
-      ])
-    ).map((d) => [d.url, JSON.parse(d.payload)]);
+    Promise.all(
+      (await deliveryFacts(t, 'd.agent_id = ?', [agentId])).map(async (d) => [d.url, (await loggedPayload(t, d.client_id, d.id)).payload]),
+    );
 
   it('logs a local agent in by its extension name: 200 changed, a status change and deliveries with event_source phone', async () => {
     await command({ client_id: '12', extension_name: '000*094@ringme.ru', command: 'login' }).expect(200, {
@@ -40,9 +46,15 @@ describe('phone commands from the PBX', () => {
       changed: true,
     });
     expect(await lastChange(local)).toEqual({ old_status: 'logged_out', agent_status: 'available', event_source: 'phone', sequence: 1 });
+    expect(await facts(local)).toEqual([
+      [
+        'https://hooks.example.com/fordel/show.php',
+        { agent_status: 'available', agent_type: 'local', event_source: 'phone', agent_id: local, agent_name: '000*094@ringme.ru' },
+      ],
+    ]);
     expect(await payloads(local)).toEqual([
       [
-        'https://somehost.com/fordel/show.php',
+        'https://hooks.example.com/fordel/show.php',
         {
           agent_status: 'available',
           agent_type: 'local',
@@ -91,8 +103,12 @@ describe('phone commands from the PBX', () => {
       changed: true,
     });
     expect(await lastChange(local)).toEqual({ old_status: 'available', agent_status: 'logged_out', event_source: 'phone', sequence: 2 });
+    expect((await facts(local))[1]).toEqual([
+      'https://hooks.example.com/out',
+      { agent_status: 'logged_out', agent_type: 'local', event_source: 'phone', agent_id: local, agent_name: '000*094@ringme.ru' },
+    ]);
     expect((await payloads(local))[1]).toEqual([
-      'https://somehost.com/out',
+      'https://hooks.example.com/out',
       {
         agent_status: 'logged_out',
         agent_type: 'local',
@@ -111,9 +127,15 @@ describe('phone commands from the PBX', () => {
       changed: true,
     });
     expect(await lastChange(remote)).toEqual({ old_status: 'logged_out', agent_status: 'available', event_source: 'phone', sequence: 1 });
+    expect(await facts(remote)).toEqual([
+      [
+        'https://hooks.example.com/remote',
+        { agent_status: 'available', agent_type: 'remote', event_source: 'phone', agent_id: remote, agent_name: '+74951234567' },
+      ],
+    ]);
     expect(await payloads(remote)).toEqual([
       [
-        'https://somehost.com/remote',
+        'https://hooks.example.com/remote',
         { agent_status: 'available', agent_type: 'remote', event_source: 'phone', agent_id: String(remote), agent_number: '+74951234567' },
       ],
     ]);

@@ -320,17 +320,39 @@ describe('randomized concurrent writes', () => {
       expect([agent.status_sequence, agent.agent_status]).toEqual([list.length, list.length % 2 ? 'available' : 'logged_out']);
     }
 
-    // Every delivery reached the receiver with its frozen payload, at least once; no webhook-id with two payloads.
-    const deliveries = await t.sql<{ id: string; url: string; method: 'GET' | 'POST'; payload: string; state: string }>(
-      'SELECT id, url, method, payload, state FROM deliveries',
+    // Every delivery reached the receiver with the payload of its status change's facts (the agent's name as the
+    // change recorded it), at least once; no webhook-id with two payloads.
+    const deliveries = await t.sql<{
+      id: string;
+      url: string;
+      method: 'GET' | 'POST';
+      state: string;
+      agent_status: string;
+      agent_type: AgentType;
+      event_source: string;
+      agent_id: number;
+      agent_name: string | null;
+    }>(
+      `SELECT d.id, d.url, d.method, d.state, s.agent_status, s.agent_type, s.event_source, s.agent_id, s.agent_name
+         FROM deliveries d LEFT JOIN status_changes s ON s.id = d.status_change_id`,
     );
+    // Each delivery has its status change, and the change has the agent's name.
+    expect(deliveries.filter((delivery) => delivery.agent_name === null)).toEqual([]);
     const received = new Map<string, Set<string>>();
     for (const request of receiver.requests) {
       const id = request.headers['webhook-id'] as string;
       received.set(id, (received.get(id) ?? new Set()).add(`${request.method} ${request.url} ${request.body}`));
     }
     const wrong = deliveries.flatMap((delivery) => {
-      const expected = buildWebhookRequest(delivery.method, delivery.url, JSON.parse(delivery.payload) as Record<string, string>);
+      // The spec's AgentEventData, in its order.
+      const payload = {
+        agent_status: delivery.agent_status,
+        agent_type: delivery.agent_type,
+        event_source: delivery.event_source,
+        agent_id: String(delivery.agent_id),
+        [nameField(delivery.agent_type)]: delivery.agent_name as string,
+      };
+      const expected = buildWebhookRequest(delivery.method, delivery.url, payload);
       const url = new URL(expected.url);
       const want = `${delivery.method} ${url.pathname}${url.search} ${expected.body ?? ''}`;
       const got = [...(received.get(delivery.id) ?? [])];

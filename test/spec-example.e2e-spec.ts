@@ -1,3 +1,4 @@
+import { deliveryFacts, loggedPayload } from './support/delivery-fixtures.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 describe("the spec's worked example", () => {
@@ -16,10 +17,10 @@ describe("the spec's worked example", () => {
       .http()
       .post(`/client/12/agent/local/${agent.body.id}/event/`)
       .set(admin)
-      .send({ event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' })
+      .send({ event_type: 'agent-login', method: 'GET', url: 'https://hooks.example.com/fordel/show.php' })
       .expect(201);
     expect(created.body).toEqual({
-      url: 'https://somehost.com/fordel/show.php',
+      url: 'https://hooks.example.com/fordel/show.php',
       id: expect.any(Number),
       method: 'GET',
       event_type: 'agent-login',
@@ -27,17 +28,33 @@ describe("the spec's worked example", () => {
     expect(Object.keys(created.body).sort()).toEqual(['event_type', 'id', 'method', 'url']);
   });
 
-  it('freezes the payload of the spec example in the delivery row when the agent logs in', async () => {
+  it('records the facts of the spec example with the delivery row when the agent logs in, and sends the exact payload', async () => {
     const [agent] = await t.sql<{ id: number }>('SELECT id FROM agents WHERE extension_name = ?', ['000*094@ringme.ru']);
     await t.http().put(`/client/12/agent/local/${agent.id}`).set(admin).send({ status: 'available' }).expect(200, {
       id: agent.id,
       extension_name: '000*094@ringme.ru',
       status: 'available',
     });
-    const deliveries = await t.sql<{ payload: string; method: string; url: string; state: string }>('SELECT * FROM deliveries');
+    const deliveries = await t.sql<{ id: string; method: string; url: string; state: string }>('SELECT * FROM deliveries');
     expect(deliveries).toHaveLength(1);
-    expect(deliveries[0]).toMatchObject({ method: 'GET', url: 'https://somehost.com/fordel/show.php', state: 'pending' });
-    expect(deliveries[0].payload).toBe(
+    expect(deliveries[0]).toMatchObject({ method: 'GET', url: 'https://hooks.example.com/fordel/show.php', state: 'pending' });
+    // The row holds facts: its status change, with the agent's name at that moment.
+    expect(await deliveryFacts(t, 'd.id = ?', [deliveries[0].id])).toEqual([
+      {
+        id: deliveries[0].id,
+        client_id: '12',
+        url: 'https://hooks.example.com/fordel/show.php',
+        method: 'GET',
+        agent_status: 'available',
+        agent_type: 'local',
+        event_source: 'api',
+        agent_id: agent.id,
+        agent_name: '000*094@ringme.ru',
+      },
+    ]);
+    // The payload built from them when it is sent, in the spec's order.
+    const { payload } = await loggedPayload(t, '12', deliveries[0].id);
+    expect(JSON.stringify(payload)).toBe(
       JSON.stringify({
         agent_status: 'available',
         agent_type: 'local',

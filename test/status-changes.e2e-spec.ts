@@ -10,6 +10,7 @@ import {
   setStatus,
   type AgentType,
 } from './support/api-fixtures.js';
+import { deliveryFacts, loggedPayload } from './support/delivery-fixtures.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 
 interface StatusChangeRow {
@@ -21,6 +22,7 @@ interface StatusChangeRow {
   agent_status: string;
   event_source: string;
   sequence: number;
+  agent_name: string | null;
   changed_at: Date;
 }
 
@@ -32,7 +34,6 @@ interface DeliveryRow {
   status_change_id: number;
   url: string;
   method: string;
-  payload: string;
   state: string;
   attempts: number;
 }
@@ -47,9 +48,12 @@ describe('status change detection and the outbox', () => {
 
   const statusChanges = (agentId: number) =>
     t.sql<StatusChangeRow>('SELECT * FROM status_changes WHERE agent_id = ? ORDER BY sequence', [agentId]);
+  /** The payload a delivery is sent with (built from its status change), as the delivery log shows it. */
+  const sentPayload = async (delivery: { client_id: string; id: string }) =>
+    (await loggedPayload(t, delivery.client_id, delivery.id)).payload;
   const deliveries = (agentId: number) =>
     t.sql<DeliveryRow>(
-      'SELECT id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, state, attempts FROM deliveries WHERE agent_id = ? ORDER BY agent_event_id, created_at',
+      'SELECT id, client_id, agent_id, agent_event_id, status_change_id, url, method, state, attempts FROM deliveries WHERE agent_id = ? ORDER BY agent_event_id, created_at',
       [agentId],
     );
 
@@ -93,10 +97,17 @@ describe('status change detection and the outbox', () => {
           agent_status: 'available',
           event_source: 'api',
           sequence: 1,
+          agent_name: name,
           changed_at: expect.any(Date),
         },
       ]);
       expect(Math.abs(changes[0].changed_at.getTime() - startedAt)).toBeLessThan(5000);
+      const common = { client_id: clientId, agent_id: agentId, status_change_id: changes[0].id, state: 'pending', attempts: 0 };
+      const rows = await deliveries(agentId);
+      expect(rows).toEqual([
+        { ...common, id: expect.any(String), agent_event_id: login1, url: 'https://a.example.com/in?x=1', method: 'GET' },
+        { ...common, id: expect.any(String), agent_event_id: login2, url: 'https://b.example.com/in', method: 'POST' },
+      ]);
       const payload = JSON.stringify({
         agent_status: 'available',
         agent_type: type,
@@ -104,25 +115,15 @@ describe('status change detection and the outbox', () => {
         agent_id: String(agentId),
         [nameField(type)]: name,
       });
-      const common = { client_id: clientId, agent_id: agentId, status_change_id: changes[0].id, payload, state: 'pending', attempts: 0 };
-      expect(await deliveries(agentId)).toEqual([
-        { ...common, id: expect.any(String), agent_event_id: login1, url: 'https://a.example.com/in?x=1', method: 'GET' },
-        { ...common, id: expect.any(String), agent_event_id: login2, url: 'https://b.example.com/in', method: 'POST' },
-      ]);
+      for (const row of rows) expect(JSON.stringify(await sentPayload(row))).toBe(payload);
     });
 
-    it('freezes the payload fields in the order of the spec', async () => {
+    it('builds the payload fields in the order of the spec', async () => {
       const { clientId, agentId } = await freshAgent(type, name);
       await createEvent(t, clientId, type, agentId, login());
       await setStatus(t, clientId, type, agentId, 'available').expect(200);
       const [delivery] = await deliveries(agentId);
-      expect(Object.keys(JSON.parse(delivery.payload))).toEqual([
-        'agent_status',
-        'agent_type',
-        'event_source',
-        'agent_id',
-        nameField(type),
-      ]);
+      expect(Object.keys(await sentPayload(delivery))).toEqual(['agent_status', 'agent_type', 'event_source', 'agent_id', nameField(type)]);
     });
 
     it('fires the agent-logout events, and only those, when it logs out', async () => {
@@ -137,9 +138,9 @@ describe('status change detection and the outbox', () => {
       await setStatus(t, clientId, type, agentId, 'logged_out').expect(200, { id: agentId, [nameField(type)]: name, status: 'logged_out' });
 
       const changes = await statusChanges(agentId);
-      expect(changes.map((c) => [c.old_status, c.agent_status, c.sequence])).toEqual([
-        ['logged_out', 'available', 1],
-        ['available', 'logged_out', 2],
+      expect(changes.map((c) => [c.old_status, c.agent_status, c.sequence, c.event_source, c.agent_type, c.agent_name])).toEqual([
+        ['logged_out', 'available', 1, 'api', type, name],
+        ['available', 'logged_out', 2, 'api', type, name],
       ]);
       const logoutDeliveries = (await deliveries(agentId)).filter((d) => d.status_change_id === changes[1].id);
       expect(logoutDeliveries).toEqual([
@@ -151,17 +152,19 @@ describe('status change detection and the outbox', () => {
           status_change_id: changes[1].id,
           url: 'https://out.example.com/',
           method: 'POST',
-          payload: JSON.stringify({
-            agent_status: 'logged_out',
-            agent_type: type,
-            event_source: 'api',
-            agent_id: String(agentId),
-            [nameField(type)]: name,
-          }),
           state: 'pending',
           attempts: 0,
         },
       ]);
+      expect(JSON.stringify(await sentPayload(logoutDeliveries[0]))).toBe(
+        JSON.stringify({
+          agent_status: 'logged_out',
+          agent_type: type,
+          event_source: 'api',
+          agent_id: String(agentId),
+          [nameField(type)]: name,
+        }),
+      );
     });
   });
 
@@ -234,13 +237,29 @@ describe('status change detection and the outbox', () => {
       .send({ extension_name: '102@new', status: 'available' })
       .expect(200, { id: agentId, extension_name: '102@new', status: 'available' });
     const [delivery] = await deliveries(agentId);
-    expect(JSON.parse(delivery.payload)).toEqual({
+    expect(await deliveryFacts(t, 'd.id = ?', [delivery.id])).toEqual([
+      {
+        id: delivery.id,
+        client_id: clientId,
+        url: 'https://hooks.example.com/in',
+        method: 'GET',
+        agent_status: 'available',
+        agent_type: 'local',
+        event_source: 'api',
+        agent_id: agentId,
+        agent_name: '102@new',
+      },
+    ]);
+    expect(await sentPayload(delivery)).toEqual({
       agent_status: 'available',
       agent_type: 'local',
       event_source: 'api',
       agent_id: String(agentId),
       extension_name: '102@new',
     });
+    // A later rename does not change what this delivery sends: the name is the one of the moment of its change.
+    await t.http().put(`/client/${clientId}/agent/local/${agentId}`).set(admin).send({ extension_name: '103@later' }).expect(200);
+    expect((await sentPayload(delivery)).extension_name).toBe('102@new');
   });
 
   it('uses the agent event as it is at the moment of the change: updated ones fire with their new url and method, deleted ones not at all', async () => {
@@ -274,7 +293,17 @@ describe('status change detection and the outbox', () => {
     await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
     await t.http().delete(`/client/${clientId}/agent/local/${agentId}`).set(admin).expect(204);
     expect(await statusChanges(agentId)).toHaveLength(1);
-    expect((await deliveries(agentId)).map((d) => d.state)).toEqual(['pending']);
+    const rows = await deliveries(agentId);
+    // Kept, and no longer sent: deleting the agent cancelled its pending delivery (test/agent-deletion.e2e-spec.ts).
+    expect(rows.map((d) => d.state)).toEqual(['dead']);
+    // Its payload is still whole (the log shows it, a retry by hand sends it): the status change recorded the name.
+    expect(await sentPayload(rows[0])).toEqual({
+      agent_status: 'available',
+      agent_type: 'local',
+      event_source: 'api',
+      agent_id: String(agentId),
+      extension_name: agentName('local', 1),
+    });
   });
 
   describe('concurrency', () => {
@@ -323,7 +352,14 @@ describe('status change detection and the outbox', () => {
       expect(changes).toHaveLength(1);
       expect(pbxAnswers.filter((r) => r.body.changed)).toHaveLength(changes[0].event_source === 'phone' ? 1 : 0);
       const rows = await deliveries(agentId);
-      expect(rows.map((d) => [d.agent_event_id, JSON.parse(d.payload).event_source])).toEqual([[eventId, changes[0].event_source]]);
+      expect(rows.map((d) => [d.agent_event_id, d.status_change_id])).toEqual([[eventId, changes[0].id]]);
+      expect(await sentPayload(rows[0])).toEqual({
+        agent_status: 'available',
+        agent_type: 'remote',
+        event_source: changes[0].event_source,
+        agent_id: String(agentId),
+        agent_number: name,
+      });
     });
 
     it('keeps the sequence gapless and each old_status equal to the previous new status under 30 concurrent logins and logouts', async () => {
@@ -358,8 +394,9 @@ describe('status change detection and the outbox', () => {
       const rows = await deliveries(agentId);
       expect(rows).toHaveLength(changes.length);
       for (const change of changes) {
+        expect([change.agent_type, change.agent_name]).toEqual(['local', name]);
         const [delivery] = rows.filter((d) => d.status_change_id === change.id);
-        expect(JSON.parse(delivery.payload)).toEqual({
+        expect(await sentPayload(delivery)).toEqual({
           agent_status: change.agent_status,
           agent_type: 'local',
           event_source: change.event_source,
@@ -437,12 +474,14 @@ describe('status change detection and the outbox', () => {
     );
     expect(changes).toEqual(others.map((id) => ({ agent_id: id, n: 1 })));
   });
-  it('freezes a name with quotes, a backslash and letters beyond ASCII into the payload exactly as JSON.stringify writes it', async () => {
+  it('keeps a name with quotes, a backslash and letters beyond ASCII exactly, and builds the payload as JSON.stringify writes it', async () => {
     const name = 'Zoë "the \\ boss" 000*1@ringme.ru';
     const { clientId, agentId } = await freshAgent('local', name);
     await createEvent(t, clientId, 'local', agentId, login('https://quoted.example.com/in'));
     await setStatus(t, clientId, 'local', agentId, 'available').expect(200);
     const [row] = await deliveries(agentId);
+    const [change] = await statusChanges(agentId);
+    expect([change.id, change.agent_name]).toEqual([row.status_change_id, name]);
     const payload = {
       agent_status: 'available',
       agent_type: 'local',
@@ -450,6 +489,7 @@ describe('status change detection and the outbox', () => {
       agent_id: String(agentId),
       extension_name: name,
     };
-    expect(row.payload).toBe(JSON.stringify(payload));
+    const logged = await loggedPayload(t, clientId, row.id);
+    expect(logged.text).toContain(`"payload":${JSON.stringify(payload)}`);
   });
 });

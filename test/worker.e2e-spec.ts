@@ -43,9 +43,9 @@ describe('delivery worker', () => {
       async () =>
         (await t.sql<{ id: string }>("SELECT id FROM deliveries WHERE client_id = ? AND state = 'succeeded'", [agent.clientId]))[0],
     );
-    // 2,500 pending deliveries that Redis never heard of (more than two pages of the reconciler)…
+    // 2,500 pending deliveries of the same status change that Redis never heard of (more than two pages of the reconciler)…
     const [row] = await t.sql<Record<string, unknown>>(
-      'SELECT client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at FROM deliveries WHERE id = ?',
+      'SELECT client_id, agent_id, agent_event_id, status_change_id, url, method, created_at FROM deliveries WHERE id = ?',
       [template.id],
     );
     const due = new Date(Date.now() - 10_000);
@@ -56,7 +56,7 @@ describe('delivery worker', () => {
       due,
     ]);
     await t.sql(
-      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at, state, next_attempt_at)
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, created_at, state, next_attempt_at)
        VALUES ?`,
       [orphans],
     );

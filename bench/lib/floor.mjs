@@ -7,7 +7,7 @@ import { rate } from './stats.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Same default job options as the service's queue (src/queue/queue.module.ts), so Redis does the same upkeep. */
+/** Same default job options as the service's queue (WEBHOOK_JOB_OPTIONS in src/delivery-queue/queue.constants.ts), so Redis does the same upkeep. */
 const JOB_OPTIONS = {
   attempts: 1000,
   backoff: { type: 'fixed', delay: 5000 },

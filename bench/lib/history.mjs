@@ -1,5 +1,6 @@
 // Existing history, written straight into MySQL in batches: delivery rows (with their status changes and one
-// attempt each) and agent events, on agents of their own that the drivers never touch.
+// attempt each) and agent events, on agents of their own that the drivers never touch. A delivery row holds facts,
+// as the service writes it: its status change (with the agent's name at that moment) and its subscription.
 import { randomBytes } from 'node:crypto';
 import { ulid } from 'ulid';
 
@@ -101,16 +102,10 @@ export async function seedHistory(connection, { clientId, target, tag }) {
       status,
       k % 3 ? 'api' : 'phone',
       seq,
+      agentRows[agentIndex][2], // agent_name: the agent's extension_name
       changedAt,
     ]);
     const event = eventsOfAgent.get(agentId)?.find((e) => e.type === (status === 'available' ? 'agent-login' : 'agent-logout'));
-    const payload = JSON.stringify({
-      agent_status: status,
-      agent_type: 'local',
-      event_source: k % 3 ? 'api' : 'phone',
-      agent_id: String(agentId),
-      extension_name: agentRows[agentIndex][2],
-    });
     const dead = k % 33 === 0;
     deliveryRows.push([
       `msg_${ulid(changedAt.getTime())}`,
@@ -120,7 +115,6 @@ export async function seedHistory(connection, { clientId, target, tag }) {
       null, // status_change_id, filled in below
       event?.url ?? `https://crm.example.com/hooks/old-${agentId}`,
       event?.method ?? 'GET',
-      payload,
       dead ? 'dead' : 'succeeded',
       dead ? 9 : 1,
       0,
@@ -134,7 +128,7 @@ export async function seedHistory(connection, { clientId, target, tag }) {
   const changeChunks = await insertRows(
     connection,
     'status_changes',
-    ['client_id', 'agent_id', 'agent_type', 'old_status', 'agent_status', 'event_source', 'sequence', 'changed_at'],
+    ['client_id', 'agent_id', 'agent_type', 'old_status', 'agent_status', 'event_source', 'sequence', 'agent_name', 'changed_at'],
     changeRows,
   );
   deliveryRows.forEach((row, k) => (row[4] = idOf(changeChunks, k)));
@@ -149,7 +143,6 @@ export async function seedHistory(connection, { clientId, target, tag }) {
       'status_change_id',
       'url',
       'method',
-      'payload',
       'state',
       'attempts',
       'attempts_before_retry',
@@ -165,7 +158,7 @@ export async function seedHistory(connection, { clientId, target, tag }) {
     connection,
     'delivery_attempts',
     ['delivery_id', 'attempt_number', 'started_at', 'duration_ms', 'status_code', 'error', 'response_snippet'],
-    deliveryRows.map((row) => [row[0], row[9], row[14], 38, row[11], row[12], 'ok']),
+    deliveryRows.map((row) => [row[0], row[8], row[13], 38, row[10], row[11], 'ok']),
   );
   // Agents end where their history leaves them (an even number of changes ends logged out; odd: available).
   const bySeq = new Map();

@@ -228,6 +228,19 @@ export function renderReport(results) {
     const row = [check.received + '/' + check.expected, check.duplicates, check.extraDeliveries, check.wrongPayload, check.putErrors];
     checkRows.push([`@${fmt(results.naive.level, 0)} naive ${phase}`, ...row, yes(check.ok)]);
   }
+  // The SQL ceiling: succeeded deliveries per change made; changes without exactly one delivery; deliveries whose
+  // loaded facts (what the payload is built from) were not those of their change.
+  if (ceiling?.check) {
+    checkRows.push([
+      `@${fmt(ceiling.level, 0)} SQL ceiling`,
+      `${ceiling.check.succeeded}/${ceiling.check.made}`,
+      '',
+      ceiling.notOneDelivery ?? '',
+      ceiling.wrongFacts ?? '',
+      '',
+      yes(ceiling.ok),
+    ]);
+  }
   const checks = table(
     ['check', 'received/expected', 'dup (same id)', 'extra deliveries', 'wrong payload/body', 'request errors', 'verdict'],
     checkRows,

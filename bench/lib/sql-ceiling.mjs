@@ -9,23 +9,45 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const marks = (n) => Array.from({ length: n }, () => '?').join(', ');
 /** As newMessageIdBase (src/common/message-id.ts): a change's delivery ids are this and four characters. */
 const newIdBase = () => `msg_${ulid(undefined, Math.random)}`.slice(0, 26);
-/** As sqlTime in src/deliveries/delivery.service.ts: UTC, as the connection writes dates. */
+/** As sqlTime in src/deliveries/deliveries.repository.ts: UTC, as the connection writes dates. */
 const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
+
+/** The status change's columns the repository reads with a delivery (FACTS in src/deliveries/deliveries.repository.ts). */
+const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at';
 
 /** The service's statements, as it sends them; `n` is the batch size where the service batches (here always 1). */
 const SQL = {
-  // src/status/status.service.ts (StatusService.run): the whole status change, one round trip (here a batch of one).
+  // src/status/status-changes.repository.ts (StatusChangesRepository.apply, called by StatusService.apply in
+  // src/status/status.service.ts): the whole status change, one round trip (here a batch of one).
   changeAgents: 'CALL change_agents(?, ?)',
-  // src/deliveries/delivery.service.ts (DeliveryAttemptService.load): everything a webhook request needs.
-  load: (n) => `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry, d.manual_retries,
-              s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+  // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load in
+  // src/delivery-worker/delivery-attempt.service.ts): everything a webhook request needs, the status change's facts
+  // its payload is built from included.
+  load: (n) => `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, ${FACTS},
+              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
         WHERE d.id IN (${marks(n)})`,
-  // src/deliveries/delivery.service.ts (DeliveryAttemptService.record): the batch's attempts and outcomes, one round trip.
+  // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
+  // in src/delivery-worker/delivery-attempt.service.ts): the batch's attempts and outcomes, one round trip.
   recordAttempts: 'CALL record_attempts(?)',
 };
+
+/**
+ * One change as StatusService.apply puts it in the `change_agents` batch (JSON.stringify leaves out what is
+ * undefined: a status change from the API has no found_by and no name): its event type is eventTypeFor(status)
+ * (src/status/status-rules.ts), without which the procedure writes no delivery.
+ */
+const changeOf = (clientId, agent) => ({
+  client: clientId,
+  type: 'local',
+  agent: agent.id,
+  status: agent.status,
+  event_type: agent.status === 'available' ? 'agent-login' : 'agent-logout',
+  source: 'api',
+  id_base: newIdBase(),
+});
 
 /** As src/database/transaction.ts: a deadlock's victim is run again (counted; none are expected here). */
 async function retryDeadlocks(tally, work) {
@@ -42,16 +64,27 @@ async function retryDeadlocks(tally, work) {
 
 /** The status change of src/status/status.service.ts: the procedure's second result set is the new deliveries. */
 async function changeStatus(connection, tally, clientId, agent) {
-  const change = { client: clientId, type: 'local', agent: agent.id, status: agent.status, source: 'api', id_base: newIdBase() };
+  const change = changeOf(clientId, agent);
   const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgents, [JSON.stringify([change]), new Date()]));
   return deliveries;
 }
 
-/** One delivery as the worker handles it after a 200 from the receiver: load, then record the attempt. */
-async function deliver(connection, tally, id) {
+/**
+ * One delivery as the worker handles it after a 200 from the receiver: load, then record the attempt. The loaded
+ * facts must be those of the change just made (the payload the worker would build from them is then exact).
+ */
+async function deliver(connection, tally, id, agent) {
   const [[row]] = await connection.query(SQL.load(1), [id]);
-  if (!row || row.state !== 'pending') {
-    tally.wrong++;
+  if (
+    !row ||
+    row.state !== 'pending' ||
+    Number(row.agent_id) !== agent.id ||
+    row.agent_type !== 'local' ||
+    row.agent_status !== agent.status ||
+    row.event_source !== 'api' ||
+    row.agent_name !== agent.name
+  ) {
+    tally.wrongFacts++;
     return;
   }
   const startedAt = new Date();
@@ -82,13 +115,13 @@ async function setUp(db, clientId, agents) {
   );
   const names = Array.from({ length: agents }, (_, i) => [clientId, 'local', `c${i}*094@ceiling.bench`]);
   await db.query('INSERT INTO agents (client_id, agent_type, extension_name) VALUES ?', [names]);
-  const [rows] = await db.query('SELECT id FROM agents WHERE client_id = ? ORDER BY id', [clientId]);
+  const [rows] = await db.query('SELECT id, extension_name FROM agents WHERE client_id = ? ORDER BY id', [clientId]);
   const events = rows.flatMap(({ id }) => [
     [clientId, id, 'agent-login', 'GET', 'http://127.0.0.1:9/ceiling/login'],
     [clientId, id, 'agent-logout', 'GET', 'http://127.0.0.1:9/ceiling/logout'],
   ]);
   await db.query('INSERT INTO agent_events (client_id, agent_id, event_type, method, url) VALUES ?', [events]);
-  return rows.map(({ id }) => ({ id, status: 'logged_out' }));
+  return rows.map(({ id, extension_name: name }) => ({ id, name, status: 'logged_out' }));
 }
 
 async function removeRows(db, clientId) {
@@ -117,7 +150,9 @@ export async function measureSqlCeiling({
   const pool = mysql.createPool({ ...options, connectionLimit: connections });
   try {
     const idle = await setUp(db, clientId, agents);
-    const tally = { changes: 0, deliveries: 0, wrong: 0, deadlocks: 0 };
+    // notOneDelivery: changes that did not return exactly one delivery; wrongFacts: deliveries not pending when loaded,
+    // or whose status change's facts (the payload's source) are not those of the change made.
+    const tally = { changes: 0, deliveries: 0, notOneDelivery: 0, wrongFacts: 0, deadlocks: 0 };
     let stop = false;
     const loop = async () => {
       const connection = await pool.getConnection();
@@ -127,8 +162,8 @@ export async function measureSqlCeiling({
           agent.status = agent.status === 'available' ? 'logged_out' : 'available';
           const deliveries = await changeStatus(connection, tally, clientId, agent);
           tally.changes++;
-          if (deliveries.length !== 1) tally.wrong++;
-          for (const { id } of deliveries) await deliver(connection, tally, id);
+          if (deliveries.length !== 1) tally.notOneDelivery++;
+          for (const { id } of deliveries) await deliver(connection, tally, id, agent);
           idle.push(agent);
         }
       } finally {
@@ -177,9 +212,12 @@ export async function measureSqlCeiling({
       mysqlPerDelivery,
       cpuSeconds: cpu.cpuSeconds,
       deadlocksRetried: tally.deadlocks,
+      notOneDelivery: tally.notOneDelivery,
+      wrongFacts: tally.wrongFacts,
       check,
       ok:
-        tally.wrong === 0 &&
+        tally.notOneDelivery === 0 &&
+        tally.wrongFacts === 0 &&
         check.changes === check.made &&
         check.deliveries === check.changes &&
         check.succeeded === check.deliveries &&
@@ -220,14 +258,7 @@ export async function measureChangeBatches({
           const agentsOfCall = all.slice((call * size) % agents, ((call * size) % agents) + size);
           const batch = agentsOfCall.map((agent) => {
             agent.status = agent.status === 'available' ? 'logged_out' : 'available';
-            return {
-              client: clientId,
-              type: 'local',
-              agent: agent.id,
-              status: agent.status,
-              source: 'api',
-              id_base: newIdBase(),
-            };
+            return changeOf(clientId, agent);
           });
           const [[, deliveries]] = await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
           if (deliveries.length !== batch.length)

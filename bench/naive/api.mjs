@@ -1,7 +1,9 @@
 // The naive durable reference, API side: what a plain implementation of a status change does, one request at a time.
 // node:http, a mysql2 pool and a BullMQ queue; no framework and no batching. One transaction per change (lock the
 // agent, update it, write the status change and one delivery row per subscription), then one `queue.add` per delivery.
-// It writes the same rows, ids, payloads and jobs as the service (src/status/status.service.ts). Run by bench/run.mjs.
+// It writes the same rows, ids and jobs as the service (src/status/status.service.ts, src/status/change_agents.sql): the
+// status change records the agent's name at that moment, and a delivery row holds facts (its status change and its
+// subscription), no payload; the worker builds the payload when it sends. Run by bench/run.mjs.
 import http from 'node:http';
 import { pool, transaction } from './db.mjs';
 import { Queue } from 'bullmq';
@@ -32,30 +34,31 @@ function changeStatus(clientId, type, agentId, status) {
     agent.agent_status = status;
     const changedAt = new Date();
     const [{ insertId }] = await db.query(
-      `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, changed_at)
-       VALUES (?, ?, ?, ?, ?, 'api', ?, ?)`,
-      [clientId, agent.id, type, status === 'available' ? 'logged_out' : 'available', status, sequence, changedAt],
+      `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
+       VALUES (?, ?, ?, ?, ?, 'api', ?, ?, ?)`,
+      [
+        clientId,
+        agent.id,
+        type,
+        status === 'available' ? 'logged_out' : 'available',
+        status,
+        sequence,
+        agent[NAME_COLUMN[type]],
+        changedAt,
+      ],
     );
     const eventType = status === 'available' ? 'agent-login' : 'agent-logout';
     const [subscriptions] = await db.query('SELECT id, url, method FROM agent_events WHERE agent_id = ? AND event_type = ? ORDER BY id', [
       agent.id,
       eventType,
     ]);
-    // The spec's AgentEventData, in its order (src/status/agent-event-payload.ts).
-    const payload = JSON.stringify({
-      agent_status: status,
-      agent_type: type,
-      event_source: 'api',
-      agent_id: String(agent.id),
-      [NAME_COLUMN[type]]: agent[NAME_COLUMN[type]] ?? '',
-    });
     const jobs = [];
     for (const subscription of subscriptions) {
       const id = newMessageId();
       await db.query(
-        `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, payload, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [id, clientId, agent.id, subscription.id, insertId, subscription.url, subscription.method, payload, changedAt, changedAt],
+        `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, created_at, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, clientId, agent.id, subscription.id, insertId, subscription.url, subscription.method, changedAt, changedAt],
       );
       const name = deliveryJobName({ clientId, agentType: type, agentId: agent.id, eventType, url: subscription.url });
       jobs.push({ id, name });

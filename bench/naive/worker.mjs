@@ -1,6 +1,7 @@
-// The naive durable reference, worker side: a BullMQ worker whose job loads its delivery row, sends the webhook the
-// way the service does (same URL, query, headers and signature; src/deliveries/webhook-sender.service.ts) and records
-// the attempt and the delivery's new state in one transaction. One job at a time per slot; no batching anywhere.
+// The naive durable reference, worker side: a BullMQ worker whose job loads its delivery row with its status change,
+// builds the payload from the change's columns, sends the webhook the way the service does (same URL, query, headers
+// and signature; src/webhook-sender/webhook-sender.service.ts) and records the attempt and the delivery's new state in
+// one transaction. One job at a time per slot; no batching anywhere.
 import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
@@ -35,6 +36,7 @@ const DECODERS = {
   compress: zlib.createInflate,
   br: zlib.createBrotliDecompress,
 };
+const NAME_FIELD = { local: 'extension_name', remote: 'agent_number' };
 const agents = {
   'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }),
   'https:': new https.Agent({ keepAlive: true, maxSockets: 256 }),
@@ -49,7 +51,16 @@ function send(delivery) {
     delivery.previous_signing_secret && rotated + SECRET_OVERLAP_MS > Date.now()
       ? [delivery.signing_secret, delivery.previous_signing_secret]
       : [delivery.signing_secret];
-  const request = buildWebhookRequest(delivery.method, delivery.url, JSON.parse(delivery.payload));
+  // The spec's AgentEventData, in its order, from the status change's columns (as agentEventPayload in
+  // src/status/status-rules.ts builds it).
+  const payload = {
+    agent_status: delivery.agent_status,
+    agent_type: delivery.agent_type,
+    event_source: delivery.event_source,
+    agent_id: String(delivery.agent_id),
+    [NAME_FIELD[delivery.agent_type]]: delivery.agent_name ?? '',
+  };
+  const request = buildWebhookRequest(delivery.method, delivery.url, payload);
   const url = new URL(request.url);
   const headers = {
     Accept: ACCEPT,
@@ -110,8 +121,9 @@ class RetryLater extends Error {
 
 async function deliver(job) {
   const [[delivery]] = await pool.query(
-    `SELECT d.id, d.url, d.method, d.payload, d.state, d.attempts, d.attempts_before_retry,
-            s.sequence, s.changed_at, c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+    `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry,
+            s.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at,
+            c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
        FROM deliveries d
        JOIN status_changes s ON s.id = d.status_change_id
        JOIN clients c ON c.id = d.client_id
@@ -166,7 +178,7 @@ const worker = new Worker(WEBHOOK_QUEUE, deliver, {
   connection,
   prefix: QUEUE_PREFIX,
   concurrency: CONCURRENCY,
-  // The service's settings (src/deliveries/delivery.processor.ts): its backoff and lock.
+  // The service's settings (src/delivery-worker/delivery.processor.ts): its backoff and lock.
   settings: { backoffStrategy: (_attempts, _type, error) => (error instanceof RetryLater ? error.delayMs : 5000) },
   lockDuration: 30_000,
   lockRenewTime: 15_000,

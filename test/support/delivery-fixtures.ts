@@ -28,3 +28,45 @@ export async function agentWithEvents(
     t.http().put(`/client/${clientId}/agent/${type}/${agentId}`).set(admin).send({ status }).expect(200);
   return { clientId, type, agentId, eventIds, setStatus, base: `/client/${clientId}/agent/${type}/${agentId}` };
 }
+
+/**
+ * What a delivery row holds: its subscription's url and method, and the facts of its status change (joined), from
+ * which its payload is built when it is sent. In the order the deliveries were written.
+ */
+export interface DeliveryFacts {
+  id: string;
+  client_id: string;
+  url: string;
+  method: string;
+  agent_status: string;
+  agent_type: string;
+  event_source: string;
+  agent_id: number;
+  agent_name: string | null;
+}
+
+export function deliveryFacts(t: TestApp, where: string, params: unknown[] = []): Promise<DeliveryFacts[]> {
+  return t.sql<DeliveryFacts>(
+    `SELECT d.id, d.client_id, d.url, d.method, s.agent_status, s.agent_type, s.event_source, s.agent_id, s.agent_name
+       FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+      WHERE ${where} ORDER BY d.created_at, d.id`,
+    params,
+  );
+}
+
+/**
+ * The payload a delivery is sent with, as the delivery log shows it (GET /client/{id}/delivery/{delivery_id}: the
+ * built payload, in its keys' order), and the raw text of that answer.
+ */
+export async function loggedPayload(
+  t: TestApp,
+  clientId: string,
+  deliveryId: string,
+): Promise<{ payload: Record<string, string>; text: string }> {
+  const response = await t
+    .http()
+    .get(`/client/${encodeURIComponent(clientId)}/delivery/${deliveryId}`)
+    .set(admin)
+    .expect(200);
+  return { payload: response.body.payload as Record<string, string>, text: response.text };
+}
