@@ -1,7 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { fairSharesKey, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
@@ -59,6 +61,15 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async process(job: Job<WebhookJobData>, token?: string): Promise<string> {
+    // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
+    if (job.attemptsStarted === 1 && job.data.clientId) {
+      const redis = (await this.queue.backend.client) as unknown as Redis;
+      turnTaken(
+        redis,
+        fairSharesKey((type) => this.queue.toKey(type)),
+        job.data.clientId,
+      ).catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
+    }
     const outcome = await this.deliveries.attempt(job.data.deliveryId);
     if (outcome.kind === 'held') {
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
