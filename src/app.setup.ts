@@ -1,12 +1,12 @@
 import type { INestApplication, NestApplicationOptions } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import type { Application, NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { documentAgentTypes } from './common/api-errors.decorator.js';
 import { ApiExceptionFilter } from './common/api-exception.filter.js';
 import { requestBodies } from './common/request-body.middleware.js';
 import { ApiValidationPipe, VALIDATION_OPTIONS } from './common/validation.js';
+import { AppLogger } from './logging/app-logger.js';
 import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
 
 /** Existing clients of the public API call `{base}/api/ver1.0/...`: every resource answers there too. */
@@ -45,7 +45,7 @@ export function configureApp(app: INestApplication): INestApplication {
   server.disable('x-powered-by');
   app.use(helmet({ contentSecurityPolicy: CONTENT_SECURITY_POLICY }));
   // Nest's own Logger calls (`new Logger(...)` everywhere) go out as pino's JSON lines.
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(AppLogger));
   const httpMetrics = app.get(HttpMetricsMiddleware);
   app.use((request: Request, response: Response, next: NextFunction) => httpMetrics.use(request, response, next));
   app.use((request: Request, _response: Response, next: NextFunction) => {

@@ -1,4 +1,5 @@
-import { Logger, type INestApplicationContext } from '@nestjs/common';
+import { Logger, type INestApplication, type INestApplicationContext } from '@nestjs/common';
+import { createServer } from 'node:net';
 import { readConfig } from './config/config.module.js';
 import { ConfigError, type AppConfig } from './config/configuration.js';
 
@@ -12,6 +13,48 @@ export async function loadConfigOrExit(): Promise<AppConfig> {
       process.exit(1);
     }
     throw error;
+  }
+}
+
+/** Why a port cannot be listened on, as one sentence naming its variable; undefined for any other error. */
+function portProblem(error: unknown, variable: string, port: number, host: string): string | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return `agent-events: ${variable} ${port} is already in use on ${host}: stop what listens there, or set ${variable} to a free port.`;
+  }
+  if (code === 'EACCES') {
+    return `agent-events: ${variable} ${port} needs privileges this user does not have on ${host}: set ${variable} to a port above 1023.`;
+  }
+  return undefined;
+}
+
+/**
+ * A port already taken (or privileged) stops the start with one sentence naming its variable, before anything else
+ * is started: the port is tried for a moment here and let go at once.
+ */
+export async function portFreeOrExit(variable: string, port: number, host: string): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  const problem = await new Promise<string | undefined>((resolve) => {
+    probe.once('error', (error) => resolve(portProblem(error, variable, port, host)));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+  if (problem) {
+    console.error(problem);
+    process.exit(1);
+  }
+}
+
+/** `app.listen`; a port taken since `portFreeOrExit` looked closes the app and exits with the same sentence. */
+export async function listenOrExit(app: INestApplication, variable: string, port: number, host: string): Promise<void> {
+  try {
+    await app.listen(port, host);
+  } catch (error) {
+    const problem = portProblem(error, variable, port, host);
+    if (!problem) throw error;
+    console.error(problem);
+    await app.close().catch(() => undefined);
+    process.exit(1);
   }
 }
 

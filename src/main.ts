@@ -4,9 +4,10 @@ import { AppModule } from './app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
 import { ExpressHttpAdapter } from './common/express-http-adapter.js';
 import { QueueBoardModule } from './delivery-queue/queue-board.module.js';
-import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
+import { listenOrExit, loadConfigOrExit, portFreeOrExit, stopGracefully } from './bootstrap.js';
 
 const config = await loadConfigOrExit();
+await portFreeOrExit('PORT', config.port, config.host);
 const withWorker = process.argv.includes('--with-worker');
 const app = configureApp(
   await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), new ExpressHttpAdapter(), {
@@ -15,7 +16,7 @@ const app = configureApp(
   }),
 );
 stopGracefully(app, config.shutdownGraceMs);
-await app.listen(config.port, config.host);
+await listenOrExit(app, 'PORT', config.port, config.host);
 
 const everywhere = config.host === '0.0.0.0' || config.host === '::';
 const base = `http://${everywhere ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;

@@ -1,13 +1,13 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { Logger } from 'nestjs-pino';
+import { AppLogger } from './logging/app-logger.js';
 import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
 import { WorkerHttpServer } from './delivery-worker/worker-http.server.js';
 import { WorkerModule } from './worker.module.js';
 
 const config = await loadConfigOrExit();
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
-app.useLogger(app.get(Logger));
+app.useLogger(app.get(AppLogger));
 stopGracefully(app, config.shutdownGraceMs);
 const port = app.get(WorkerHttpServer).port;
 console.log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);

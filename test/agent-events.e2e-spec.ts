@@ -45,10 +45,10 @@ describe('agent events (subscriptions) of local and remote agents', () => {
         .http()
         .post(`${base}/`)
         .set(admin)
-        .send({ event_type: 'agent-login', method: 'GET', url: 'https://somehost.com/fordel/show.php' })
+        .send({ event_type: 'agent-login', method: 'GET', url: 'https://hooks.example.com/fordel/show.php' })
         .expect(201);
       expect(response.body).toEqual({
-        url: 'https://somehost.com/fordel/show.php',
+        url: 'https://hooks.example.com/fordel/show.php',
         method: 'GET',
         event_type: 'agent-login',
         id: expect.any(Number),
@@ -59,7 +59,7 @@ describe('agent events (subscriptions) of local and remote agents', () => {
           id: response.body.id,
           client_id: 'e1',
           agent_id: agent,
-          url: 'https://somehost.com/fordel/show.php',
+          url: 'https://hooks.example.com/fordel/show.php',
           method: 'GET',
           event_type: 'agent-login',
         },

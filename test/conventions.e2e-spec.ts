@@ -71,9 +71,9 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
         .expect(200, { id, [field]: renamed, status: 'logged_out' });
 
       const events = url(`/client/${clientId}/agent/${type}/${id}/event`);
-      const event = await t.http().post(events).set(admin).send(login('https://somehost.com/fordel/show.php')).expect(201);
+      const event = await t.http().post(events).set(admin).send(login('https://hooks.example.com/fordel/show.php')).expect(201);
       const eventId = event.body.id as number;
-      const body = { url: 'https://somehost.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: eventId };
+      const body = { url: 'https://hooks.example.com/fordel/show.php', method: 'GET', event_type: 'agent-login', id: eventId };
       expect(event.body).toEqual(body);
       await t.http().get(events).set(admin).expect(200, [body]);
       const one = url(`/client/${clientId}/agent/${type}/${id}/event/${eventId}`);
@@ -195,11 +195,11 @@ describe('API conventions: prefix, trailing slashes, content types, health and d
       expect(schemas.UpdateAgentEventDto.required ?? []).toEqual([]);
     });
 
-    it("carries the spec's example https://somehost.com/fordel/show.php", async () => {
+    it("carries the spec's example https://hooks.example.com/fordel/show.php", async () => {
       const { text, body: doc } = await t.http().get('/docs-json').expect(200);
-      expect(text).toContain('https://somehost.com/fordel/show.php');
+      expect(text).toContain('https://hooks.example.com/fordel/show.php');
       const post = doc.paths['/client/{client_id}/agent/local/{agent_id}/event'].post;
-      expect(JSON.stringify(post)).toContain('https://somehost.com/fordel/show.php');
+      expect(JSON.stringify(post)).toContain('https://hooks.example.com/fordel/show.php');
     });
 
     it('documents the clients, limits, agents, PBX and health paths as well', async () => {

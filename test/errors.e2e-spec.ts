@@ -45,7 +45,7 @@ describe('bad input is refused with {message, status} and changes nothing', () =
       [`${type} event create: a javascript: url`, 'post', create, { ...VALID_EVENT, url: 'javascript:alert(1)' }, 'url'],
       [`${type} event create: an ftp url`, 'post', create, { ...VALID_EVENT, url: 'ftp://x/y' }, 'url'],
       [`${type} event create: a relative url`, 'post', create, { ...VALID_EVENT, url: '/fordel/show.php' }, 'url'],
-      [`${type} event create: a url without scheme`, 'post', create, { ...VALID_EVENT, url: 'somehost.com/show.php' }, 'url'],
+      [`${type} event create: a url without scheme`, 'post', create, { ...VALID_EVENT, url: 'hooks.example.com/show.php' }, 'url'],
       [`${type} event create: an empty url`, 'post', create, { ...VALID_EVENT, url: '' }, 'url'],
       [`${type} event create: a null url`, 'post', create, { ...VALID_EVENT, url: null }, 'url'],
       [`${type} event create: a 10 kB url`, 'post', create, { ...VALID_EVENT, url: `https://ok.example.com/${TEN_KB}` }, 'url'],

@@ -16,7 +16,7 @@ const METHODS = ['get', 'post', 'put', 'delete'] as const;
 const DELIVERY_ID = 'msg_01JDX3Q5N0W7S8T9V0X1Y2Z3A4';
 const NAMES = { local: ['000*094@ringme.ru', '000*095@ringme.ru'], remote: ['+74951234567', '+74951234568'] };
 const NAME_FIELD = { local: 'extension_name', remote: 'agent_number' };
-const EVENT = { url: 'https://somehost.com/fordel/show.php', event_type: 'agent-login', method: 'GET' };
+const EVENT = { url: 'https://hooks.example.com/fordel/show.php', event_type: 'agent-login', method: 'GET' };
 
 /** The body that provokes each documented validation message. */
 const INVALID_BODIES: Record<string, object> = {

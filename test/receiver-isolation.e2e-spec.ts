@@ -79,11 +79,14 @@ describe('receiver isolation', () => {
       .sort((a, b) => a - b);
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
-    console.log(
-      `healthy receiver beside a hanging one: ${latencies.length} status changes in ${RUN_MS / 1000} s, change-to-receipt ` +
-        `p50 ${p50} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms; the hanging host got ${hanging.requests.length} requests; ` +
-        `the worker took up its 500 queued deliveries in ${takenUpMs} ms`,
-    );
+    // The measurement, for a run that misses the bound (the test run's output is otherwise one line per suite).
+    if (p99 >= 1000) {
+      console.log(
+        `healthy receiver beside a hanging one: ${latencies.length} status changes in ${RUN_MS / 1000} s, change-to-receipt ` +
+          `p50 ${p50} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms; the hanging host got ${hanging.requests.length} requests; ` +
+          `the worker took up its 500 queued deliveries in ${takenUpMs} ms`,
+      );
+    }
     expect(latencies).toHaveLength(changes);
     expect(p99).toBeLessThan(1000);
 

@@ -2,7 +2,7 @@ import { createAgent, createClient } from './support/api-fixtures.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { ADMIN_TOKEN, admin, createTestApp, PBX_TOKEN, pbx, type TestApp } from './support/test-app.js';
 
-/** Everything written to stdout, stderr and the console while a test runs. */
+/** Everything written to stdout, stderr and the console while a test runs: kept here, not printed. */
 function captureOutput() {
   const lines: string[] = [];
   const restore: (() => void)[] = [];
@@ -10,7 +10,9 @@ function captureOutput() {
     const write = stream.write.bind(stream);
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
       lines.push(String(chunk));
-      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      if (done) process.nextTick(done);
+      return true;
     }) as typeof stream.write;
     restore.push(() => (stream.write = write as typeof stream.write));
   }

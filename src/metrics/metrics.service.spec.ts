@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { MetricsService } from './metrics.service.js';
 
@@ -6,6 +7,9 @@ const queue = (counts?: Record<string, number>) =>
   ({ getJobCounts: () => (counts ? Promise.resolve(counts) : new Promise(() => undefined)) }) as unknown as Queue;
 
 describe('MetricsService', () => {
+  // An attempt is also a log line, which Nest's console logger would print into the test run.
+  beforeAll(() => Logger.overrideLogger(false));
+
   it("shows each host's breaker state as 0 closed, 1 half-open, 2 open", async () => {
     const metrics = new MetricsService(queue({ waiting: 0, delayed: 0, active: 0 }));
     metrics.setBreakerState('hangs.example:443', 'open');

@@ -1,3 +1,4 @@
+import { eventually } from './receiver.js';
 import { admin, type TestApp } from './test-app.js';
 
 export type AgentType = 'local' | 'remote';
@@ -11,8 +12,12 @@ export const otherType = (type: AgentType): AgentType => (type === 'local' ? 're
 
 export const TABLES = ['clients', 'agents', 'agent_events', 'status_changes', 'deliveries', 'delivery_attempts'];
 
-/** Row count and live checksum of every table: equal before and after means a request changed nothing. */
+/**
+ * Row count and live checksum of every table: equal before and after means a request changed nothing. With the
+ * worker in the app, earlier tests' deliveries are let settle first, or one of their attempts could land in between.
+ */
 export async function dbState(t: TestApp): Promise<Record<string, { rows: number; checksum: unknown }>> {
+  if (t.withWorker) await deliveriesSettled(t);
   const checksums = await t.sql<{ Table: string; Checksum: unknown }>(`CHECKSUM TABLE ${TABLES.join(', ')}`);
   const state: Record<string, { rows: number; checksum: unknown }> = {};
   for (const table of TABLES) {
@@ -20,6 +25,14 @@ export async function dbState(t: TestApp): Promise<Record<string, { rows: number
     state[table] = { rows: Number(n), checksum: checksums.find((row) => row.Table.endsWith(`.${table}`))?.Checksum };
   }
   return state;
+}
+
+/**
+ * Waits until no delivery is pending. A delivery leaves `pending` in the one transaction that writes its last
+ * attempt, so from then on the worker has nothing left to write; without a worker nothing is ever written.
+ */
+export async function deliveriesSettled(t: TestApp): Promise<void> {
+  await eventually(async () => (await t.sql<{ n: number }>("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'"))[0].n === 0);
 }
 
 export async function createClient(t: TestApp, id: string, name = `Client ${id}`): Promise<void> {

@@ -42,6 +42,8 @@ export async function deleteQueueKeys(redis: Redis, queuePrefix: string): Promis
 export interface TestApp {
   app: INestApplication;
   config: AppConfig;
+  /** The delivery worker runs in the app: deliveries change on their own until none is pending. */
+  withWorker: boolean;
   http: () => ReturnType<typeof request>;
   /** Direct SQL on the suite's database, for asserting rows. */
   sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
@@ -55,8 +57,25 @@ export interface TestAppOptions {
   withWorker?: boolean;
   /** Replace providers, e.g. a name resolver for the target policy. */
   customize?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
-  /** What the app logs; errors and warnings by default. */
+  /**
+   * What the app logs, for a test that captures the output on purpose; nothing by default (the run's output is
+   * one line per suite). The most detailed level given sets pino's level (`verbose` is pino's `trace`).
+   */
   logLevels?: LogLevel[];
+}
+
+const PINO_LEVELS: [LogLevel, string][] = [
+  ['verbose', 'trace'],
+  ['debug', 'debug'],
+  ['log', 'info'],
+  ['warn', 'warn'],
+  ['error', 'error'],
+  ['fatal', 'fatal'],
+];
+
+/** LOG_LEVEL for the Nest log levels a test asks for. */
+function logLevelFor(levels: LogLevel[] = []): string {
+  return PINO_LEVELS.find(([nestLevel]) => levels.includes(nestLevel))?.[1] ?? 'silent';
 }
 
 export async function createTestApp(suite: string, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -74,12 +93,13 @@ export async function createTestApp(suite: string, env: Record<string, string> =
     ADMIN_TOKEN,
     PBX_TOKEN,
     RUN_MIGRATIONS: 'true',
+    LOG_LEVEL: logLevelFor(options.logLevels),
     ...env,
   });
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
   const app = configureApp(
-    moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? ['error', 'warn'] }),
+    moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? false }),
   );
   await app.init();
 
@@ -89,6 +109,7 @@ export async function createTestApp(suite: string, env: Record<string, string> =
   return {
     app,
     config,
+    withWorker: Boolean(options.withWorker),
     http: () => request(app.getHttpServer()),
     sql: async (query, params = []) => (await pool.query(query, params))[0] as never,
     redis,

@@ -10,7 +10,7 @@ const optional = (required: boolean) => (required ? [] : [IsOmittable()]);
 const UrlField = (required: boolean) =>
   applyDecorators(
     property(required)({
-      example: 'https://somehost.com/fordel/show.php',
+      example: 'https://hooks.example.com/fordel/show.php',
       maxLength: 2048,
       description: 'Where the request is sent when the event happens: an absolute http or https URL.',
     }),
@@ -59,7 +59,7 @@ export class UpdateAgentEventDto {
 
 /** Exactly the spec's AgentEvent with its id: nothing more, nothing less. */
 export class AgentEventResponseDto {
-  @ApiProperty({ example: 'https://somehost.com/fordel/show.php' }) url!: string;
+  @ApiProperty({ example: 'https://hooks.example.com/fordel/show.php' }) url!: string;
   @ApiProperty({ enum: HTTP_METHODS, example: 'GET' }) method!: HttpMethod;
   @ApiProperty({ enum: EVENT_TYPES, example: 'agent-login' }) event_type!: EventType;
   @ApiProperty({ example: 150 }) id!: number;

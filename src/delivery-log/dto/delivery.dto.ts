@@ -38,7 +38,7 @@ export class DeliveryViewDto {
   @ApiProperty({ example: 'msg_01KMZ3T3XK2J8Q6D0V6B1N7R4S', description: 'Also the webhook-id header of every attempt.' }) id!: string;
   @ApiProperty({ example: 136 }) agent_id!: number;
   @ApiProperty({ example: 150 }) agent_event_id!: number;
-  @ApiProperty({ example: 'https://somehost.com/fordel/show.php' }) url!: string;
+  @ApiProperty({ example: 'https://hooks.example.com/fordel/show.php' }) url!: string;
   @ApiProperty({ enum: ['GET', 'POST'] }) method!: string;
   @ApiProperty({ type: StatusChangeViewDto }) status_change!: StatusChangeViewDto;
   @ApiProperty({ enum: DELIVERY_STATES }) state!: DeliveryState;
