@@ -286,7 +286,7 @@ export class DeliveriesRepository {
    * Removes (in the caller's transaction) up to `limit` deliveries in `state` created before `cutoff`, with their
    * attempts, skipping rows another transaction holds; returns the removed deliveries' status change ids.
    */
-  async pruneBatch(manager: EntityManager, state: 'succeeded' | 'dead', cutoff: Date, limit: number) {
+  async pruneBatch(manager: EntityManager, state: Exclude<DeliveryState, 'pending'>, cutoff: Date, limit: number) {
     const rows = (await manager.query(
       `SELECT id, status_change_id FROM deliveries
         WHERE state = ? AND created_at < ? ORDER BY created_at, id LIMIT ${Number(limit)} FOR UPDATE SKIP LOCKED`,
