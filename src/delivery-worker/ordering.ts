@@ -26,7 +26,7 @@ export type OrderDecision =
   | { kind: 'supersede-older'; olderId: string; createdBefore: Date };
 
 /** The shortest and longest wait between two looks at an older delivery. */
-export const ORDER_WAIT_MS = { min: 25, max: 1000 };
+export const ORDER_WAIT_MS = { min: 25, max: 5000 };
 
 export function orderDecision(facts: OrderFacts, now: Date, holdMs: number): OrderDecision {
   if (facts.newerSent) return { kind: 'superseded' };
