@@ -68,7 +68,7 @@ describe('delivery worker', () => {
     const requeued = await Promise.all([reconciler.reconcile(), reconciler.reconcile(), reconciler.reconcile()]);
     expect(Math.max(...requeued)).toBeGreaterThan(0);
 
-    await receiver.waitFor(2502, 30_000);
+    await receiver.waitFor(2502, 60_000);
     await sleep(1000);
     const ids = receiver.requests.map((request) => request.headers['webhook-id'] as string);
     expect(ids).toHaveLength(2502);
