@@ -66,10 +66,12 @@ describe('retention of delivery history', () => {
     const attemptsBefore = await ids('delivery_attempts', 'delivery_id IN (?)', [[d1a, d1b, d2c, d3a, d3b, d4c]]);
     expect(attemptsBefore).toHaveLength(6);
 
-    // Two workers at once: each batch skips rows the other holds; together they remove each row once.
+    // Two workers at once: each batch skips rows the other holds; together they remove each row once. (The app's own
+    // worker may make its first pass, 10 to 20 s after it started, at the same moment: a third pruner, so the two
+    // passes here remove at most the four; what is left is checked row by row below.)
     const retention = t.app.get(RetentionService);
     const passes = await Promise.all([retention.prune(), retention.prune()]);
-    expect(passes[0].deliveries + passes[1].deliveries).toBe(4);
+    expect(passes[0].deliveries + passes[1].deliveries).toBeLessThanOrEqual(4);
 
     expect(await ids('deliveries', 'client_id IN (?)', [[agent.clientId, other.clientId]])).toEqual([d3b, d4c, pending].sort());
     expect(await ids('delivery_attempts', 'delivery_id IN (?)', [[d1a, d1b, d2c, d3a]])).toEqual([]);
