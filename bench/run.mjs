@@ -239,10 +239,7 @@ async function prepareOwn(tag, extraEnv = {}) {
     const worker = runService('worker', env, {
       label: 'worker',
       logFile: config.logDir ? join(config.logDir, `worker-${label}.log`) : undefined,
-      nodeArgs: [
-        ...WORKER_NODE_FLAGS,
-        ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-${label}`) : []),
-      ],
+      nodeArgs: [...WORKER_NODE_FLAGS, ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-${label}`) : [])],
     });
     state.services.push(worker);
     services.worker = worker;

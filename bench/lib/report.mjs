@@ -46,12 +46,12 @@ export function renderReport(results) {
     })(),
   ];
 
-  const rows = !levels.length ? [] : [
+  const rows = [
     [
       'floor: bare BullMQ + HTTP GET, deliveries/s',
       ...each(() => fmt(floor.deliveriesPerSecond)),
       'no durable work',
-      floor.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor.received}/${floor.jobs}`,
+      floor?.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor?.received}/${floor?.jobs}`,
     ],
     [
       'end-to-end sustained deliveries/s (saturation)',
@@ -163,6 +163,8 @@ export function renderReport(results) {
       ),
     ],
   ];
+  // Without levels (no floor either), none of the rows above has a figure.
+  if (!levels.length) rows.length = 0;
   rows.push(...naiveRows(results, labels));
   rows.push(...fairnessRows(results, columns.length), ...orderingRows(results, columns.length));
   const main = table(['figure', ...columns, 'target', 'verdict'], rows);
@@ -385,10 +387,16 @@ function fairnessRows({ fairness: f }, width) {
       checked ? 'checks PASS' : 'CHECK FAILED',
     ],
     [
-      `  the same while ${fmt(f.backlog, 0)} deliveries of the bench client drain (${during.count} changes, ${f.drainWithNeighbour.length} drains)`,
+      `  the same while ${fmt(f.backlog, 0)} deliveries of the bench client drain (5th–95th percentile arrival; ${during.count} changes, ${f.drainWithNeighbour.length} drain${f.drainWithNeighbour.length === 1 ? '' : 's'})`,
       ...at(pct(during)),
       `p99 < ${TARGETS.neighbourP99Ms} ms`,
       during.p99 == null ? '–' : `${(during.p99 / TARGETS.neighbourP99Ms).toFixed(2)}× ${yes(p99Ok)}`,
+    ],
+    [
+      '  the same from the start of the fresh worker (before the backlog moves) to the last webhook',
+      ...at(pct(f.neighbourWholeDrain ?? {})),
+      '',
+      '',
     ],
     [
       '  its p50 during the drain against the idle p50',
@@ -402,6 +410,17 @@ function fairnessRows({ fairness: f }, width) {
       `≥ ${TARGETS.drainWithNeighbour} × alone`,
       f.drainRatio == null ? '–' : `${f.drainRatio.toFixed(2)}× ${yes(drainOk)}`,
     ],
+    [
+      '  diagnostic: worker concurrency ÷ drain rate with the neighbour (the time a job spends in the saturated worker)',
+      ...at(
+        f.drains
+          .filter((d) => d.withNeighbour && d.deliveriesPerSecond)
+          .map((d) => ms((f.concurrency / d.deliveriesPerSecond) * 1000))
+          .join(' · ') || '–',
+      ),
+      '',
+      '',
+    ],
   ];
 }
 
@@ -412,7 +431,7 @@ function fairnessRows({ fairness: f }, width) {
 function orderingRows({ ordering: o }, width) {
   if (!o) return [];
   const at = (value) => [value, ...Array(width - 1).fill('')];
-  const { held, notHeld, blipped } = o.latency;
+  const { held, heldOtherwise, notHeld, blipped } = o.latency;
   return [
     [
       `ordering: inversions (one agent, ${o.changes} changes one per ${fmt(o.intervalMs, 0)} ms, both events on one URL, 503 to every ${o.failEvery}th request)`,
@@ -430,6 +449,12 @@ function orderingRows({ ordering: o }, width) {
       `  change → receipt held behind a blip (${held.count}) / not held (${notHeld.count})`,
       ...at(`p50 ${ms(held.p50)} · p99 ${ms(held.p99)} / p50 ${ms(notHeld.p50)} · p99 ${ms(notHeld.p99)}`),
       '–',
+      '',
+    ],
+    [
+      `  held behind an older change still on its way, no blip (${heldOtherwise.count})`,
+      ...at(heldOtherwise.count ? `p50 ${ms(heldOtherwise.p50)} · p99 ${ms(heldOtherwise.p99)}` : '–'),
+      '',
       '',
     ],
     [
