@@ -142,7 +142,7 @@ export class DeliveryAttemptService {
     if (delivery.held_reason !== reason) {
       await this.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
     }
-    return { kind: 'held', delayMs: decision.delayMs, reason };
+    return { kind: 'held', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };
   }
 
   /** The current secret, and for a day after a rotation the previous one too, so receivers can switch over. */

@@ -25,7 +25,10 @@ export type OrderDecision =
   /** The older one has been pending longer than the hold: it (and any other past the hold) gives way. */
   | { kind: 'supersede-older'; olderId: string; createdBefore: Date };
 
-/** The shortest and longest wait between two looks at an older delivery. */
+/**
+ * The shortest and longest wait between two looks at an older delivery. A waiting delivery is also woken as soon as
+ * the older one is through (the processor promotes it), so the looks are a backstop, not the way it is released.
+ */
 export const ORDER_WAIT_MS = { min: 25, max: 5000 };
 
 export function orderDecision(facts: OrderFacts, now: Date, holdMs: number): OrderDecision {
@@ -34,8 +37,7 @@ export function orderDecision(facts: OrderFacts, now: Date, holdMs: number): Ord
   if (!older) return { kind: 'send' };
   const heldSince = now.getTime() - older.createdAt.getTime();
   if (heldSince >= holdMs) return { kind: 'supersede-older', olderId: older.id, createdBefore: new Date(now.getTime() - holdMs) };
-  // Look again just after the older one's next attempt is due (or when the hold ends, if sooner), within bounds.
-  const due = older.nextAttemptAt ? older.nextAttemptAt.getTime() - now.getTime() : 0;
-  const delayMs = Math.min(Math.max(due + ORDER_WAIT_MS.min, ORDER_WAIT_MS.min), ORDER_WAIT_MS.max, holdMs - heldSince + ORDER_WAIT_MS.min);
+  // Look again when the hold ends, or after the longest wait, whichever is sooner (woken earlier when it is through).
+  const delayMs = Math.max(Math.min(ORDER_WAIT_MS.max, holdMs - heldSince + ORDER_WAIT_MS.min), ORDER_WAIT_MS.min);
   return { kind: 'wait', olderId: older.id, delayMs };
 }
