@@ -6,7 +6,7 @@ import { cpus, totalmem, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { ALL_PHASES, config, TARGETS } from './lib/config.mjs';
+import { ALL_PHASES, LEVEL_PHASES, config, TARGETS } from './lib/config.mjs';
 import { Receiver } from './lib/receiver.mjs';
 import { Api } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
@@ -40,6 +40,8 @@ import { steadyRate } from './lib/stats.mjs';
 import { listEvents, postEvents, deliveryLog } from './lib/api-load.mjs';
 import { renderReport } from './lib/report.mjs';
 import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
+import { runFairness } from './lib/fairness.mjs';
+import { runOrdering } from './lib/ordering.mjs';
 import { createDatabase, ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
@@ -204,6 +206,57 @@ async function prepareLevel(level) {
   const rss = (phase) => (out.rss[phase] = { api: memory(services.api.pid), worker: memory(services.worker.pid) });
   rss('start');
   return { level, env, db, receiver, services, api, agents, sinks, driver, out, pids, rss };
+}
+
+/**
+ * A database, queue prefix, API and worker of a phase's own (fairness, ordering): migrated, no history, no tenant
+ * (the phase sets up its own); `extraEnv` on top of the bench's service environment (BENCH_SERVICE_X still wins).
+ * The worker can be stopped and a fresh one started (a backlog fills while it is stopped).
+ */
+async function prepareOwn(tag, extraEnv = {}) {
+  const name = `${databaseName}_${tag}`;
+  const queuePrefix = `{ae-bench-${stamp}-${tag}}`;
+  const databaseUrl = databaseUrlFor(config.databaseUrl, name);
+  state.databases.push(name);
+  state.prefixes.push(queuePrefix);
+  await createDatabase(databaseUrl);
+  const env = {
+    ...serviceEnv({ databaseUrl, queuePrefix, adminToken, pbxToken, extra: { ...extraEnv, ...config.serviceEnv } }),
+    PORT: String(await freePort()),
+    WORKER_HEALTH_PORT: String(await freePort()),
+  };
+  const migrate = runService('database/migrate', env, { label: 'migrate' });
+  if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
+  const db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
+  state.levelDbs.push(db);
+  const services = await startServices(env, tag);
+  const api = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
+  const stopWorker = async () => {
+    await services.worker.stop();
+    state.services = state.services.filter((service) => service !== services.worker);
+  };
+  const startWorker = async (label) => {
+    const worker = runService('worker', env, {
+      label: 'worker',
+      logFile: config.logDir ? join(config.logDir, `worker-${label}.log`) : undefined,
+      nodeArgs: [...WORKER_NODE_FLAGS, ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-${label}`) : [])],
+    });
+    state.services.push(worker);
+    services.worker = worker;
+    await worker.waitFor('Delivery worker running', 60_000);
+    return worker;
+  };
+  const stop = async () => {
+    api.close();
+    await stopServices(services);
+  };
+  return { tag, env, db, api, services, stopWorker, startWorker, stop };
+}
+
+/** Starts a receiver of a phase's own, stopped at the end of the run. */
+async function addReceiver(receiver) {
+  state.receivers.push(receiver);
+  return receiver.start();
 }
 
 /** The API alone at one level (the status-change phases come later: they add thousands of deliveries). */
@@ -536,6 +589,8 @@ async function main() {
     log('building dist/ (tsc -p tsconfig.build.json)');
     build();
   }
+  // The levels, the floor, the naive reference and the SQL ceiling; not run when only fairness and ordering are asked.
+  const levelRun = LEVEL_PHASES.some((phase) => config.phases.has(phase));
   state.receiver = await new Receiver().start();
   // The project's own check: MariaDB and Redis answer (started or installed where it can).
   await ensureServices({ databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, log: (line) => log(line), createDatabase: false });
@@ -545,28 +600,30 @@ async function main() {
   // For the server-wide counters (SHOW GLOBAL STATUS) only.
   state.db = await mysql.createConnection({ uri: databaseUrlFor(config.databaseUrl, ''), timezone: 'Z' });
 
-  log(`floor: ${config.floorJobs} jobs, bare BullMQ worker, concurrency ${config.concurrency}`);
-  const floorRun = await measured(serverPids(), () =>
-    measureFloor({
-      redisUrl: config.redisUrl,
-      prefix: floorPrefix,
-      receiver: state.receiver,
-      jobs: config.floorJobs,
-      concurrency: config.concurrency,
-    }),
-  );
-  const floor = floorRun.result;
-  floor.perJob = perUnit(
-    { ...floorRun, cpu: { ...floorRun.cpu, cpuSeconds: { ...floorRun.cpu.cpuSeconds, floorWorker: floor.workerCpuSeconds } } },
-    floor.received,
-  );
-  log(`floor: ${floor.deliveriesPerSecond} deliveries/s (${floor.received}/${floor.jobs} received, ${floor.duplicates} duplicates)`);
-
-  log(
-    `setup, at every level: client ${CLIENT}, ${config.agents} agents with an agent-login and an agent-logout event each, ${config.sinkAgents} sink agents`,
-  );
+  let floor = null;
+  if (levelRun) {
+    log(`floor: ${config.floorJobs} jobs, bare BullMQ worker, concurrency ${config.concurrency}`);
+    const floorRun = await measured(serverPids(), () =>
+      measureFloor({
+        redisUrl: config.redisUrl,
+        prefix: floorPrefix,
+        receiver: state.receiver,
+        jobs: config.floorJobs,
+        concurrency: config.concurrency,
+      }),
+    );
+    floor = floorRun.result;
+    floor.perJob = perUnit(
+      { ...floorRun, cpu: { ...floorRun.cpu, cpuSeconds: { ...floorRun.cpu.cpuSeconds, floorWorker: floor.workerCpuSeconds } } },
+      floor.received,
+    );
+    log(`floor: ${floor.deliveriesPerSecond} deliveries/s (${floor.received}/${floor.jobs} received, ${floor.duplicates} duplicates)`);
+    log(
+      `setup, at every level: client ${CLIENT}, ${config.agents} agents with an agent-login and an agent-logout event each, ${config.sinkAgents} sink agents`,
+    );
+  }
   const contexts = [];
-  for (const level of config.levels) contexts.push(await prepareLevel(level));
+  if (levelRun) for (const level of config.levels) contexts.push(await prepareLevel(level));
   // The levels take turns: the API phases in level order, then the status-change phases in reverse order (with two
   // levels: A B B A). The machine's speed drifts by tens of per cent within minutes here; measured in turns, the
   // figures each level is compared on are taken next to each other, not one whole level (two minutes) apart.
@@ -586,6 +643,26 @@ async function main() {
   // The naive reference follows the first level's own status changes, on that level's database, agents and receiver.
   if (config.phases.has('naive'))
     state.naive = await runNaive(contexts[0].level, contexts[0].out, { driver: contexts[0].driver, env: contexts[0].env });
+  // Fairness and per-agent order, each on a database, queue prefix, API and worker of its own, after every level's
+  // processes stopped (the machine to themselves) and before the SQL ceiling (which wants every service stopped).
+  let fairness;
+  if (config.phases.has('fairness')) {
+    log(
+      `fairness: client ${CLIENT}, ${config.agents} agents, backlogs of ${config.fairBacklog}; a neighbour client with one agent on ${config.neighbourHost}, a change every ${config.neighbourIntervalMs} ms`,
+    );
+    const own = await prepareOwn('fair');
+    fairness = await runFairness(own, { addReceiver, log });
+    await own.stop();
+  }
+  let ordering;
+  if (config.phases.has('ordering')) {
+    log(
+      `ordering: one agent, both events on one URL, ${config.orderToggles} changes every ${config.orderIntervalMs} ms; 503 to every ${config.orderFailEvery}th request; WEBHOOK_RETRY_SCHEDULE=${config.orderRetrySchedule}`,
+    );
+    const own = await prepareOwn('order', { WEBHOOK_RETRY_SCHEDULE: config.orderRetrySchedule });
+    ordering = await runOrdering(own, { addReceiver, log });
+    await own.stop();
+  }
   const ceiling = config.phases.has('ceiling') ? await runCeiling(contexts[0].level, contexts[0].env) : undefined;
   const levels = contexts.map((ctx) => ctx.out);
 
@@ -624,9 +701,15 @@ async function main() {
     ceiling,
     levels,
     naive: state.naive ?? null,
+    fairness: fairness ?? null,
+    ordering: ordering ?? null,
     checks: {
-      unexpectedWebhooks: sum(contexts.map((ctx) => ctx.driver.unexpected())),
-      putErrors: contexts.flatMap((ctx) => ctx.driver.putErrors).slice(0, 20),
+      unexpectedWebhooks:
+        sum(contexts.map((ctx) => ctx.driver.unexpected())) + (fairness?.unexpectedWebhooks ?? 0) + (ordering?.unexpectedWebhooks ?? 0),
+      putErrors: [...contexts.flatMap((ctx) => ctx.driver.putErrors), ...(fairness?.putErrors ?? []), ...(ordering?.putErrors ?? [])].slice(
+        0,
+        20,
+      ),
       failedAttemptsRecentInDb: failedAttempts,
       otherRequestsAtReceiver: sum([state.receiver, ...state.receivers].map((receiver) => receiver.other.length)),
     },

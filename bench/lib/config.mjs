@@ -9,7 +9,9 @@ function num(name, full, smoke) {
   return value;
 }
 
-export const ALL_PHASES = ['e2e', 'api', 'naive', 'ceiling'];
+export const ALL_PHASES = ['e2e', 'api', 'naive', 'fairness', 'ordering', 'ceiling'];
+/** The phases measured at every history level (or at the first); fairness and ordering have a database of their own. */
+export const LEVEL_PHASES = ['e2e', 'api', 'naive', 'ceiling'];
 
 export const config = {
   quick,
@@ -21,7 +23,9 @@ export const config = {
   profile: process.env.BENCH_PROFILE === '1', // --cpu-prof on API and worker, profiles under bench/results/tmp/
   /**
    * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
-   * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level.
+   * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level; fairness (a
+   * neighbour's latency while another client's backlog drains) and ordering (one agent's webhooks through a receiver
+   * that refuses every 20th request), each with a database, queue prefix, API and worker of its own.
    */
   phases: new Set((process.env.BENCH_PHASES || ALL_PHASES.join(',')).split(',').map((p) => p.trim())),
   /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
@@ -70,6 +74,23 @@ export const config = {
   shiftSeconds: num('BENCH_SHIFT_SECONDS', 10, 4),
   /** Seconds between the two /metrics samples taken during the scale-out saturation. */
   scrapeGapSeconds: num('BENCH_SCRAPE_GAP_SECONDS', 5, 2),
+  /** Fairness: the backlog of the bench client (its agents toggled in turn) drained with and without a neighbour. */
+  fairBacklog: num('BENCH_FAIR_BACKLOG', 10000, 3000),
+  /** Pairs of drains (alone, with the neighbour), in the order A B, B A, …, so a drift of the machine falls on both. */
+  fairRounds: num('BENCH_FAIR_ROUNDS', 2, 1),
+  /** The neighbour's status changes on the idle service, before any backlog. */
+  fairIdleChanges: num('BENCH_FAIR_IDLE_CHANGES', 40, 24),
+  /** The neighbour changes its one agent's status this often, during the idle figure and during the drains. */
+  neighbourIntervalMs: num('BENCH_NEIGHBOUR_INTERVAL_MS', 150, 150),
+  /** The neighbour's receiver listens here: another host name to the worker (isolation is per host name). */
+  neighbourHost: process.env.BENCH_NEIGHBOUR_HOST || '127.0.0.2',
+  /** Ordering: one agent's status changes, one every `orderIntervalMs`, both its events on one receiver URL. */
+  orderToggles: num('BENCH_ORDER_TOGGLES', 300, 120),
+  orderIntervalMs: num('BENCH_ORDER_INTERVAL_MS', 50, 50),
+  /** The receiver answers 503 to every n-th webhook request (once per webhook: its retry is accepted). */
+  orderFailEvery: num('BENCH_ORDER_FAIL_EVERY', 20, 20),
+  /** The ordering phase's API and worker run with this WEBHOOK_RETRY_SCHEDULE (the default's first retry is 5 s). */
+  orderRetrySchedule: process.env.BENCH_ORDER_RETRY_SCHEDULE || '0,200ms,1s,5s,30s',
   /** Hard ceiling for the whole run; everything is stopped and cleaned up when it passes. */
   maxSeconds: num('BENCH_MAX_SECONDS', 900, 300),
 };
@@ -84,4 +105,12 @@ export const TARGETS = {
   growth: 0.2,
   /** The service's end-to-end deliveries/s over the naive durable reference's (bench/naive/), at the same level. */
   e2eToNaive: 1.5,
+  /** Fairness: the neighbour's p99 change → receipt while another client's backlog drains. */
+  neighbourP99Ms: 250,
+  /** Fairness: the neighbour's p50 during the drain over its p50 on the idle service, at most. */
+  neighbourP50ToIdle: 2,
+  /** Fairness: the backlog's drain rate with the neighbour over the same backlog's alone, at least. */
+  drainWithNeighbour: 0.9,
+  /** Ordering: accepted webhooks older than one accepted before them. */
+  inversions: 0,
 };

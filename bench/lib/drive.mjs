@@ -1,16 +1,18 @@
 // Status changes driven through the API (PUT status, alternating login/logout over many agents), matched to
 // the webhooks the receiver got by (agent_id, Agent-Event-Sequence), and checked one by one.
 import { summarize, rate } from './stats.mjs';
+import { DEFAULT_PATHS } from './setup.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class StatusDriver {
   /**
    * agents: [{ id, ext }] each with an agent-login GET event on /hook/login and an agent-logout one on /hook/logout,
-   * all starting logged out with sequence 0.
+   * all starting logged out with sequence 0 (`paths`: the receiver paths of the two events, as setupTenant made them).
    */
-  constructor({ api, clientId, agents, receiver, db }) {
+  constructor({ api, clientId, agents, receiver, db, paths = DEFAULT_PATHS }) {
     this.api = api;
+    this.paths = paths;
     this.clientId = clientId;
     this.receiver = receiver;
     this.db = db;
@@ -19,6 +21,9 @@ export class StatusDriver {
     this.agentById = new Map(this.agents.map((agent) => [agent.id, agent]));
     this.expected = new Map(); // "agentId:seq" → { phase, status, sent, accepted, agent }
     this.uncertain = new Set(); // changes whose PUT failed or timed out: a webhook for them is allowed, not required
+    // Changes whose delivery MySQL says was superseded (src/delivery-worker/ordering.ts): a newer change of the agent
+    // took its place at the URL, so no webhook is due; one that arrives anyway is a failure (see settle, verify).
+    this.superseded = new Set();
     this.receipts = new Map(); // "agentId:seq" → [arrival]
     this.processed = 0;
     this.phases = new Map();
@@ -109,6 +114,38 @@ export class StatusDriver {
     return times.sort((a, b) => a - b);
   }
 
+  /** The phase's changes that have their webhook: agent, sequence, PUT answered (accepted) and first arrival times. */
+  samples(phaseName) {
+    this.collect();
+    const out = [];
+    for (const key of this.phase(phaseName).keys) {
+      const first = this.receipts.get(key)?.[0];
+      if (!first) continue;
+      const expected = this.expected.get(key);
+      out.push({ key, agentId: expected.agent.id, seq: Number(first.seq), accepted: expected.accepted, arrival: first.t });
+    }
+    return out;
+  }
+
+  /**
+   * One agent's changes, one every `intervalMs` (a slow PUT delays the next; missed ticks are not made up), until
+   * `count` changes, `stop()` says so, or `maxMs`.
+   */
+  async paced(phaseName, agent, { intervalMs, count = Infinity, stop = () => false, maxMs }) {
+    const started = performance.now();
+    let next = started;
+    let sent = 0;
+    while (sent < count && !stop() && performance.now() - started < maxMs) {
+      const wait = next - performance.now();
+      if (wait > 0) await sleep(wait);
+      if (stop()) break;
+      sent++;
+      await this.change(agent, phaseName);
+      next = Math.max(next + intervalMs, performance.now());
+    }
+    return { started, ended: performance.now(), sent };
+  }
+
   /** Open loop: changes started at `ratePerSecond` on a fixed schedule, whatever the answers take (bounded in flight). */
   async openLoop(phaseName, ratePerSecond, seconds, maxInflight = 1000) {
     const total = Math.round(ratePerSecond * seconds);
@@ -156,6 +193,42 @@ export class StatusDriver {
     return drained;
   }
 
+  /**
+   * Like drain, for the phases that account for superseded deliveries (ordering.ts: an older change's webhook whose
+   * place a newer one took is never sent): waits until every change of the phase has its webhook, or until the
+   * driver's client has no pending delivery left (MySQL, looked at twice a second), or `timeoutMs`; then reads which
+   * of the client's deliveries were superseded, which `verify` excuses. Returns when it stopped waiting.
+   */
+  async settle(phaseName, timeoutMs) {
+    const phase = this.phase(phaseName);
+    const until = performance.now() + timeoutMs;
+    let nextLook = 0;
+    for (;;) {
+      this.collect();
+      if (phase.received >= phase.keys.length || performance.now() > until) break;
+      if (performance.now() >= nextLook) {
+        nextLook = performance.now() + 500;
+        const [[row]] = await this.db.query(`SELECT COUNT(*) AS pending FROM deliveries WHERE client_id = ? AND state = 'pending'`, [
+          this.clientId,
+        ]);
+        // The receiver records a webhook before it answers, and the worker records the attempt after the answer: with
+        // nothing pending, every webhook sent has been recorded here.
+        if (Number(row.pending) === 0) break;
+      }
+      await sleep(25);
+    }
+    const drained = performance.now();
+    await sleep(300); // duplicates arriving late
+    this.collect();
+    const [rows] = await this.db.query(
+      `SELECT s.agent_id, s.sequence FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+        WHERE d.client_id = ? AND d.state = 'superseded'`,
+      [this.clientId],
+    );
+    for (const row of rows) this.superseded.add(`${row.agent_id}:${row.sequence}`);
+    return drained;
+  }
+
   /** Every figure checks itself: counts, duplicates, payloads; and the latencies of the phase. */
   verify(phaseName) {
     this.collect();
@@ -166,11 +239,17 @@ export class StatusDriver {
     let extraDeliveries = 0;
     let wrongPayload = 0;
     let negative = 0;
+    let superseded = 0;
+    let supersededReceived = 0;
     const samples = [];
     for (const key of phase.keys) {
       const expected = this.expected.get(key);
       const list = this.receipts.get(key);
-      if (!list) continue;
+      if (!list) {
+        if (this.superseded.has(key)) superseded++;
+        continue;
+      }
+      if (this.superseded.has(key)) supersededReceived++;
       received++;
       const latency = list[0].t - expected.accepted;
       if (latency < 0) negative++;
@@ -179,25 +258,27 @@ export class StatusDriver {
       duplicateSameId += list.length - ids.size;
       extraDeliveries += ids.size - 1;
       for (const arrival of list) {
-        const problem = checkPayload(arrival, expected);
+        const problem = checkPayload(arrival, expected, this.paths);
         if (problem) {
           wrongPayload++;
           if (samples.length < 5) samples.push({ key, problem, url: arrival.url });
         }
       }
     }
-    const missing = phase.keys.length - received;
+    const missing = phase.keys.length - received - superseded;
     return {
       expected: phase.keys.length,
       received,
       missing,
+      superseded,
+      supersededReceived,
       duplicates: duplicateSameId,
       extraDeliveries,
       wrongPayload,
       wrongPayloadSamples: samples,
       acceptedAfterArrival: negative,
       putErrors: this.putErrors.filter((error) => error.phase === phaseName).length,
-      ok: missing === 0 && duplicateSameId === 0 && extraDeliveries === 0 && wrongPayload === 0,
+      ok: missing === 0 && duplicateSameId === 0 && extraDeliveries === 0 && wrongPayload === 0 && supersededReceived === 0,
       latency: summarize(latencies),
       putLatency: summarize(phase.putLatency),
     };
@@ -231,10 +312,10 @@ export class StatusDriver {
   }
 }
 
-function checkPayload(arrival, expected) {
+function checkPayload(arrival, expected, paths) {
   if (arrival.method !== 'GET') return `method ${arrival.method}`;
   const path = arrival.url.slice(0, arrival.url.indexOf('?'));
-  const wantPath = expected.status === 'available' ? '/hook/login' : '/hook/logout';
+  const wantPath = expected.status === 'available' ? paths.login : paths.logout;
   if (path !== wantPath) return `path ${path}, expected ${wantPath}`;
   const got = [...new URLSearchParams(arrival.url.slice(arrival.url.indexOf('?') + 1))];
   const want = [

@@ -15,6 +15,8 @@ function table(headers, rows) {
 export function renderReport(results) {
   const { floor, ceiling, levels } = results;
   const labels = levels.map((level) => `@${fmt(level.level, 0)} rows`);
+  // Without levels (BENCH_PHASES=fairness,ordering), one column for the figures of the phases that have none.
+  const columns = labels.length ? labels : ['value'];
   // A figure that was not measured (BENCH_PHASES) shows as '–'.
   const safe =
     (fn) =>
@@ -49,7 +51,7 @@ export function renderReport(results) {
       'floor: bare BullMQ + HTTP GET, deliveries/s',
       ...each(() => fmt(floor.deliveriesPerSecond)),
       'no durable work',
-      floor.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor.received}/${floor.jobs}`,
+      floor?.ok ? `ok (${floor.received}/${floor.jobs})` : `CHECK FAILED ${floor?.received}/${floor?.jobs}`,
     ],
     [
       'end-to-end sustained deliveries/s (saturation)',
@@ -161,8 +163,11 @@ export function renderReport(results) {
       ),
     ],
   ];
+  // Without levels (no floor either), none of the rows above has a figure.
+  if (!levels.length) rows.length = 0;
   rows.push(...naiveRows(results, labels));
-  const main = table(['figure', ...labels, 'target', 'verdict'], rows);
+  rows.push(...fairnessRows(results, columns.length), ...orderingRows(results, columns.length));
+  const main = table(['figure', ...columns, 'target', 'verdict'], rows);
 
   // Growth: the last level against the first.
   let growth = '';
@@ -199,6 +204,16 @@ export function renderReport(results) {
   }
 
   const checkRows = [];
+  const received = (check) => `${check.received}/${check.expected}${check.superseded ? ` (+${check.superseded} superseded)` : ''}`;
+  const statusRow = (name, check) => [
+    name,
+    received(check),
+    check.duplicates,
+    check.extraDeliveries,
+    check.wrongPayload + (check.supersededReceived ? ` (+${check.supersededReceived} superseded yet received)` : ''),
+    check.putErrors,
+    yes(check.ok),
+  ];
   for (const level of levels) {
     for (const [phase, check] of Object.entries(level.phases)) {
       if ('expected' in check) {
@@ -228,6 +243,8 @@ export function renderReport(results) {
     const row = [check.received + '/' + check.expected, check.duplicates, check.extraDeliveries, check.wrongPayload, check.putErrors];
     checkRows.push([`@${fmt(results.naive.level, 0)} naive ${phase}`, ...row, yes(check.ok)]);
   }
+  for (const [phase, check] of Object.entries(results.fairness?.phases ?? {})) checkRows.push(statusRow(`fairness ${phase}`, check));
+  for (const [phase, check] of Object.entries(results.ordering?.phases ?? {})) checkRows.push(statusRow(`ordering ${phase}`, check));
   // The SQL ceiling: succeeded deliveries per change made; changes without exactly one delivery; deliveries whose
   // loaded facts (what the payload is built from) were not those of their change.
   if (ceiling?.check) {
@@ -247,7 +264,7 @@ export function renderReport(results) {
   );
 
   const diagRows = [];
-  const fj = results.floor.perJob;
+  const fj = results.floor?.perJob;
   if (fj) {
     diagRows.push([
       'floor per job (fill + drain)',
@@ -322,8 +339,11 @@ export function renderReport(results) {
   const header = [
     `# agent-events benchmark${results.quick ? ' (quick run)' : ''}`,
     '',
-    `${results.startedAt} · ${m.label} (${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB) · Node ${m.node} · MariaDB ${m.mariadb} · Redis ${m.redis} · worker concurrency ${results.floor.concurrency} · run ${results.runSeconds} s`,
-    `Figures: ${[...results.settings.phases].join(', ')}. Rows before each level: ${levels.map((l) => `@${fmt(l.level, 0)}: ${fmt(l.rows.deliveries, 0)} deliveries, ${fmt(l.rows.agent_events, 0)} agent events`).join('; ')}.`,
+    `${results.startedAt} · ${m.label} (${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB) · Node ${m.node} · MariaDB ${m.mariadb} · Redis ${m.redis} · worker concurrency ${results.floor?.concurrency ?? results.settings.concurrency} · run ${results.runSeconds} s`,
+    `Figures: ${[...results.settings.phases].join(', ')}.` +
+      (levels.length
+        ? ` Rows before each level: ${levels.map((l) => `@${fmt(l.level, 0)}: ${fmt(l.rows.deliveries, 0)} deliveries, ${fmt(l.rows.agent_events, 0)} agent events`).join('; ')}.`
+        : ''),
   ].join('\n');
   const text = [
     header,
@@ -344,6 +364,108 @@ export function renderReport(results) {
     naiveSection(results),
   ].join('\n');
   return { table: text, markdown: text };
+}
+
+/**
+ * The main table's rows for fairness (bench/lib/fairness.mjs): the neighbour's change → receipt, idle and during the
+ * backlog's drains; the drain rate with the neighbour against alone. A database of its own: no history level.
+ */
+function fairnessRows({ fairness: f }, width) {
+  if (!f) return [];
+  const at = (value) => [value, ...Array(width - 1).fill('')];
+  const idle = f.idle;
+  const during = f.neighbourDuringDrain;
+  const checked = Object.values(f.phases).every((check) => check.ok);
+  const p99Ok = during.p99 != null && during.p99 < TARGETS.neighbourP99Ms;
+  const p50Ok = f.p50ToIdle != null && f.p50ToIdle <= TARGETS.neighbourP50ToIdle;
+  const drainOk = f.drainRatio != null && f.drainRatio >= TARGETS.drainWithNeighbour;
+  return [
+    [
+      `fairness: neighbour change → receipt, idle service (${idle.count} changes, one per ${fmt(f.intervalMs, 0)} ms, own receiver host)`,
+      ...at(`p50 ${ms(idle.p50)} · p99 ${ms(idle.p99)} · max ${ms(idle.max)}`),
+      '',
+      checked ? 'checks PASS' : 'CHECK FAILED',
+    ],
+    [
+      `  the same while ${fmt(f.backlog, 0)} deliveries of the bench client drain (5th–95th percentile arrival; ${during.count} changes, ${f.drainWithNeighbour.length} drain${f.drainWithNeighbour.length === 1 ? '' : 's'})`,
+      ...at(pct(during)),
+      `p99 < ${TARGETS.neighbourP99Ms} ms`,
+      during.p99 == null ? '–' : `${(during.p99 / TARGETS.neighbourP99Ms).toFixed(2)}× ${yes(p99Ok)}`,
+    ],
+    [
+      '  the same from the start of the fresh worker (before the backlog moves) to the last webhook',
+      ...at(pct(f.neighbourWholeDrain ?? {})),
+      '',
+      '',
+    ],
+    [
+      '  its p50 during the drain against the idle p50',
+      ...at(`${ms(during.p50)} vs ${ms(idle.p50)}`),
+      `≤ ${TARGETS.neighbourP50ToIdle} × idle p50`,
+      f.p50ToIdle == null ? '–' : `${f.p50ToIdle.toFixed(2)}× ${yes(p50Ok)}`,
+    ],
+    [
+      `fairness: backlog drain rate, with the neighbour / alone (${fmt(f.agents, 0)} agents; order ${f.drains.map((d) => (d.withNeighbour ? 'N' : 'A')).join(' ')}), deliveries/s`,
+      ...at(`${f.drainWithNeighbour.map((rate) => fmt(rate)).join(' + ')} / ${f.drainAlone.map((rate) => fmt(rate)).join(' + ')}`),
+      `≥ ${TARGETS.drainWithNeighbour} × alone`,
+      f.drainRatio == null ? '–' : `${f.drainRatio.toFixed(2)}× ${yes(drainOk)}`,
+    ],
+    [
+      '  diagnostic: worker concurrency ÷ drain rate with the neighbour (the time a job spends in the saturated worker)',
+      ...at(
+        f.drains
+          .filter((d) => d.withNeighbour && d.deliveriesPerSecond)
+          .map((d) => ms((f.concurrency / d.deliveriesPerSecond) * 1000))
+          .join(' · ') || '–',
+      ),
+      '',
+      '',
+    ],
+  ];
+}
+
+/**
+ * The main table's rows for the per-agent order (bench/lib/ordering.mjs): inversions, the last accepted webhook, and
+ * what a blip (a refused request, retried) costs the deliveries behind it.
+ */
+function orderingRows({ ordering: o }, width) {
+  if (!o) return [];
+  const at = (value) => [value, ...Array(width - 1).fill('')];
+  const { held, heldOtherwise, notHeld, blipped } = o.latency;
+  return [
+    [
+      `ordering: inversions (one agent, ${o.changes} changes one per ${fmt(o.intervalMs, 0)} ms, both events on one URL, 503 to every ${o.failEvery}th request)`,
+      ...at(`${o.inversions} in ${o.accepted} accepted (${o.refused} refused, ${o.superseded} superseded)`),
+      `${TARGETS.inversions}`,
+      `${yes(o.inversions === TARGETS.inversions)}${o.phases.ordering.ok ? '' : ', CHECK FAILED'}`,
+    ],
+    [
+      '  the last accepted webhook is the newest change',
+      ...at(`${o.lastIsNewest ? 'yes' : 'no'}: sequence ${o.lastAcceptedSequence ?? '–'} of ${o.newestSequence}`),
+      'yes',
+      yes(o.lastIsNewest),
+    ],
+    [
+      `  change → receipt held behind a blip (${held.count}) / not held (${notHeld.count})`,
+      ...at(`p50 ${ms(held.p50)} · p99 ${ms(held.p99)} / p50 ${ms(notHeld.p50)} · p99 ${ms(notHeld.p99)}`),
+      '–',
+      '',
+    ],
+    [
+      `  held behind an older change still on its way, no blip (${heldOtherwise.count})`,
+      ...at(heldOtherwise.count ? `p50 ${ms(heldOtherwise.p50)} · p99 ${ms(heldOtherwise.p99)}` : '–'),
+      '',
+      '',
+    ],
+    [
+      `  delay a blip adds to those held (− not-held p50); the refused ones (${blipped.count}), retry schedule ${o.retrySchedule}`,
+      ...at(
+        `p50 ${ms(o.addedDelay.p50)} · p99 ${ms(o.addedDelay.p99)} · max ${ms(o.addedDelay.max)}; refused p50 ${ms(blipped.p50)} · max ${ms(blipped.max)}`,
+      ),
+      '–',
+      '',
+    ],
+  ];
 }
 
 /** The main table's rows for the naive durable reference (bench/naive/): its rate, and the service's ratio to it. */

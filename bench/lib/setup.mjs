@@ -2,7 +2,14 @@
 // agent-logout GET event at the bench's receiver (every real change yields exactly one webhook), and sink agents.
 import { pool } from './http.mjs';
 
-export async function setupTenant(api, receiver, { clientId, agents: agentCount, sinkAgents = 0, historyClient = 'same' }) {
+/** The receiver paths of the two events: one each by default; the ordering phase puts both on one URL. */
+export const DEFAULT_PATHS = { login: '/hook/login', logout: '/hook/logout' };
+
+export async function setupTenant(
+  api,
+  receiver,
+  { clientId, agents: agentCount, sinkAgents = 0, historyClient = 'same', paths = DEFAULT_PATHS },
+) {
   await api.expect(201, 'POST', '/client/', { id: clientId, name: 'Benchmark tenant' });
   await api.expect(200, 'PUT', `/client/${clientId}/limit/`, { agent_event_limit: 1_000_000 });
   if (historyClient === 'other') await api.expect(201, 'POST', '/client/', { id: `${clientId}-history`, name: 'History tenant' });
@@ -13,12 +20,12 @@ export async function setupTenant(api, receiver, { clientId, agents: agentCount,
   }));
   await pool(agents, 8, async (agent) => {
     await api.expect(201, 'POST', `/client/${clientId}/agent/local/${agent.id}/event/`, {
-      url: receiver.url('/hook/login'),
+      url: receiver.url(paths.login),
       event_type: 'agent-login',
       method: 'GET',
     });
     await api.expect(201, 'POST', `/client/${clientId}/agent/local/${agent.id}/event/`, {
-      url: receiver.url('/hook/logout'),
+      url: receiver.url(paths.logout),
       event_type: 'agent-logout',
       method: 'GET',
     });

@@ -30,6 +30,8 @@ export interface AppConfig {
     secretOverlapMs: number;
     /** Most requests in flight to one host from one worker process. */
     hostConcurrency: number;
+    /** How long a newer delivery of an agent to a URL waits for an older pending one before that one gives way. */
+    orderHoldMs: number;
     /** A host's circuit opens when more than `errorPercent` of at least `minRequests` requests in `windowMs` failed. */
     breaker: { errorPercent: number; minRequests: number; windowMs: number; openMs: number };
   };
@@ -167,6 +169,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxResponseBytes: 64 * 1024,
       secretOverlapMs: 24 * 3600_000,
       hostConcurrency: int(env, 'WEBHOOK_HOST_CONCURRENCY', 16, 1, 1000),
+      orderHoldMs: int(env, 'ORDER_HOLD_MS', 60_000, 0),
       breaker: {
         errorPercent: int(env, 'WEBHOOK_BREAKER_ERROR_PERCENT', 50, 1, 100),
         minRequests: int(env, 'WEBHOOK_BREAKER_MIN_REQUESTS', 10, 1),

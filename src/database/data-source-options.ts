@@ -10,6 +10,7 @@ import { ChangeAgentProcedure1764340000000 } from './migrations/1764340000000-ch
 import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000-record-attempts-procedure.js';
 import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-change-agents-set-based.js';
 import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-status-change-facts.js';
+import { DeliveryOrder1764410000000 } from './migrations/1764410000000-delivery-order.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   RecordAttemptsProcedure1764350000000,
   ChangeAgentsSetBased1764360000000,
   StatusChangeFacts1764400000000,
+  DeliveryOrder1764410000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

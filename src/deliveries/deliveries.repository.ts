@@ -30,6 +30,11 @@ export interface DeliveryToSend extends ChangeFactsColumns {
   signing_secret: string;
   previous_signing_secret: string | null;
   secret_rotated_at: Date | null;
+  held_reason: string | null;
+  /** The oldest older delivery of the same agent to the same URL that is still pending (ordering.ts). */
+  older_id: string | null;
+  /** Whether a newer delivery of the same agent to the same URL has been attempted or has succeeded. */
+  newer_sent: number;
 }
 
 /** A delivery as the delivery log shows it. */
@@ -116,11 +121,22 @@ export function sqlTime(date: Date): string {
 export class DeliveriesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets. */
+  /**
+   * Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets, and the
+   * facts of the per-agent order: the oldest older pending delivery to the same URL (by the agent's pending
+   * deliveries, idx_deliveries_agent_state) and whether a newer one has gone out (by the agent's newer status changes,
+   * of which a delivery on the healthy path has none).
+   */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
     const rows = (await this.dataSource.query(
-      `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, ${FACTS},
-              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+      `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
+              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
+              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
+                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
+                ORDER BY os.sequence, o.id LIMIT 1) AS older_id,
+              EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
+                       WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
+                         AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
@@ -140,6 +156,37 @@ export class DeliveriesRepository {
       { id: string; manual_retries: number }[],
     ];
     return new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
+  }
+
+  /** When an older delivery was created and is next due, for the order's wait (ordering.ts). */
+  async orderTimes(id: string): Promise<{ createdAt: Date; nextAttemptAt: Date | null } | undefined> {
+    const [row] = (await this.dataSource.query('SELECT created_at, next_attempt_at FROM deliveries WHERE id = ?', [id])) as {
+      created_at: Date;
+      next_attempt_at: Date | null;
+    }[];
+    return row && { createdAt: row.created_at, nextAttemptAt: row.next_attempt_at };
+  }
+
+  /** A delivery a newer one has gone out before: superseded, never sent. */
+  async markSuperseded(id: string, reason: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE deliveries SET state = 'superseded', last_error = ?, held_reason = NULL WHERE id = ? AND state = 'pending'`,
+      [reason.slice(0, 512), id],
+    );
+  }
+
+  /**
+   * The older pending deliveries of an agent to a URL (changes before `sequence`) created before `createdBefore` give
+   * way to a newer one: superseded, never sent after it. Returns how many.
+   */
+  async supersedeOlder(agentId: number, url: string, sequence: number, createdBefore: Date, reason: string): Promise<number> {
+    const result = (await this.dataSource.query(
+      `UPDATE deliveries o JOIN status_changes os ON os.id = o.status_change_id
+          SET o.state = 'superseded', o.last_error = ?, o.held_reason = NULL
+        WHERE o.agent_id = ? AND o.state = 'pending' AND o.url = ? AND os.sequence < ? AND o.created_at <= ?`,
+      [reason.slice(0, 512), agentId, url, sequence, createdBefore],
+    )) as { affectedRows?: number };
+    return result.affectedRows ?? 0;
   }
 
   /** Held deliveries keep their attempts; the log shows why they wait and until when. */
@@ -239,7 +286,7 @@ export class DeliveriesRepository {
    * Removes (in the caller's transaction) up to `limit` deliveries in `state` created before `cutoff`, with their
    * attempts, skipping rows another transaction holds; returns the removed deliveries' status change ids.
    */
-  async pruneBatch(manager: EntityManager, state: 'succeeded' | 'dead', cutoff: Date, limit: number) {
+  async pruneBatch(manager: EntityManager, state: Exclude<DeliveryState, 'pending'>, cutoff: Date, limit: number) {
     const rows = (await manager.query(
       `SELECT id, status_change_id FROM deliveries
         WHERE state = ? AND created_at < ? ORDER BY created_at, id LIMIT ${Number(limit)} FOR UPDATE SKIP LOCKED`,

@@ -1,3 +1,6 @@
-/** A delivery is pending until it succeeds, or until its last retry fails (dead; it can be retried by hand). */
-export const DELIVERY_STATES = ['pending', 'succeeded', 'dead'] as const;
+/**
+ * A delivery is pending until it succeeds, or until its last retry fails (dead; it can be retried by hand), or until
+ * a newer change of its agent to the same URL takes its place (superseded: never sent after the newer one).
+ */
+export const DELIVERY_STATES = ['pending', 'succeeded', 'dead', 'superseded'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];

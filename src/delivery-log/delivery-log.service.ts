@@ -6,7 +6,7 @@ import { ApiError } from '../common/api-error.js';
 import { maskUrlPassword } from '../common/url-credentials.js';
 import { changeFacts, DeliveriesRepository, type DeliveryLogRow } from '../deliveries/deliveries.repository.js';
 import type { DeliveryState } from '../deliveries/delivery-state.js';
-import { deliveryJobName } from '../delivery-queue/delivery-job.js';
+import { deliveryJob } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import { agentEventPayload, eventTypeFor } from '../status/status-rules.js';
 import type { DeliveryDetailDto, DeliveryPageDto, DeliveryViewDto } from './dto/delivery.dto.js';
@@ -86,14 +86,15 @@ export class DeliveryLogService {
     // No row: the answer is the 404 of `get`, naming what is missing.
     if (!(await this.deliveries.markRetried(clientId, deliveryId))) await this.get(clientId, deliveryId);
     const delivery = await this.get(clientId, deliveryId);
-    const name = deliveryJobName({
-      clientId,
-      agentType: delivery.payload.agent_type,
-      agentId: delivery.agent_id,
-      eventType: eventTypeFor(delivery.status_change.agent_status as DeliveryLogRow['agent_status']),
-      url: delivery.url,
-    });
-    await this.queue.replace({ deliveryId, name });
+    await this.queue.replace(
+      deliveryJob(deliveryId, {
+        clientId,
+        agentType: delivery.payload.agent_type,
+        agentId: delivery.agent_id,
+        eventType: eventTypeFor(delivery.status_change.agent_status as DeliveryLogRow['agent_status']),
+        url: delivery.url,
+      }),
+    );
     return this.get(clientId, deliveryId);
   }
 

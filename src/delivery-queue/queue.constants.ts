@@ -4,6 +4,8 @@ export const WEBHOOK_QUEUE = 'webhooks';
 
 export interface WebhookJobData {
   deliveryId: string;
+  /** The delivery's client: its share of the workers is counted per client (fair-shares.ts). */
+  clientId?: string;
 }
 
 /** Every delivery job's options, for the worker's queue and the producer's alike. */

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { fairSharesKey, takeTurns } from './fair-shares.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE, type WebhookJobData } from './queue.constants.js';
 import { redisOptions } from '../redis/redis-options.js';
 
@@ -37,6 +38,15 @@ export class WebhookProducer implements OnApplicationShutdown {
       defaultJobOptions: WEBHOOK_JOB_OPTIONS,
     });
     this.queue.on('error', () => undefined);
+  }
+
+  /** Counts deliveries of these clients in (fair-shares.ts); returns each one's priority, in order. */
+  takeTurns(clientIds: string[]): Promise<number[]> {
+    return takeTurns(
+      this.redis,
+      fairSharesKey((type) => this.queue.toKey(type)),
+      clientIds,
+    );
   }
 
   /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */

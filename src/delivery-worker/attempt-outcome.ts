@@ -6,10 +6,15 @@ export type AttemptOutcome =
   | { kind: 'succeeded' }
   | { kind: 'retry'; delayMs: number; reason: string }
   | { kind: 'dead'; reason: string }
-  /** Not sent, no attempt used: the receiver's host is at its limit or its circuit is open. */
-  | { kind: 'held'; delayMs: number; reason: string }
+  /**
+   * Not sent, no attempt used: the receiver's host is at its limit or its circuit is open, or (`waitingFor`) an older
+   * delivery of its agent to its URL is pending.
+   */
+  | { kind: 'held'; delayMs: number; reason: string; waitingFor?: string }
   /** Nothing to send: the delivery is gone, already delivered, or dead and not retried by hand. */
-  | { kind: 'skipped' };
+  | { kind: 'skipped' }
+  /** Never to be sent: a newer change of its agent has gone to its URL (ordering.ts). */
+  | { kind: 'superseded' };
 
 export interface RetryPolicy {
   /** Delay before each retry, in ms (WEBHOOK_RETRY_SCHEDULE). */

@@ -1,4 +1,7 @@
+import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { changeFacts, DeliveriesRepository, sqlTime, type DeliveryToSend, type HoldToRecord } from '../deliveries/deliveries.repository.js';
@@ -7,6 +10,7 @@ import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolati
 import { agentEventPayload } from '../status/status-rules.js';
 import { WebhookSenderService, type SendResult } from '../webhook-sender/webhook-sender.service.js';
 import { failedHost, hostOf, judgeAttempt, type AttemptOutcome } from './attempt-outcome.js';
+import { ORDER_WAIT_MS, orderDecision } from './ordering.js';
 
 export type { AttemptOutcome } from './attempt-outcome.js';
 
@@ -36,6 +40,7 @@ export class DeliveryAttemptService {
     private readonly isolation: ReceiverIsolationService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
   ) {}
 
   // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
@@ -47,6 +52,10 @@ export class DeliveryAttemptService {
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
+    if (delivery.older_id !== null || Number(delivery.newer_sent) === 1) {
+      const held = await this.keepOrder(delivery);
+      if (held) return held;
+    }
 
     let startedAt = new Date();
     const admission = await this.isolation.run(
@@ -98,6 +107,42 @@ export class DeliveryAttemptService {
   private async load(ids: string[]): Promise<(DeliveryToSend | undefined)[]> {
     const rows = await this.deliveries.loadToSend(ids);
     return ids.map((id) => rows.get(id));
+  }
+
+  /**
+   * The per-agent order (ordering.ts), on the rare path where an older delivery to the same URL is pending or a newer
+   * one has gone out: the outcome that stands in for sending now, or undefined to send.
+   */
+  private async keepOrder(delivery: DeliveryToSend): Promise<AttemptOutcome | undefined> {
+    const older = delivery.older_id === null ? undefined : await this.deliveries.orderTimes(delivery.older_id);
+    const decision = orderDecision(
+      { newerSent: Number(delivery.newer_sent) === 1, older: older && delivery.older_id ? { id: delivery.older_id, ...older } : null },
+      new Date(),
+      this.config.webhook.orderHoldMs,
+    );
+    if (decision.kind === 'send') return undefined;
+    if (decision.kind === 'superseded') {
+      await this.deliveries.markSuperseded(delivery.id, 'superseded: a newer change of this agent has gone to this URL');
+      return { kind: 'superseded' };
+    }
+    if (decision.kind === 'supersede-older') {
+      // Not while the older one is being sent: then this one waits for its outcome.
+      if ((await this.queue.getJobState(decision.olderId)) !== 'active') {
+        await this.deliveries.supersedeOlder(
+          delivery.agent_id,
+          delivery.url,
+          delivery.sequence,
+          decision.createdBefore,
+          `superseded: delivery ${delivery.id} of a newer change waited for it for ${Math.round(this.config.webhook.orderHoldMs / 1000)} s`,
+        );
+      }
+      return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason: `waiting for delivery ${decision.olderId} to give way` };
+    }
+    const reason = `waiting for delivery ${decision.olderId}: an older change of this agent to this URL`;
+    if (delivery.held_reason !== reason) {
+      await this.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
+    }
+    return { kind: 'held', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };
   }
 
   /** The current secret, and for a day after a rotation the previous one too, so receivers can switch over. */

@@ -1,7 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { fairSharesKey, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
@@ -59,17 +61,53 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async process(job: Job<WebhookJobData>, token?: string): Promise<string> {
+    // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
+    if (job.attemptsStarted === 1 && job.data.clientId) {
+      const redis = (await this.queue.backend.client) as unknown as Redis;
+      turnTaken(
+        redis,
+        fairSharesKey((type) => this.queue.toKey(type)),
+        job.data.clientId,
+      ).catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
+    }
     const outcome = await this.deliveries.attempt(job.data.deliveryId);
     if (outcome.kind === 'held') {
+      // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
+      if (outcome.waitingFor) await this.waitFor(outcome.waitingFor, job.id!);
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError(outcome.reason);
     }
+    // Through, one way or another: whatever waited for it looks again now.
+    if (outcome.kind !== 'retry') await this.wakeWaiting(job.data.deliveryId);
     if (outcome.kind === 'retry') {
       throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
     }
     if (outcome.kind === 'dead') throw new UnrecoverableError(outcome.reason);
     return outcome.kind;
+  }
+
+  /** Notes in Redis, beside the queue, that job `waiting` waits for delivery `older`. */
+  private async waitFor(older: string, waiting: string): Promise<void> {
+    const redis = (await this.queue.backend.client) as unknown as Redis;
+    const key = this.queue.toKey(`order:${older}`);
+    await redis
+      .multi()
+      .sadd(key, waiting)
+      .pexpire(key, this.config.webhook.orderHoldMs + 60_000)
+      .exec();
+  }
+
+  /** Promotes the delayed jobs that waited for this delivery, so they go out now rather than at their next look. */
+  private async wakeWaiting(deliveryId: string): Promise<void> {
+    try {
+      const redis = (await this.queue.backend.client) as unknown as Redis;
+      const key = this.queue.toKey(`order:${deliveryId}`);
+      const [[, waiting]] = ((await redis.multi().smembers(key).del(key).exec()) ?? [[null, []]]) as [[unknown, string[]]];
+      for (const id of waiting ?? []) await (await this.queue.getJob(id))?.promote().catch(() => undefined);
+    } catch (error) {
+      this.logger.warn(`waking deliveries that waited for ${deliveryId}: ${(error as Error).message}`);
+    }
   }
 
   /** Redis trouble (a lost key, a dropped connection): logged; the reconciler puts the delivery back from MySQL. */

@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { eventTypeFor } from '../status/status-rules.js';
-import { deliveryJobName } from '../delivery-queue/delivery-job.js';
+import { deliveryJob } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 
 const BATCH = 1000;
@@ -114,16 +114,15 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     if (ids.length === 0) return;
     const rows = await this.deliveries.jobFacts(ids);
     await this.deliveryQueue.enqueue(
-      rows.map((row) => ({
-        deliveryId: row.id,
-        name: deliveryJobName({
+      rows.map((row) =>
+        deliveryJob(row.id, {
           clientId: row.client_id,
           agentType: row.agent_type,
           agentId: row.agent_id,
           eventType: eventTypeFor(row.agent_status),
           url: row.url,
         }),
-      })),
+      ),
     );
   }
 }

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { StatusChangesRepository } from '../status/status-changes.repository.js';
+import type { DeliveryState } from '../deliveries/delivery-state.js';
 
 const BATCH = 1000;
 const DAY_MS = 24 * 3600_000;
@@ -19,8 +20,8 @@ export interface RetentionPass {
 }
 
 /**
- * Prunes old delivery history: succeeded deliveries (with their attempts) `RETENTION_SUCCEEDED_DAYS` after they
- * were created, dead ones after `RETENTION_DEAD_DAYS`, and the status changes no delivery refers to any more (only
+ * Prunes old delivery history: succeeded and superseded deliveries (with their attempts) `RETENTION_SUCCEEDED_DAYS`
+ * after they were created, dead ones after `RETENTION_DEAD_DAYS`, and the status changes no delivery refers to any more (only
  * the delivery log reads them; an agent's sequence lives on the agent row). Each batch of at most 1,000
  * deliveries is its own short READ COMMITTED transaction that skips rows another worker has locked, so several
  * workers may prune at once and no lock is held for long.
@@ -70,6 +71,7 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
     const { succeededDays, deadDays } = this.config.retention;
     for (const [state, days] of [
       ['succeeded', succeededDays],
+      ['superseded', succeededDays],
       ['dead', deadDays],
     ] as const) {
       const cutoff = new Date(now.getTime() - days * DAY_MS);
@@ -104,7 +106,7 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
 
   private async pruneDeliveries(
     manager: DataSource['manager'],
-    state: 'succeeded' | 'dead',
+    state: Exclude<DeliveryState, 'pending'>,
     cutoff: Date,
   ): Promise<{ deliveries: number; statusChanges: number }> {
     const removed = await this.deliveries.pruneBatch(manager, state, cutoff, BATCH);

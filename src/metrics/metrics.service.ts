@@ -9,7 +9,7 @@ import type { EventSource } from '../status/event-source.js';
 export const BREAKER_STATES = { closed: 0, half_open: 1, open: 2 } as const;
 export type BreakerState = keyof typeof BREAKER_STATES;
 
-export type AttemptOutcomeKind = 'succeeded' | 'retry' | 'dead' | 'skipped' | 'held';
+export type AttemptOutcomeKind = 'succeeded' | 'retry' | 'dead' | 'skipped' | 'held' | 'superseded';
 
 /** One attempt as the operator sees it: a log line and the figures behind the dashboards. */
 export interface AttemptReport {

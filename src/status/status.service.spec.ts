@@ -68,7 +68,9 @@ describe('StatusService (the events domain service, with a fake repository and q
     const result = await service.change({ clientId: 'c', agentType: 'local', agentId: 1, status: 'available', source: 'api' });
     expect(repository.calls[0][0]).toMatchObject({ agent: 1, status: 'available', event_type: 'agent-login', source: 'api' });
     expect(result).toMatchObject({ changed: true, agent: { id: 1, agentStatus: 'available', statusSequence: 1, extensionName: '001' } });
-    expect(result.deliveries).toEqual([{ deliveryId: 'd1', name: 'client c · local agent 1 · agent-login · hooks.example.com' }]);
+    expect(result.deliveries).toEqual([
+      { deliveryId: 'd1', clientId: 'c', name: 'client c · local agent 1 · agent-login · hooks.example.com' },
+    ]);
     expect(enqueued).toEqual([result.deliveries]);
   });
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AgentState, AgentStatus, AgentType } from './agent-state.js';
 import { newMessageIdBase } from '../common/message-id.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
-import { deliveryJobName, type DeliveryJob } from '../delivery-queue/delivery-job.js';
+import { deliveryJob, type DeliveryJob } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { EventSource } from './event-source.js';
@@ -108,10 +108,9 @@ export class StatusService {
     if (!row.changed) return { agent, changed: false, deliveries: [] };
     this.metrics.statusChanged(change.source);
     const eventType = eventTypeFor(agent.agentStatus);
-    const jobs = deliveries.map(({ id, url }) => ({
-      deliveryId: id,
-      name: deliveryJobName({ clientId: agent.clientId, agentType: agent.agentType, agentId: agent.id, eventType, url }),
-    }));
+    const jobs = deliveries.map(({ id, url }) =>
+      deliveryJob(id, { clientId: agent.clientId, agentType: agent.agentType, agentId: agent.id, eventType, url }),
+    );
     return { agent, changed: true, deliveries: jobs };
   }
 }

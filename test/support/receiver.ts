@@ -22,6 +22,7 @@ export interface Reply {
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
   private readonly replies: Reply[] = [];
+  private decide?: (request: ReceivedRequest) => Reply | undefined;
   private readonly server: http.Server;
   private waiters: { count: number; resolve: () => void }[] = [];
 
@@ -31,14 +32,15 @@ export class Receiver {
       const chunks: Buffer[] = [];
       request.on('data', (chunk: Buffer) => chunks.push(chunk));
       request.on('end', () => {
-        this.requests.push({
+        const received: ReceivedRequest = {
           method: request.method ?? '',
           url: request.url ?? '',
           headers: request.headers,
           body: Buffer.concat(chunks).toString('utf8'),
           at: Date.now(),
-        });
-        const reply = this.replies.shift() ?? { status: 200, body: 'ok' };
+        };
+        this.requests.push(received);
+        const reply = this.decide?.(received) ?? this.replies.shift() ?? { status: 200, body: 'ok' };
         const answer = () => {
           if (response.destroyed) return;
           response.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? '');
@@ -72,6 +74,12 @@ export class Receiver {
   /** The next requests get these answers, in order. */
   reply(...replies: Reply[]): this {
     this.replies.push(...replies);
+    return this;
+  }
+
+  /** Each request's answer is decided by `decide` first (it sees the request); undefined leaves it to the script. */
+  answer(decide: (request: ReceivedRequest) => Reply | undefined): this {
+    this.decide = decide;
     return this;
   }
 

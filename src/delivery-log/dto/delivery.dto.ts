@@ -41,7 +41,12 @@ export class DeliveryViewDto {
   @ApiProperty({ example: 'https://hooks.example.com/fordel/show.php' }) url!: string;
   @ApiProperty({ enum: ['GET', 'POST'] }) method!: string;
   @ApiProperty({ type: StatusChangeViewDto }) status_change!: StatusChangeViewDto;
-  @ApiProperty({ enum: DELIVERY_STATES }) state!: DeliveryState;
+  @ApiProperty({
+    enum: DELIVERY_STATES,
+    description:
+      'pending until it succeeds; dead after its last retry failed (or its agent or agent event was deleted); superseded when a newer change of its agent to the same URL took its place (it is never sent after the newer one).',
+  })
+  state!: DeliveryState;
   @ApiProperty({ example: 1 }) attempt_count!: number;
   @ApiProperty({ nullable: true, type: Number, example: 200 }) last_status_code!: number | null;
   @ApiProperty({ nullable: true, type: String, example: null }) last_error!: string | null;
@@ -49,7 +54,8 @@ export class DeliveryViewDto {
     nullable: true,
     type: String,
     example: 'held: host hooks.example.com circuit open',
-    description: 'Why a pending delivery waits without using an attempt: its host is at its limit or its circuit is open.',
+    description:
+      'Why a pending delivery waits without using an attempt: its host is at its limit or its circuit is open, or it waits for an older delivery of its agent to the same URL (named here), so webhooks arrive in the order of the changes.',
   })
   held_reason!: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'When the next attempt is due (pending only).' }) next_attempt_at!:

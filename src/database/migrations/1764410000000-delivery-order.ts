@@ -1,0 +1,24 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * One agent's webhooks to one URL go in the order of its changes: a delivery can be `superseded` by a newer one, and
+ * the worker finds an agent's pending deliveries by (agent_id, state).
+ */
+export class DeliveryOrder1764410000000 implements MigrationInterface {
+  name = 'DeliveryOrder1764410000000';
+
+  async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `ALTER TABLE deliveries MODIFY state enum('pending','succeeded','dead','superseded') NOT NULL DEFAULT 'pending',
+         ADD KEY idx_deliveries_agent_state (agent_id, state)`,
+    );
+  }
+
+  async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`UPDATE deliveries SET state = 'dead' WHERE state = 'superseded'`);
+    await queryRunner.query(
+      `ALTER TABLE deliveries MODIFY state enum('pending','succeeded','dead') NOT NULL DEFAULT 'pending',
+         DROP KEY idx_deliveries_agent_state`,
+    );
+  }
+}

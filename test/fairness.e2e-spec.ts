@@ -1,0 +1,63 @@
+import { noisyNeighbour } from './support/fair-order.js';
+import { Receiver } from './support/receiver.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const CONCURRENCY = 8;
+const AGENTS = 30;
+const EVENTS_PER_AGENT = 100;
+const CHANGES = 20;
+
+describe('fair shares of the workers between clients', () => {
+  let t: TestApp;
+  let a: Receiver;
+  let b: Receiver;
+
+  beforeAll(async () => {
+    t = await createTestApp(
+      'fairness',
+      {
+        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
+        WORKER_CONCURRENCY: String(CONCURRENCY),
+        // As many requests to one host as the worker runs at once: A's deliveries are never held for their host's
+        // limit, so what B waits for is the queue alone.
+        WEBHOOK_HOST_CONCURRENCY: String(CONCURRENCY),
+      },
+      { withWorker: true },
+    );
+    // Two hosts: 127.0.0.2 is another host than 127.0.0.1 for the worker's per-host isolation.
+    a = await new Receiver('127.0.0.1').start();
+    b = await new Receiver('127.0.0.2').start();
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+    await t.close();
+  });
+
+  it("delivers a quiet client's changes past a noisy client's backlog of 3,000, and every delivery of both exactly once", async () => {
+    const run = await noisyNeighbour(t, {
+      prefix: 'e2e',
+      agents: AGENTS,
+      eventsPerAgent: EVENTS_PER_AGENT,
+      aReplyDelayMs: 20,
+      changes: CHANGES,
+      a,
+      b,
+    });
+    // The bound is a count of A's webhooks, not a time: while B's change waits for a worker, only the requests of A
+    // already in flight (and those started by slots freed before B's job was taken) go out. In one FIFO queue it is
+    // the whole backlog queued before B's change, thousands.
+    const bound = 4 * CONCURRENCY;
+    expect(run.windows).toHaveLength(CHANGES);
+    expect(run.windows.filter((count) => count >= bound)).toEqual([]);
+    // The test proves something only if A's backlog was still draining when B's last change had been delivered.
+    expect(run.aReceivedAtLastB).toBeLessThan(run.aTotal);
+    expect(run.aPendingAfterB).toBeGreaterThan(0);
+    // In the end, everything of both reached its receiver, each exactly once.
+    expect(run.unsettled).toEqual([]);
+    expect(run.aNotExactlyOnce).toEqual([]);
+    expect(run.bNotExactlyOnce).toEqual([]);
+    expect(a.requests).toHaveLength(run.aTotal);
+    expect(b.requests).toHaveLength(CHANGES);
+  }, 180_000);
+});
