@@ -244,11 +244,11 @@ describe('per agent and URL order of webhooks', () => {
     // A's other URL got all three of A's changes, in order.
     await arrived('/a-other', 3);
     expect(log.filter((entry) => entry.path === '/a-other').map((entry) => entry.sequence)).toEqual([1, 2, 3]);
-    // A's newer two to /a were not sent: they wait for the first, and the log says so.
+    // A's newer two to /a were not sent: each waits for the one before it, and the log says which.
     expect(log.filter((entry) => entry.path === '/a').map((entry) => entry.sequence)).toEqual([1]);
     const blocked = await deliveriesOf(t, a.agentId, receiver.url('/a'));
     expect(blocked.map((row) => row.sequence)).toEqual([1, 2, 3]);
-    for (const newer of blocked.slice(1)) {
+    for (const [index, newer] of blocked.slice(1).entries()) {
       const seen = await eventually(async () => {
         const view = await detail(t, a.clientId, newer.id);
         return (view.held_reason !== null || view.state !== 'pending') && view;
@@ -256,7 +256,7 @@ describe('per agent and URL order of webhooks', () => {
       expect(seen).toMatchObject({
         state: 'pending',
         attempt_count: 0,
-        held_reason: `waiting for delivery ${blocked[0].id}: an older change of this agent to this URL`,
+        held_reason: `waiting for delivery ${blocked[index].id}: an older change of this agent to this URL`,
       });
     }
 

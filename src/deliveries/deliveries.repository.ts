@@ -31,7 +31,7 @@ export interface DeliveryToSend extends ChangeFactsColumns {
   previous_signing_secret: string | null;
   secret_rotated_at: Date | null;
   held_reason: string | null;
-  /** The oldest older delivery of the same agent to the same URL that is still pending (ordering.ts). */
+  /** The newest older delivery of the same agent to the same URL that is still pending (ordering.ts). */
   older_id: string | null;
   /** Whether a newer delivery of the same agent to the same URL has been attempted or has succeeded. */
   newer_sent: number;
@@ -123,7 +123,7 @@ export class DeliveriesRepository {
 
   /**
    * Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets, and the
-   * facts of the per-agent order: the oldest older pending delivery to the same URL (by the agent's pending
+   * facts of the per-agent order: the newest older pending delivery to the same URL (by the agent's pending
    * deliveries, idx_deliveries_agent_state) and whether a newer one has gone out (by the agent's newer status changes,
    * of which a delivery on the healthy path has none).
    */
@@ -133,7 +133,7 @@ export class DeliveriesRepository {
               c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
               (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
                 WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
-                ORDER BY os.sequence, o.id LIMIT 1) AS older_id,
+                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
               EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
                        WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
                          AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent

@@ -126,17 +126,20 @@ export class DeliveryAttemptService {
       return { kind: 'superseded' };
     }
     if (decision.kind === 'supersede-older') {
-      // Not while the older one is being sent: then this one waits for its outcome.
-      if ((await this.queue.getJobState(decision.olderId)) !== 'active') {
-        await this.deliveries.supersedeOlder(
-          delivery.agent_id,
-          delivery.url,
-          delivery.sequence,
-          decision.createdBefore,
-          `superseded: delivery ${delivery.id} of a newer change waited for it for ${Math.round(this.config.webhook.orderHoldMs / 1000)} s`,
-        );
-      }
-      return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason: `waiting for delivery ${decision.olderId} to give way` };
+      const reason = `waiting for delivery ${decision.olderId} to give way`;
+      // Not while the older one is being sent: this one waits for its outcome (its attempt records its true state).
+      if ((await this.queue.getJobState(decision.olderId)) === 'active') return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+      await this.deliveries.supersedeOlder(
+        delivery.agent_id,
+        delivery.url,
+        delivery.sequence,
+        decision.createdBefore,
+        `superseded: delivery ${delivery.id} of a newer change waited for it for ${Math.round(this.config.webhook.orderHoldMs / 1000)} s`,
+      );
+      // Taken between the look and the update, it may have read its row before the update and be sending now: wait for
+      // it. Not active now, it either never read its row before the update or is through and recorded.
+      if ((await this.queue.getJobState(decision.olderId)) === 'active') return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+      return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason };
     }
     const reason = `waiting for delivery ${decision.olderId}: an older change of this agent to this URL`;
     if (delivery.held_reason !== reason) {

@@ -7,6 +7,11 @@ import { fairSharesKey, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
+/** The member of a delivery's `order:` set that says it is through. */
+const THROUGH = 'through';
+/** How long that mark stays: far longer than a job takes from its load to its move back to the queue. */
+const THROUGH_MARK_MS = 30_000;
+
 /** Carries the delay the delivery service chose (schedule, jitter, Retry-After) to BullMQ's backoff. */
 export class RetryLaterError extends Error {
   constructor(
@@ -73,9 +78,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     const outcome = await this.deliveries.attempt(job.data.deliveryId);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
-      if (outcome.waitingFor) await this.waitFor(outcome.waitingFor, job.id!);
+      const olderThrough = outcome.waitingFor ? await this.waitFor(outcome.waitingFor, job.id!) : false;
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      await job.moveToDelayed(Date.now() + (olderThrough ? 0 : outcome.delayMs), token);
       throw new DelayedError(outcome.reason);
     }
     // Through, one way or another: whatever waited for it looks again now.
@@ -87,24 +92,30 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     return outcome.kind;
   }
 
-  /** Notes in Redis, beside the queue, that job `waiting` waits for delivery `older`. */
-  private async waitFor(older: string, waiting: string): Promise<void> {
+  /**
+   * Notes in Redis, beside the queue, that job `waiting` waits for delivery `older` (woken by `wakeWaiting`). Returns
+   * whether `older` is already through (it went through after this job's load read it pending): look again at once.
+   */
+  private async waitFor(older: string, waiting: string): Promise<boolean> {
     const redis = (await this.queue.backend.client) as unknown as Redis;
     const key = this.queue.toKey(`order:${older}`);
-    await redis
-      .multi()
-      .sadd(key, waiting)
-      .pexpire(key, this.config.webhook.orderHoldMs + 60_000)
-      .exec();
+    const replies = await redis.multi().sadd(key, waiting).pexpire(key, this.config.webhook.orderHoldMs + 60_000).sismember(key, THROUGH).exec();
+    return replies?.[2]?.[1] === 1;
   }
 
-  /** Promotes the delayed jobs that waited for this delivery, so they go out now rather than at their next look. */
+  /**
+   * Promotes the delayed jobs that waited for this delivery, so they go out now rather than at their next look, and
+   * leaves a mark for a while that it is through, for a job that read it pending just before.
+   */
   private async wakeWaiting(deliveryId: string): Promise<void> {
     try {
       const redis = (await this.queue.backend.client) as unknown as Redis;
       const key = this.queue.toKey(`order:${deliveryId}`);
-      const [[, waiting]] = ((await redis.multi().smembers(key).del(key).exec()) ?? [[null, []]]) as [[unknown, string[]]];
-      for (const id of waiting ?? []) await (await this.queue.getJob(id))?.promote().catch(() => undefined);
+      const replies = await redis.multi().smembers(key).del(key).sadd(key, THROUGH).pexpire(key, THROUGH_MARK_MS).exec();
+      const waiting = ((replies?.[0]?.[1] as string[] | undefined) ?? []).filter((id) => id !== THROUGH);
+      // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
+      // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it.
+      await Promise.all(waiting.map((id) => this.queue.backend.promote(id).catch(() => undefined)));
     } catch (error) {
       this.logger.warn(`waking deliveries that waited for ${deliveryId}: ${(error as Error).message}`);
     }

@@ -12,7 +12,10 @@
 export interface OrderFacts {
   /** A newer delivery of the same agent to the same URL has been attempted or has succeeded. */
   newerSent: boolean;
-  /** The oldest older delivery of the same agent to the same URL that is still pending, if any. */
+  /**
+   * The newest older delivery of the same agent to the same URL that is still pending, if any: the one this delivery
+   * goes after. Each waits for the one before it, so a delivery through wakes one waiter, not the whole queue behind it.
+   */
   older: { id: string; createdAt: Date; nextAttemptAt: Date | null } | null;
 }
 
@@ -22,7 +25,10 @@ export type OrderDecision =
   | { kind: 'superseded' }
   /** Wait for the older one; look again after `delayMs`. */
   | { kind: 'wait'; olderId: string; delayMs: number }
-  /** The older one has been pending longer than the hold: it (and any other past the hold) gives way. */
+  /**
+   * The older one has been pending longer than the hold: it, and every older one pending since before the hold, gives
+   * way (all older ones were created before the newest older one).
+   */
   | { kind: 'supersede-older'; olderId: string; createdBefore: Date };
 
 /**

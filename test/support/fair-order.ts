@@ -244,6 +244,14 @@ async function stalled(service: Service, agentId: number, log: Answered[], queue
   let text =
     `${pending.length} deliveries pending after ${log.length} requests; the oldest, of change ${head.sequence}, ` +
     `has ${head.attempts} attempts (held: ${head.held_reason ?? 'no'})`;
+  const named = /delivery (msg_\w+)/.exec(head.held_reason ?? '')?.[1];
+  if (named) {
+    const [row] = await service.sql<{ state: string; sequence: number; attempts: number; url: string; agent_id: number }>(
+      `SELECT d.state, s.sequence, d.attempts, d.url, d.agent_id FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id WHERE d.id = ?`,
+      [named],
+    );
+    text += `; the delivery it names: ${JSON.stringify(row)}`;
+  }
   if (queue) {
     const pipeline = queue.redis.pipeline();
     for (const row of pending) pipeline.hmget(`${queue.queuePrefix}:webhooks:${row.id}`, 'priority', 'ats');
@@ -251,6 +259,18 @@ async function stalled(service: Service, agentId: number, log: Answered[], queue
     const [headPriority, headRuns] = jobs[0];
     const ahead = jobs.slice(1).filter(([priority]) => priority < headPriority);
     const runs = jobs.slice(1).reduce((sum, [, taken]) => sum + taken, 0);
+    const key = (name: string) => `${queue.queuePrefix}:webhooks:${name}`;
+    const [delayed, prioritized, active, failed, waiting] = await Promise.all([
+      queue.redis.zscore(key('delayed'), head.id),
+      queue.redis.zscore(key('prioritized'), head.id),
+      queue.redis.lpos(key('active'), head.id),
+      queue.redis.zscore(key('failed'), head.id),
+      queue.redis.lpos(key('wait'), head.id),
+    ]);
+    const where = [delayed !== null && 'delayed', prioritized !== null && 'prioritized', active !== null && 'active', failed !== null && 'failed', waiting !== null && 'wait'].filter(Boolean);
+    const reason = await queue.redis.hget(key(head.id), 'failedReason');
+    if (delayed !== null) text += `; due in ${Math.round(Number(delayed) / 0x1000 - Date.now())} ms`;
+    text += `; its job is ${where.join(', ') || 'in no list'}${reason ? ` (failed: ${reason})` : ''}`;
     text +=
       `; its job has priority ${headPriority} and was taken ${headRuns} times; ${ahead.length} of the ${jobs.length - 1} newer ` +
       `jobs waiting for it have a lower priority number (taken first), the newer jobs were taken ${Math.round(runs / Math.max(1, jobs.length - 1))} times each on average`;
