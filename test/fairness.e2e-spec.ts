@@ -1,5 +1,6 @@
+import { agentWithEvents } from './support/delivery-fixtures.js';
 import { noisyNeighbour } from './support/fair-order.js';
-import { Receiver } from './support/receiver.js';
+import { eventually, Receiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const CONCURRENCY = 8;
@@ -60,4 +61,19 @@ describe('fair shares of the workers between clients', () => {
     expect(a.requests).toHaveLength(run.aTotal);
     expect(b.requests).toHaveLength(CHANGES);
   }, 180_000);
+
+  it("forgets a client's count that drifted (a delivery counted in and never taken) once nothing waits in the queue", async () => {
+    const fair = `${t.config.queuePrefix}:webhooks:fair`;
+    // A count of 5,000 deliveries of a client that has none queued: its next delivery would go after everyone's 5,000th.
+    await t.redis.hset(fair, 'drifted', 5000);
+    const agent = await agentWithEvents(t, { extension_name: 'after-drift@ringme.ru' }, [
+      { url: b.url('/after-drift'), event_type: 'agent-login', method: 'GET' },
+    ]);
+    const before = b.requests.length;
+    await agent.setStatus('available');
+    await b.waitFor(before + 1);
+    // The worker took the only job and found the queue drained: every count is gone, the drifted one too.
+    await eventually(async () => (await t.redis.exists(fair)) === 0);
+    expect(await t.redis.hget(fair, 'drifted')).toBeNull();
+  });
 });

@@ -12,6 +12,10 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * delivery, and a client alone still has every worker (priorities only order the queue). Within one client,
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
  * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one when it is taken.
+ *
+ * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
+ * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero, and
+ * `forgetIfIdle` clears them (one script, atomic with the adds, run when a worker finds the queue drained).
  */
 export function priorityOfTurn(turn: number): number {
   return Math.min(Math.max(Math.trunc(turn), 1), PRIORITY_LIMIT);
@@ -37,4 +41,12 @@ export async function takeTurns(redis: Redis, key: string, clientIds: string[]):
 export async function turnTaken(redis: Redis, key: string, clientId: string): Promise<void> {
   const left = await redis.hincrby(key, clientId, -1);
   if (left <= 0) await redis.hdel(key, clientId);
+}
+
+/** Clears the counts if no job is waiting (all of them taken): a drifted count then costs its client nothing more. */
+const FORGET_IF_IDLE = `if redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export async function forgetIfIdle(redis: Redis, queueKey: (type: string) => string): Promise<boolean> {
+  const cleared = await redis.eval(FORGET_IF_IDLE, 3, fairSharesKey(queueKey), queueKey('prioritized'), queueKey('wait'));
+  return Number(cleared) === 1;
 }

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { fairSharesKey, turnTaken } from '../delivery-queue/fair-shares.js';
+import { fairSharesKey, forgetIfIdle, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
@@ -58,6 +58,17 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     });
     this.worker.on('error', (error) => this.onError(error));
     this.worker.on('failed', (job, error) => this.onFailed(job, error));
+    this.worker.on('drained', () => void this.forgetFairShares());
+  }
+
+  /** Nothing waits: the clients' counts of waiting deliveries are all zero, whatever drifted (fair-shares.ts). */
+  private async forgetFairShares(): Promise<void> {
+    try {
+      const redis = (await this.queue.backend.client) as unknown as Redis;
+      await forgetIfIdle(redis, (type) => this.queue.toKey(type));
+    } catch (error) {
+      this.logger.warn(`fair shares: ${(error as Error).message}`);
+    }
   }
 
   /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
