@@ -158,13 +158,22 @@ export class DeliveriesRepository {
     return new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
   }
 
-  /** When an older delivery was created and is next due, for the order's wait (ordering.ts). */
-  async orderTimes(id: string): Promise<{ createdAt: Date; nextAttemptAt: Date | null } | undefined> {
-    const [row] = (await this.dataSource.query('SELECT created_at, next_attempt_at FROM deliveries WHERE id = ?', [id])) as {
+  /**
+   * When an older delivery was created and is next due, for the order's wait (ordering.ts), and whether it is held up
+   * itself: it failed before, or waits for one that did.
+   */
+  async orderTimes(id: string): Promise<{ createdAt: Date; nextAttemptAt: Date | null; heldUp: boolean } | undefined> {
+    const [row] = (await this.dataSource.query('SELECT created_at, next_attempt_at, attempts, held_reason FROM deliveries WHERE id = ?', [
+      id,
+    ])) as {
       created_at: Date;
       next_attempt_at: Date | null;
+      attempts: number;
+      held_reason: string | null;
     }[];
-    return row && { createdAt: row.created_at, nextAttemptAt: row.next_attempt_at };
+    return (
+      row && { createdAt: row.created_at, nextAttemptAt: row.next_attempt_at, heldUp: Number(row.attempts) > 0 || row.held_reason !== null }
+    );
   }
 
   /** A delivery a newer one has gone out before: superseded, never sent. */

@@ -24,7 +24,7 @@ export const DELIVERY_ERRORS = {
     AGENT_NOT_FOUND,
     EVENT_NOT_FOUND,
   ],
-  listForClient: [...CLIENT, errorExample(400, 'validation_failed', 'state must be one of: pending, succeeded, dead', 'state')],
+  listForClient: [...CLIENT, errorExample(400, 'validation_failed', 'state must be one of: pending, succeeded, dead, superseded', 'state')],
   get: [...CLIENT, DELIVERY_NOT_FOUND],
   retry: [...CLIENT, DELIVERY_NOT_FOUND],
 };

@@ -49,7 +49,10 @@ export function hostOf(url: string): string {
   }
 }
 
-/** What counts against a host: a timeout, a connection error or a 5xx (not a 4xx, a redirect or a refused target). */
+/**
+ * What counts against a host: a timeout, a failed connection or a 5xx (not a 4xx, a redirect or a refused target). The
+ * sender's errors start with their class: `timeout`, `connection_failed` or `target_not_allowed` (webhook-sender.service.ts).
+ */
 export function failedHost(result: SendResult): boolean {
   if (result.statusCode !== null) return result.statusCode >= 500;
   return !result.error?.startsWith('target_not_allowed');

@@ -128,7 +128,8 @@ export class DeliveryAttemptService {
     if (decision.kind === 'supersede-older') {
       const reason = `waiting for delivery ${decision.olderId} to give way`;
       // Not while the older one is being sent: this one waits for its outcome (its attempt records its true state).
-      if ((await this.queue.getJobState(decision.olderId)) === 'active') return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+      if ((await this.queue.getJobState(decision.olderId)) === 'active')
+        return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       await this.deliveries.supersedeOlder(
         delivery.agent_id,
         delivery.url,
@@ -138,11 +139,14 @@ export class DeliveryAttemptService {
       );
       // Taken between the look and the update, it may have read its row before the update and be sending now: wait for
       // it. Not active now, it either never read its row before the update or is through and recorded.
-      if ((await this.queue.getJobState(decision.olderId)) === 'active') return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+      if ((await this.queue.getJobState(decision.olderId)) === 'active')
+        return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason };
     }
     const reason = `waiting for delivery ${decision.olderId}: an older change of this agent to this URL`;
-    if (delivery.held_reason !== reason) {
+    // The log shows the wait behind an older delivery that failed, or waits itself; one on its way is through in
+    // milliseconds, not worth a write.
+    if (delivery.held_reason !== reason && older?.heldUp) {
       await this.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
     }
     return { kind: 'held', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };

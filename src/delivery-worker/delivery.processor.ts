@@ -110,7 +110,12 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private async waitFor(older: string, waiting: string): Promise<boolean> {
     const redis = (await this.queue.backend.client) as unknown as Redis;
     const key = this.queue.toKey(`order:${older}`);
-    const replies = await redis.multi().sadd(key, waiting).pexpire(key, this.config.webhook.orderHoldMs + 60_000).sismember(key, THROUGH).exec();
+    const replies = await redis
+      .multi()
+      .sadd(key, waiting)
+      .pexpire(key, this.config.webhook.orderHoldMs + 60_000)
+      .sismember(key, THROUGH)
+      .exec();
     return replies?.[2]?.[1] === 1;
   }
 

@@ -267,7 +267,13 @@ async function stalled(service: Service, agentId: number, log: Answered[], queue
       queue.redis.zscore(key('failed'), head.id),
       queue.redis.lpos(key('wait'), head.id),
     ]);
-    const where = [delayed !== null && 'delayed', prioritized !== null && 'prioritized', active !== null && 'active', failed !== null && 'failed', waiting !== null && 'wait'].filter(Boolean);
+    const where = [
+      delayed !== null && 'delayed',
+      prioritized !== null && 'prioritized',
+      active !== null && 'active',
+      failed !== null && 'failed',
+      waiting !== null && 'wait',
+    ].filter(Boolean);
     const reason = await queue.redis.hget(key(head.id), 'failedReason');
     if (delayed !== null) text += `; due in ${Math.round(Number(delayed) / 0x1000 - Date.now())} ms`;
     text += `; its job is ${where.join(', ') || 'in no list'}${reason ? ` (failed: ${reason})` : ''}`;
