@@ -169,6 +169,19 @@ export async function noisyNeighbour(service: Service, options: NoisyNeighbourOp
   };
 }
 
+/**
+ * What a noisy-neighbour run must show: no change of B waited for `bound` or more of A's webhooks, A's backlog was still
+ * draining when B's last change arrived (else the run proves nothing), and everything of both arrived exactly once.
+ */
+export function expectFairAndExact(run: NoisyNeighbourRun, bound: number): void {
+  expect(run.windows.filter((count) => count >= bound)).toEqual([]);
+  expect(run.aReceivedAtLastB).toBeLessThan(run.aTotal);
+  expect(run.aPendingAfterB).toBeGreaterThan(0);
+  expect(run.unsettled).toEqual([]);
+  expect(run.aNotExactlyOnce).toEqual([]);
+  expect(run.bNotExactlyOnce).toEqual([]);
+}
+
 /** One request as the receiver answered it. */
 export interface Answered {
   sequence: number;
