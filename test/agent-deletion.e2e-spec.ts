@@ -1,5 +1,7 @@
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 import { createAgent, createClient, createEvent, login, logout, setStatus } from './support/api-fixtures.js';
+import { agentWithEvents } from './support/delivery-fixtures.js';
+import { eventually, Receiver } from './support/receiver.js';
 
 /**
  * Deleting an agent (or one of its agent events) stops its webhooks still waiting for a receiver: they end as `dead`
@@ -52,5 +54,52 @@ describe('deleting an agent or an agent event with pending deliveries', () => {
       [loginEvent, 'dead', 'cancelled: the agent event was deleted'],
       [other, 'pending', null],
     ]);
+  });
+});
+
+describe('deleting an agent while one of its webhooks is on its way', () => {
+  let t: TestApp;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    // A retry 50 ms after a failure: an attempt that brought the delivery back to pending would be sent again at once.
+    t = await createTestApp(
+      'agent_deletion_inflight',
+      { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_SCHEDULE: '0,50ms,50ms' },
+      { withWorker: true },
+    );
+    receiver = await new Receiver().start();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    await t.close();
+  });
+
+  it('keeps the delivery cancelled when the attempt in flight then fails: it is not sent again', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // The first request is held open until the agent is deleted, then refused.
+    receiver.reply({ status: 503, release: gate });
+    const agent = await agentWithEvents(t, { extension_name: 'leaving@ringme.ru' }, [
+      { url: receiver.url('/leaving'), event_type: 'agent-login', method: 'GET' },
+    ]);
+    await agent.setStatus('available');
+    await receiver.waitFor(1);
+    const [{ id }] = await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE agent_id = ?', [agent.agentId]);
+
+    await t.http().delete(agent.base).set(admin).expect(204);
+    open();
+
+    // The attempt is recorded, and the job is through: its retry found the delivery cancelled and sent nothing.
+    await eventually(
+      async () => (await t.sql<{ n: number }>('SELECT COUNT(*) AS n FROM delivery_attempts WHERE delivery_id = ?', [id]))[0].n > 0,
+    );
+    await eventually(async () => (await t.redis.hget(`${t.config.queuePrefix}:webhooks:${id}`, 'finishedOn')) !== null);
+    const [row] = await t.sql<{ state: string; last_error: string; attempts: number }>(
+      'SELECT state, last_error, attempts FROM deliveries WHERE id = ?',
+      [id],
+    );
+    expect(row).toEqual({ state: 'dead', last_error: 'cancelled: the agent was deleted', attempts: 1 });
+    expect(receiver.requests).toHaveLength(1);
   });
 });

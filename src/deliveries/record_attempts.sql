@@ -10,6 +10,9 @@
 --   manual_retries moved since the attempt began (manual_retries in the batch is the value the attempt started
 --   from): then it stays pending and goes out again at once (finished_at), on a fresh schedule
 --   (attempts_before_retry = this attempt), and keeps its delivered_at.
+-- - A delivery that left pending while its attempt was in flight (dead: its agent or agent event was deleted;
+--   superseded: a newer one gave way to nothing more) is not brought back by the attempt's failure: it keeps its
+--   state and reason. An attempt that succeeded or ended it says so.
 -- - Times are UTC 'YYYY-MM-DD hh:mm:ss.fff' strings, as the connection writes dates.
 -- - Needs JSON_TABLE (MariaDB 10.6 or MySQL 8.0 and later), like change_agents.
 CREATE PROCEDURE record_attempts(IN p_attempts longtext)
@@ -40,11 +43,14 @@ BEGIN
       state varchar(16) PATH '$.state', last_error varchar(512) PATH '$.last_error',
       next_attempt_at datetime(3) PATH '$.next_attempt_at', delivered_at datetime(3) PATH '$.delivered_at',
       finished_at datetime(3) PATH '$.finished_at')) AS a ON d.id = a.id
-     SET d.state = IF(d.manual_retries <> a.manual_retries, 'pending', a.state),
+     SET d.last_error = CASE WHEN d.manual_retries <> a.manual_retries THEN 'retried by hand during this attempt'
+                             WHEN d.state <> 'pending' AND a.state = 'pending' THEN d.last_error ELSE a.last_error END,
+         d.state = CASE WHEN d.manual_retries <> a.manual_retries THEN 'pending'
+                        WHEN d.state <> 'pending' AND a.state = 'pending' THEN d.state ELSE a.state END,
          d.attempts = a.attempt,
          d.last_status_code = a.status_code,
-         d.last_error = IF(d.manual_retries <> a.manual_retries, 'retried by hand during this attempt', a.last_error),
-         d.next_attempt_at = IF(d.manual_retries <> a.manual_retries, a.finished_at, a.next_attempt_at),
+         d.next_attempt_at = CASE WHEN d.manual_retries <> a.manual_retries THEN a.finished_at
+                                  WHEN d.state <> 'pending' AND a.state = 'pending' THEN d.next_attempt_at ELSE a.next_attempt_at END,
          d.held_reason = NULL,
          d.delivered_at = IF(d.manual_retries <> a.manual_retries, d.delivered_at, COALESCE(a.delivered_at, d.delivered_at)),
          d.attempts_before_retry = IF(d.manual_retries <> a.manual_retries, a.attempt, d.attempts_before_retry);

@@ -127,7 +127,7 @@ export class DeliveryAttemptService {
     }
     if (decision.kind === 'supersede-older') {
       const reason = `waiting for delivery ${decision.olderId} to give way`;
-      // Not while the older one is being sent: this one waits for its outcome (its attempt records its true state).
+      // Not while the older one is being sent: this one waits until that attempt is through and recorded.
       if ((await this.queue.getJobState(decision.olderId)) === 'active')
         return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       await this.deliveries.supersedeOlder(

@@ -16,6 +16,8 @@ export interface Reply {
   body?: string;
   /** Wait this long before answering (for timeouts and slow receivers). */
   delayMs?: number;
+  /** Answer only once this settles (a request the test holds in flight while it acts). */
+  release?: Promise<unknown>;
 }
 
 /** A real HTTP receiver on loopback: records every request; answers from a script of replies, then 200. */
@@ -45,7 +47,8 @@ export class Receiver {
           if (response.destroyed) return;
           response.writeHead(reply.status, reply.headers ?? {}).end(reply.body ?? '');
         };
-        if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
+        if (reply.release) void reply.release.then(answer);
+        else if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
         else answer();
         this.waiters = this.waiters.filter((waiter) => {
           if (this.requests.length < waiter.count) return true;
