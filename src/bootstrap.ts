@@ -84,3 +84,16 @@ export function stopGracefully(app: INestApplicationContext, graceMs: number): v
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 }
+
+/** The base URL a person can open for a server listening on `host` (localhost when it listens on every interface). */
+export function baseUrl(host: string, port: number): string {
+  const everywhere = host === '0.0.0.0' || host === '::';
+  return `http://${everywhere ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The banner's first line: where a server listens (HOST), and how to listen everywhere when it does not. */
+export function listeningLine(host: string, port: number): string {
+  return host === '0.0.0.0' || host === '::'
+    ? `Listening   on every interface, port ${port} (HOST=${host})`
+    : `Listening   on ${host} only, port ${port} (set HOST=0.0.0.0 to listen on every interface)`;
+}

@@ -4,7 +4,7 @@ import { AppModule } from './app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
 import { ExpressHttpAdapter } from './common/express-http-adapter.js';
 import { QueueBoardModule } from './delivery-queue/queue-board.module.js';
-import { listenOrExit, loadConfigOrExit, portFreeOrExit, stopGracefully } from './bootstrap.js';
+import { baseUrl, listenOrExit, listeningLine, loadConfigOrExit, portFreeOrExit, stopGracefully } from './bootstrap.js';
 
 const config = await loadConfigOrExit();
 await portFreeOrExit('PORT', config.port, config.host);
@@ -18,13 +18,8 @@ const app = configureApp(
 stopGracefully(app, config.shutdownGraceMs);
 await listenOrExit(app, 'PORT', config.port, config.host);
 
-const everywhere = config.host === '0.0.0.0' || config.host === '::';
-const base = `http://${everywhere ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-console.log(
-  everywhere
-    ? `Listening   on every interface, port ${config.port} (HOST=${config.host})`
-    : `Listening   on ${config.host} only, port ${config.port} (set HOST=0.0.0.0 to listen on every interface)`,
-);
+const base = baseUrl(config.host, config.port);
+console.log(listeningLine(config.host, config.port));
 console.log(`API         ${base}/client/  (also under ${base}/api/ver1.0/)`);
 console.log(`Swagger UI  ${base}/docs  (OpenAPI JSON ${base}/docs-json)`);
 console.log(`Health      ${base}/health/live  ${base}/health/ready`);

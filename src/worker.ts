@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppLogger } from './logging/app-logger.js';
-import { loadConfigOrExit, stopGracefully } from './bootstrap.js';
+import { baseUrl, listeningLine, loadConfigOrExit, stopGracefully } from './bootstrap.js';
 import { WorkerHttpServer } from './delivery-worker/worker-http.server.js';
 import { WorkerModule } from './worker.module.js';
 
@@ -10,6 +10,11 @@ const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(conf
 app.useLogger(app.get(AppLogger));
 stopGracefully(app, config.shutdownGraceMs);
 const port = app.get(WorkerHttpServer).port;
+// The API's banner, for the worker's health and metrics port (on HOST, as the API's).
+if (port !== undefined) {
+  const base = baseUrl(config.host, port);
+  console.log(listeningLine(config.host, port));
+  console.log(`Health      ${base}/health/live  ${base}/health/ready`);
+  console.log(`Metrics     ${base}/metrics  (user admin, password: the admin token)`);
+}
 console.log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);
-if (port !== undefined)
-  console.log(`Health      http://localhost:${port}/health/live  /health/ready  /metrics (user admin, the admin token)`);

@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { loopbackName } from './support/loopback-name.js';
 import { Receiver, type ReceivedRequest } from './support/receiver.js';
+import { CONNECTION_FAILED } from '../src/webhook-sender/webhook-sender.service.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 /** POST …/event/{event_id}/test: a signed sample sent at once, answered with what the receiver said, logged nowhere. */
@@ -74,14 +75,21 @@ describe('test events', () => {
     expect(await rows(agent.clientId)).toEqual({ changes: 0, deliveries: 0 });
   });
 
-  it('answers with the connection error when nobody listens at the URL', async () => {
+  it('answers connection_failed, naming neither address nor port, when nobody listens at the URL', async () => {
     const port = receiver.port;
     await receiver.stop();
     const agent = await agentWithEvents(t, { extension_name: 'down@ringme.ru' }, [
       { url: `http://127.0.0.1:${port}/gone`, event_type: 'agent-login', method: 'GET' },
     ]);
     const response = await t.http().post(`${agent.base}/event/${agent.eventIds[0]}/test`).set(admin).expect(200);
-    expect(response.body).toMatchObject({ status_code: null, response_snippet: null, error: expect.stringMatching(/^ECONNREFUSED/) });
+    expect(response.body).toMatchObject({
+      status_code: null,
+      response_snippet: null,
+      error: expect.stringMatching(/^connection_failed: /),
+    });
+    expect(response.body.error).toBe(CONNECTION_FAILED);
+    expect(response.body.error).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
+    expect(response.body.error).not.toContain(String(port));
     receiver = await new Receiver().start();
   });
 
@@ -104,8 +112,7 @@ describe('test events', () => {
         .expect(400);
       expect(response.body).toEqual({
         message:
-          'url is not allowed: target address 127.0.0.1 is not allowed ' +
-          '(loopback, private, link-local and reserved addresses are refused unless listed in WEBHOOK_ALLOWED_CIDRS)',
+          'url is not allowed: the target is a private or loopback address (or another non-public one), not in WEBHOOK_ALLOWED_CIDRS',
         status: 'target_not_allowed',
       });
     } finally {
@@ -122,6 +129,7 @@ describe('test events', () => {
       const response = await strict.http().post(`${agent.base}/event/${agent.eventIds[0]}/test`).set(admin).expect(200);
       expect(response.body).toMatchObject({ status_code: null, error: expect.stringMatching(/^target_not_allowed: /) });
       expect(response.body.error).toContain('WEBHOOK_ALLOWED_CIDRS');
+      expect(response.body.error).not.toMatch(/127\.|::1/);
       expect(receiver.requests).toHaveLength(0);
     } finally {
       await strict.close();

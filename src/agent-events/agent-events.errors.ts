@@ -14,8 +14,7 @@ export const EVENT_NOT_FOUND = errorExample(404, 'event_not_found', 'Agent 136 h
 const TARGET_NOT_ALLOWED = errorExample(
   400,
   'target_not_allowed',
-  'url is not allowed: target address 10.0.0.1 is not allowed ' +
-    '(loopback, private, link-local and reserved addresses are refused unless listed in WEBHOOK_ALLOWED_CIDRS)',
+  'url is not allowed: the target is a private or loopback address (or another non-public one), not in WEBHOOK_ALLOWED_CIDRS',
 );
 const BAD_METHOD = errorExample(400, 'validation_failed', 'method must be one of: GET, POST', 'method');
 

@@ -1,10 +1,11 @@
-import { Body, Controller, Header, Headers, HttpCode, Post, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Header, Headers, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
 import { NoFilesInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { TOKEN_ERRORS } from './auth.errors.js';
 import { Public } from '../common/access.decorator.js';
-import { ClientTokensService } from './client-tokens.service.js';
+import { ClientTokensService, TokenRequestsThrottled } from './client-tokens.service.js';
 import { TokenRequestDto, TokenResponseDto } from './dto/token.dto.js';
 import { readTokenRequest } from './token-request.js';
 
@@ -22,13 +23,27 @@ export class OAuthController {
   @UseInterceptors(NoFilesInterceptor({ limits: { fields: 16, fieldSize: 1024, parts: 16 } }))
   @ApiOperation({
     summary: 'An access token for an application (OAuth2 client credentials)',
-    description: 'Credentials in the body or in HTTP Basic. Also answers under /api/ver1.0.',
+    description:
+      'Credentials in the body or in HTTP Basic. Also answers under /api/ver1.0. Failed requests are counted per client_id ' +
+      'and per source address (TOKEN_FAILURES_PER_APPLICATION, TOKEN_FAILURES_PER_ADDRESS in 15 minutes); past either, ' +
+      '429 `rate_limit_exceeded` with `Retry-After` until the window ends.',
   })
   @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
   @ApiBody({ type: TokenRequestDto })
   @ApiOkResponse({ type: TokenResponseDto })
   @ApiErrors(...TOKEN_ERRORS)
-  issue(@Body() body: unknown, @Headers('authorization') authorization?: string): Promise<TokenResponseDto> {
-    return this.tokens.issue(readTokenRequest(body, authorization));
+  async issue(
+    @Body() body: unknown,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+    @Headers('authorization') authorization?: string,
+  ): Promise<TokenResponseDto> {
+    try {
+      // The peer's own address: no proxy's X-Forwarded-For is trusted, so a client cannot pick what it is counted as.
+      return await this.tokens.issue(readTokenRequest(body, authorization), request.socket.remoteAddress);
+    } catch (error) {
+      if (error instanceof TokenRequestsThrottled) response.setHeader('Retry-After', error.retryAfterSeconds);
+      throw error;
+    }
   }
 }

@@ -38,6 +38,9 @@ describe('loadConfig', () => {
     [{ WEBHOOK_BREAKER_ERROR_PERCENT: '101' }, 'WEBHOOK_BREAKER_ERROR_PERCENT'],
     [{ WEBHOOK_BREAKER_WINDOW_MS: '15000' }, 'WEBHOOK_BREAKER_WINDOW_MS'], // shorter than two 10 s timeouts
     [{ RETENTION_SUCCEEDED_DAYS: '0' }, 'RETENTION_SUCCEEDED_DAYS'],
+    [{ BULL_BOARD_READ_ONLY: 'yes' }, 'BULL_BOARD_READ_ONLY'],
+    [{ TOKEN_FAILURES_PER_APPLICATION: '0' }, 'TOKEN_FAILURES_PER_APPLICATION'],
+    [{ TOKEN_FAILURES_PER_ADDRESS: 'many' }, 'TOKEN_FAILURES_PER_ADDRESS'],
   ])('refuses %j with a sentence naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable} `));
@@ -54,6 +57,29 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...secret }).host).toBe('0.0.0.0');
     expect(loadConfig({ NODE_ENV: 'production', HOST: '10.1.2.3', ...secret }).host).toBe('10.1.2.3');
     expect(() => loadConfig({ HOST: 'two words' })).toThrow(/^HOST /);
+  });
+
+  it('makes Bull Board read-only in production unless BULL_BOARD_READ_ONLY says otherwise, and writable elsewhere', () => {
+    const production = {
+      NODE_ENV: 'production',
+      ADMIN_TOKEN: 'a-secret-admin-token-1',
+      PBX_TOKEN: 'a-secret-pbx-token-12',
+      TOKEN_SIGNING_KEY: 'a-real-secret-signing-key-of-32-chars-or-more',
+    };
+    expect(loadConfig(production).bullBoardReadOnly).toBe(true);
+    expect(loadConfig({ ...production, BULL_BOARD_READ_ONLY: 'false' }).bullBoardReadOnly).toBe(false);
+    expect(loadConfig({}).bullBoardReadOnly).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test' }).bullBoardReadOnly).toBe(false);
+    expect(loadConfig({ BULL_BOARD_READ_ONLY: 'true' }).bullBoardReadOnly).toBe(true);
+  });
+
+  it('throttles failed token requests: 20 per application id and 100 per source address in 15 minutes, unless told', () => {
+    expect(loadConfig({}).tokenFailures).toEqual({ perApplication: 20, perAddress: 100, windowSeconds: 900 });
+    expect(loadConfig({ TOKEN_FAILURES_PER_APPLICATION: '5', TOKEN_FAILURES_PER_ADDRESS: '50' }).tokenFailures).toEqual({
+      perApplication: 5,
+      perAddress: 50,
+      windowSeconds: 900,
+    });
   });
 
   it('logs at info, as JSON, unless asked otherwise; tests log only warnings and errors', () => {

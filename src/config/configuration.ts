@@ -15,6 +15,11 @@ export interface AppConfig {
   tokenTtlSeconds: number;
   /** Requests a client's tokens may make per hour, unless the client's own limit says otherwise. */
   rateLimitPerHour: number;
+  /**
+   * Failed token requests (POST /oauth/token with an unknown id or a wrong secret) allowed per application id and per
+   * source address in a window of `windowSeconds`; past either: 429 until the window ends.
+   */
+  tokenFailures: { perApplication: number; perAddress: number; windowSeconds: number };
   defaultAgentEventLimit: number;
   queuePrefix: string;
   runMigrations: boolean;
@@ -39,8 +44,10 @@ export interface AppConfig {
   reconcileIntervalMs: number;
   workerLockMs: number;
   shutdownGraceMs: number;
-  /** The worker's own HTTP port for /health/live, /health/ready and /metrics. */
+  /** The worker's own HTTP port for /health/live, /health/ready and /metrics (on `host`, like the API). */
   workerHealthPort: number;
+  /** Bull Board shows the queue but changes nothing (BULL_BOARD_READ_ONLY): the default when NODE_ENV=production. */
+  bullBoardReadOnly: boolean;
   log: {
     level: LogLevel;
     /** Coloured lines for a person at a terminal; JSON lines otherwise. */
@@ -156,6 +163,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tokenSigningKey: token(env, 'TOKEN_SIGNING_KEY', EXAMPLE_TOKENS[2], production, 32),
     tokenTtlSeconds: int(env, 'TOKEN_TTL_SECONDS', 3600, 1, 7 * 24 * 3600),
     rateLimitPerHour: int(env, 'RATE_LIMIT_PER_HOUR', 3600, 1, 100_000_000),
+    tokenFailures: {
+      perApplication: int(env, 'TOKEN_FAILURES_PER_APPLICATION', 20, 1, 100_000_000),
+      perAddress: int(env, 'TOKEN_FAILURES_PER_ADDRESS', 100, 1, 100_000_000),
+      windowSeconds: 900,
+    },
     defaultAgentEventLimit: int(env, 'DEFAULT_AGENT_EVENT_LIMIT', 20, 0, 1_000_000),
     queuePrefix,
     runMigrations: env.RUN_MIGRATIONS === 'true',
@@ -186,6 +198,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerLockMs: int(env, 'WORKER_LOCK_MS', 30_000, 500),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0),
     workerHealthPort: int(env, 'WORKER_HEALTH_PORT', 3001, 0, 65535),
+    bullBoardReadOnly: flag(env, 'BULL_BOARD_READ_ONLY', production),
     log: {
       // Tests keep quiet unless asked: only warnings and errors.
       level: oneOf(env, 'LOG_LEVEL', nodeEnv === 'test' ? 'warn' : 'info', LOG_LEVELS),

@@ -1,14 +1,63 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { BullBoardModule, type BullBoardModuleOptions } from '@bull-board/nestjs';
-import { Module } from '@nestjs/common';
+import { BullBoardModule, InjectBullBoard, type BullBoardModuleOptions } from '@bull-board/nestjs';
+import { getQueueToken } from '@nestjs/bullmq';
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import type { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE } from './queue.constants.js';
 
 /** Basic auth for Bull Board: user `admin`, password the admin token. */
 export const boardAuth = (adminToken: string) => adminBasicAuth(adminToken, 'Bull Board');
+
+const SAFE_METHODS = ['GET', 'HEAD'];
+
+/**
+ * Whether a request comes from a page of the board's own origin: `Sec-Fetch-Site: same-origin` when the browser sends
+ * it (every current one does), else an `Origin` whose host is the one the request was sent to. A request with neither
+ * cannot show where it comes from and is not taken for same-origin.
+ */
+export function sameOrigin(request: IncomingMessage): boolean {
+  const fetchSite = request.headers['sec-fetch-site'];
+  if (fetchSite !== undefined) return fetchSite === 'same-origin';
+  const origin = request.headers.origin;
+  if (!origin || !request.headers.host) return false;
+  try {
+    return new URL(origin).host === request.headers.host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+function refuse(response: ServerResponse, message: string): void {
+  response.statusCode = 403;
+  response.setHeader('Content-Type', 'application/json; charset=utf-8');
+  response.end(JSON.stringify({ message, status: 'access_denied' }));
+}
+
+/**
+ * Bull Board's guard: basic auth (user `admin`, the admin token) for every route; a route that changes something
+ * (anything but GET and HEAD) also needs a same-origin request, since a browser sends cached basic credentials with a
+ * cross-site form or `text/plain` POST too; and none at all when BULL_BOARD_READ_ONLY is set.
+ */
+export function boardGuard(config: Pick<AppConfig, 'adminToken' | 'bullBoardReadOnly'>) {
+  const auth = boardAuth(config.adminToken);
+  return (request: IncomingMessage, response: ServerResponse, next: () => void) =>
+    auth(request, response, () => {
+      if (SAFE_METHODS.includes(request.method ?? '')) return next();
+      if (config.bullBoardReadOnly) {
+        return refuse(response, 'Bull Board is read-only here (BULL_BOARD_READ_ONLY=true): it changes no job or queue.');
+      }
+      if (!sameOrigin(request)) {
+        return refuse(response, 'Bull Board changes jobs and queues only for requests from its own pages (same origin).');
+      }
+      next();
+    });
+}
 
 /** Bull Board's page asks Google for its fonts; ours makes no request to an outside host (it falls back to system fonts). */
 const OUTSIDE_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>\s*/g;
@@ -42,11 +91,22 @@ export class LocalBoardAdapter extends ExpressAdapter {
         route: '/admin/queues',
         // @bull-board/express pins an older @bull-board/api patch release: same shape, separate type declarations.
         adapter: LocalBoardAdapter as unknown as BullBoardModuleOptions['adapter'],
-        middleware: boardAuth(config.adminToken),
+        middleware: boardGuard(config),
         boardOptions: { uiConfig: { boardTitle: 'agent-events' } },
       }),
     }),
-    BullBoardModule.forFeature({ name: WEBHOOK_QUEUE, adapter: BullMQAdapter, options: { readOnlyMode: false } }),
   ],
 })
-export class QueueBoardModule {}
+export class QueueBoardModule implements OnModuleInit {
+  constructor(
+    @InjectBullBoard() private readonly board: { addQueue(adapter: BullMQAdapter): void },
+    private readonly moduleRef: ModuleRef,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The delivery queue, read-only when BULL_BOARD_READ_ONLY says so (BullBoardModule.forFeature takes fixed options). */
+  onModuleInit(): void {
+    const queue = this.moduleRef.get<Queue>(getQueueToken(WEBHOOK_QUEUE), { strict: false });
+    this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.config.bullBoardReadOnly }));
+  }
+}

@@ -23,7 +23,7 @@ function send(response: ServerResponse, status: number, body: unknown, contentTy
 }
 
 /**
- * The worker has no API, only this small HTTP server on WORKER_HEALTH_PORT: `/health/live`, `/health/ready`
+ * The worker has no API, only this small HTTP server on WORKER_HEALTH_PORT, on the HOST address as the API's port: `/health/live`, `/health/ready`
  * (MySQL and Redis answer and the queue is being consumed) and `/metrics` (basic auth: user admin, the admin
  * token). It also pauses the queue consumer while MySQL does not answer, so jobs wait in Redis instead of
  * failing one after another, and resumes it when MySQL is back.
@@ -63,11 +63,12 @@ export class WorkerHttpServer implements OnApplicationBootstrap, BeforeApplicati
       server.once('error', (error: Error) => {
         // The worker keeps delivering; an orchestrator probing this port will notice and say so.
         this.logger.error(
-          `WORKER_HEALTH_PORT ${this.config.workerHealthPort} cannot be used (${error.message}): no health or metrics here`,
+          `WORKER_HEALTH_PORT ${this.config.workerHealthPort} on ${this.config.host} cannot be used (${error.message}): no health or metrics here`,
         );
         resolve();
       });
-      server.listen(this.config.workerHealthPort, '0.0.0.0', () => {
+      // On HOST, as the API: 127.0.0.1 unless set, every interface in production.
+      server.listen(this.config.workerHealthPort, this.config.host, () => {
         this.server = server;
         resolve();
       });

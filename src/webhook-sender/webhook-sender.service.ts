@@ -1,5 +1,5 @@
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
@@ -25,15 +25,25 @@ export interface OutgoingWebhook {
 
 export interface SendResult {
   statusCode: number | null;
+  /**
+   * What a tenant may read about a failure (the delivery log, the test event, the job in Bull Board): one of
+   * `target_not_allowed: …`, `connection_failed: …` or `timeout: …`, never an address, a port or a system error;
+   * the detail goes to the operator's log. Or a redirect not followed.
+   */
   error: string | null;
   retryAfter: string | undefined;
   responseSnippet: string | null;
   durationMs: number;
 }
 
+/** A connection that failed, whatever the cause: refused, reset, unreachable, a name that did not resolve, TLS. */
+export const CONNECTION_FAILED =
+  'connection_failed: no answer could be read from the receiver (the connection was refused, reset or could not be made, or its host name did not resolve)';
+
 /** Sends one webhook request and reports what happened; never throws for a receiver's failure. */
 @Injectable()
 export class WebhookSenderService implements OnApplicationShutdown {
+  private readonly logger = new Logger('WebhookSender');
   // Keep-alive to receivers; `lookup` checks the address actually connected to (no DNS rebinding).
   // axios sets TCP keep-alive on a request's socket with a 60 s delay, and an agent sets its own delay (1 s unless
   // told) when the socket comes back to it: alternating, they cost 8 setsockopt system calls per request. With the
@@ -64,7 +74,15 @@ export class WebhookSenderService implements OnApplicationShutdown {
       durationMs: Math.round(performance.now() - started),
     });
     const verdict = this.targets.policy.checkUrl(request.url);
-    if (!verdict.ok) return failed(`target_not_allowed: ${verdict.reason}`);
+    if (!verdict.ok) {
+      this.logger.warn({
+        msg: 'webhook target refused',
+        webhookId: webhook.id,
+        host: hostOf(request.url),
+        refused: verdict.refused ?? verdict.reason,
+      });
+      return failed(`target_not_allowed: ${verdict.reason}`);
+    }
     // The whole attempt (connect, answer, body) has one deadline. Its timer is cleared when the attempt ends:
     // `AbortSignal.timeout` would keep a timer and its signal alive for the full timeout after every request.
     const deadline = new AbortController();
@@ -106,7 +124,15 @@ export class WebhookSenderService implements OnApplicationShutdown {
         durationMs: Math.round(performance.now() - started),
       };
     } catch (error) {
-      return failed(describeError(error, this.config.webhook.timeoutMs));
+      const { tenant, detail, refused } = describeError(error, this.config.webhook.timeoutMs, this.targets.policy.refusal);
+      // The operator's log keeps what the tenant is not told: the system error, the address and port.
+      this.logger[refused ? 'warn' : 'log']({
+        msg: 'webhook request failed',
+        webhookId: webhook.id,
+        host: hostOf(request.url),
+        error: detail,
+      });
+      return failed(tenant);
     } finally {
       clearTimeout(timer);
     }
@@ -118,12 +144,32 @@ export class WebhookSenderService implements OnApplicationShutdown {
   }
 }
 
-function describeError(error: unknown, timeoutMs: number): string {
-  const { code, message, cause } = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const causeCode = cause?.code ?? code;
-  if (causeCode === 'TARGET_NOT_ALLOWED') return `target_not_allowed: ${cause?.message ?? message}`;
-  if (code === 'ECONNABORTED' || code === 'ERR_CANCELED' || causeCode === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
-    return `timeout: no complete answer within ${timeoutMs} ms`;
+/** The host and port of a URL (never its path or query: they may carry a receiver's key), for the operator's log. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '?';
   }
-  return `${causeCode ?? 'error'}: ${message ?? String(error)}`.slice(0, 500);
+}
+
+/**
+ * A failed request in two words: `tenant`, what the tenant may read (the class of failure, the same text for every
+ * cause within it: whether a port is closed or a name unknown must not show), and `detail`, for the operator's log.
+ */
+function describeError(error: unknown, timeoutMs: number, refusal: string): { tenant: string; detail: string; refused: boolean } {
+  const { code, message, cause } = error as {
+    code?: string;
+    message?: string;
+    cause?: { code?: string; message?: string; address?: string };
+  };
+  const causeCode = cause?.code ?? code;
+  const detail = `${causeCode ?? 'error'}: ${cause?.message ?? message ?? String(error)}`.slice(0, 500);
+  if (causeCode === 'TARGET_NOT_ALLOWED') {
+    return { tenant: `target_not_allowed: ${refusal}`, detail: `${detail} (address ${cause?.address ?? '?'})`, refused: true };
+  }
+  if (code === 'ECONNABORTED' || code === 'ERR_CANCELED' || causeCode === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
+    return { tenant: `timeout: no complete answer within ${timeoutMs} ms`, detail, refused: false };
+  }
+  return { tenant: CONNECTION_FAILED, detail, refused: false };
 }

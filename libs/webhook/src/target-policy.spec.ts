@@ -4,6 +4,8 @@ import type { LookupAddress } from 'node:dns';
 import { TargetNotAllowedError } from './target-not-allowed-error.js';
 import { TargetPolicy, type AllAddressesResolver } from './target-policy.js';
 
+const REASON = 'the target is a private or loopback address (or another non-public one)';
+
 type LookupResult = { err: NodeJS.ErrnoException | null; address: string | LookupAddress[]; family?: number };
 
 function lookupWith(policy: TargetPolicy, host: string, options: Parameters<TargetPolicy['lookup']>[1]) {
@@ -110,8 +112,17 @@ describe('TargetPolicy.checkUrl', () => {
     ['http://localhost:3000/', 'localhost'],
     ['http://LOCALHOST./', 'localhost.'],
     ['http://api.localhost/', 'api.localhost'],
-  ])('refuses %s', (url, shown) => {
-    expect(policy.checkUrl(url)).toEqual({ ok: false, reason: `target address ${shown} is not allowed` });
+  ])('refuses %s, saying why in general terms and naming the address (%s) only for the log', (url, refused) => {
+    expect(policy.checkUrl(url)).toEqual({ ok: false, reason: REASON, refused });
+  });
+
+  it('ends every refusal with its hint, and names no address in it', () => {
+    const hinted = new TargetPolicy([], undefined, 'not in WEBHOOK_ALLOWED_CIDRS');
+    for (const url of ['http://127.0.0.9/', 'http://[fd00::1]/', 'http://localhost/', 'http://10.1.2.3:8080/']) {
+      const verdict = hinted.checkUrl(url);
+      expect(verdict).toMatchObject({ ok: false, reason: `${REASON}, not in WEBHOOK_ALLOWED_CIDRS` });
+    }
+    expect(hinted.refusal).toBe(`${REASON}, not in WEBHOOK_ALLOWED_CIDRS`);
   });
 
   it('refuses invalid URLs and non-HTTP schemes', () => {
@@ -156,7 +167,7 @@ describe('TargetPolicy.lookup', () => {
     for (const options of [{}, { all: true }]) {
       const { err } = await lookupWith(policy, 'rebind.example', options);
       expect(err).toBeInstanceOf(TargetNotAllowedError);
-      expect(err).toMatchObject({ code: 'TARGET_NOT_ALLOWED', message: 'target address 10.0.0.7 is not allowed' });
+      expect(err).toMatchObject({ code: 'TARGET_NOT_ALLOWED', address: '10.0.0.7', message: `target not allowed: ${REASON}` });
     }
   });
 
@@ -233,7 +244,8 @@ describe('TargetPolicy.lookup', () => {
     it('refuses a hostname resolving to loopback without allowed CIDRs', async () => {
       await expect(get(new TargetPolicy(), 'localhost')).rejects.toMatchObject({
         code: 'TARGET_NOT_ALLOWED',
-        message: 'target address 127.0.0.1 is not allowed',
+        address: '127.0.0.1',
+        message: `target not allowed: ${REASON}`,
       });
     });
 

@@ -2,11 +2,12 @@ import dns from 'node:dns';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { TargetNotAllowedError } from './target-not-allowed-error.js';
+import { refusal, TargetNotAllowedError } from './target-not-allowed-error.js';
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
-export type UrlCheckResult = { ok: true } | { ok: false; reason: string };
+/** A refusal's `reason` is for whoever configured the target: it names no address (`refused` does, for the operator's log). */
+export type UrlCheckResult = { ok: true } | { ok: false; reason: string; refused?: string };
 
 /** The `dns.lookup` form the policy needs; injectable for tests. */
 export type AllAddressesResolver = (
@@ -31,13 +32,19 @@ const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3');
  */
 export class TargetPolicy {
   private readonly allowed: [Address, number][];
+  /** What every refusal says: why in general terms, and the hint; the same whatever the address. */
+  readonly refusal: string;
 
-  /** `hint` is appended to every refusal, to tell the reader how to allow an address (e.g. the setting to change). */
+  /**
+   * `hint` is appended to every refusal, to tell the reader how to allow an address (e.g. the setting to change).
+   * Refusals name no address: they say why in general terms, so that a tenant cannot map internal names to addresses.
+   */
   constructor(
     allowedCidrs: string[] = [],
     private readonly resolve: AllAddressesResolver = dns.lookup,
     private readonly hint = '',
   ) {
+    this.refusal = refusal(hint);
     this.allowed = allowedCidrs.map((entry) => {
       try {
         return ipaddr.parseCIDR(entry.trim());
@@ -88,7 +95,7 @@ export class TargetPolicy {
     if (name === 'localhost' || name.endsWith('.localhost')) {
       // RFC 6761: these names are loopback whatever DNS says.
       const loopbackAllowed = this.isAllowedAddress('127.0.0.1') || this.isAllowedAddress('::1');
-      return loopbackAllowed ? { ok: true } : { ok: false, reason: this.refusal(host) };
+      return loopbackAllowed ? { ok: true } : { ok: false, reason: this.refusal, refused: host };
     }
     return { ok: true };
   }
@@ -126,11 +133,7 @@ export class TargetPolicy {
   }) as LookupFunction;
 
   private verdict(ip: string): UrlCheckResult {
-    return this.isAllowedAddress(ip) ? { ok: true } : { ok: false, reason: this.refusal(ip) };
-  }
-
-  private refusal(address: string): string {
-    return `target address ${address} is not allowed${this.hint ? ` (${this.hint})` : ''}`;
+    return this.isAllowedAddress(ip) ? { ok: true } : { ok: false, reason: this.refusal, refused: ip };
   }
 }
 

@@ -15,7 +15,9 @@ export class TestEventResultDto {
     type: 'string',
     nullable: true,
     example: null,
-    description: 'Why no answer came (timeout, connection refused, `target_not_allowed: …`), or a redirect not followed; null otherwise.',
+    description:
+      'Why no answer came: `timeout: …`, `connection_failed: …` (refused, reset, unreachable or a name that did not resolve, ' +
+      'all alike) or `target_not_allowed: …` (never the address); or a redirect not followed; null otherwise.',
   })
   error!: string | null;
 }
