@@ -9,7 +9,7 @@ import { pool, transaction } from './db.mjs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { newMessageId } from '../../dist/src/common/message-id.js';
-import { deliveryJobName } from '../../dist/src/delivery-queue/delivery-job.js';
+import { deliveryJob } from '../../dist/src/delivery-queue/delivery-job.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from '../../dist/src/delivery-queue/queue.constants.js';
 
 const { REDIS_URL, QUEUE_PREFIX, ADMIN_TOKEN } = process.env;
@@ -60,7 +60,7 @@ function changeStatus(clientId, type, agentId, status) {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [id, clientId, agent.id, subscription.id, insertId, subscription.url, subscription.method, changedAt, changedAt],
       );
-      const name = deliveryJobName({ clientId, agentType: type, agentId: agent.id, eventType, url: subscription.url });
+      const { name } = deliveryJob('', { clientId, agentType: type, agentId: agent.id, eventType, url: subscription.url });
       jobs.push({ id, name });
     }
     return { agent, jobs };
