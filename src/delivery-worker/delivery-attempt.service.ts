@@ -27,6 +27,8 @@ interface AttemptRecord {
 /** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
 const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
 const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
+/** The outcomes after which a delivery is not pending any more: the one after it may go. */
+const THROUGH = new Set<AttemptOutcome['kind']>(['succeeded', 'dead', 'superseded', 'skipped']);
 const SHOWN_HOLD_MS = 1000;
 
 /** One attempt of one delivery: send it, record the attempt, and decide what comes next. MySQL holds the count. */
@@ -49,14 +51,40 @@ export class DeliveryAttemptService {
   private readonly records = new MicroBatcher<AttemptRecord, AttemptOutcome>((records) => this.record(records), RECORD_BATCHING);
   private readonly holds = new MicroBatcher<HoldToRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
 
+  /** The deliveries this process is sending now, each with the outcome its attempt will have. */
+  private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
+
   async attempt(deliveryId: string): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
+    const olderSending = delivery.older_id === null ? undefined : this.sending.get(delivery.older_id);
+    // The one before it is being sent by this process: wait for that attempt here, rather than go back to the queue
+    // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.
+    if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery);
     if (delivery.older_id !== null || Number(delivery.newer_sent) === 1) {
       const held = await this.keepOrder(delivery);
       if (held) return held;
     }
+    return this.sendInTurn(delivery);
+  }
 
+  /** Sends, known to this process as sending until the attempt's outcome is recorded (see `attempt`). */
+  private async sendInTurn(delivery: DeliveryToSend): Promise<AttemptOutcome> {
+    let settle!: (kind: AttemptOutcome['kind']) => void;
+    this.sending.set(delivery.id, new Promise((resolve) => (settle = resolve)));
+    try {
+      const outcome = await this.send(delivery);
+      settle(outcome.kind);
+      return outcome;
+    } catch (error) {
+      settle('retry');
+      throw error;
+    } finally {
+      this.sending.delete(delivery.id);
+    }
+  }
+
+  private async send(delivery: DeliveryToSend): Promise<AttemptOutcome> {
     let startedAt = new Date();
     const admission = await this.isolation.run(
       hostOf(delivery.url),

@@ -95,7 +95,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
       throw new DelayedError(outcome.reason);
     }
     // Through, one way or another: whatever waited for it looks again now.
-    if (outcome.kind !== 'retry') await this.wakeWaiting(job.data.deliveryId);
+    if (outcome.kind !== 'retry') void this.wakeWaiting(job.data.deliveryId);
     if (outcome.kind === 'retry') {
       throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
     }
