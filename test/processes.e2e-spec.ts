@@ -156,7 +156,8 @@ describe('the service as processes', () => {
     receiver.reply({ status: 200, delayMs: 60_000 });
     const doomed = start('worker');
     const { clientId } = await loggedInAgent();
-    const [first] = await receiver.waitFor(1);
+    // Bounded generously: on a machine busy with other suites a worker process can take most of 15 s to boot.
+    const [first] = await receiver.waitFor(1, 60_000);
     doomed.child.kill('SIGKILL');
     await doomed.exited;
     const replacement = start('worker');
