@@ -14,7 +14,7 @@ import { createApplication, type AppCredentials } from './support/client-fixture
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { loopbackName } from './support/loopback-name.js';
 import { freePort } from './support/processes.js';
-import type { RawResponse } from './support/raw-http.js';
+import { probe, type RawResponse } from './support/raw-http.js';
 import { tokenRequest, unknownId } from './support/token-requests.js';
 import { eventually } from './support/receiver.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
@@ -67,18 +67,6 @@ describe('hostile input: POST /oauth/token throttling', () => {
     expectThrottled(await tokenRequest(server, app.client_id, app.client_secret));
   });
 });
-
-/** What a plain GET to a URL gives: the status, or the connection error's code. */
-function probe(url: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    http
-      .get(url, { agent: false }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      })
-      .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-  });
-}
 
 /**
  * Findings 2 and 3: a tenant's test event and delivery log say what failed in one of a few classes, never with an
@@ -189,7 +177,12 @@ describe('hostile input: what a tenant learns about the network', () => {
       const response = await t.http().get(`/client/${agent.clientId}/delivery/${id}`).set(admin).expect(200);
       return response.body.state === 'dead' ? response.body : undefined;
     });
-    const job = await t.app.get<Queue>(getQueueToken(WEBHOOK_QUEUE)).getJob(id);
+    // The row is written before the worker hands the job back to BullMQ: wait for the job to be failed too.
+    const queue = t.app.get<Queue>(getQueueToken(WEBHOOK_QUEUE));
+    const job = await eventually(async () => {
+      const found = await queue.getJob(id);
+      return found && (await found.isFailed()) ? found : undefined;
+    });
     // Everything but the URL the tenant gave.
     const seen = JSON.stringify({
       ...delivery,

@@ -5,6 +5,7 @@ import mysql from 'mysql2/promise';
 import request from 'supertest';
 import { freePort, prepareCompiledService, runService, type ServiceProcess } from './support/processes.js';
 import { ADMIN_TOKEN, deleteQueueKeys, suiteResources } from './support/test-app.js';
+import { probe } from './support/raw-http.js';
 
 const EVIL = 'https://evil.example';
 const basic = `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`;
@@ -19,18 +20,6 @@ function rawPost(base: string, path: string, headers: Record<string, string>): P
     });
     outgoing.on('error', reject);
     outgoing.end('{}');
-  });
-}
-
-/** What a GET gives: the status, or the connection error's code. */
-function probe(url: string): Promise<number | string> {
-  return new Promise((resolve) => {
-    http
-      .get(url, { agent: false }, (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      })
-      .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
   });
 }
 

@@ -49,3 +49,15 @@ export async function rawRequest(server: http.Server, request: RawRequest): Prom
     outgoing.end(body);
   });
 }
+
+/** What a plain GET to a URL gives: the status, or the connection error's code. */
+export function probe(url: string): Promise<number | string> {
+  return new Promise((resolve) => {
+    http
+      .get(url, { agent: false }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+      .on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
