@@ -24,6 +24,8 @@ interface StatusChangeRow {
   sequence: number;
   agent_name: string | null;
   changed_at: Date;
+  /** The change's place in its client's feed, in commit order. */
+  feed_position: number;
 }
 
 interface DeliveryRow {
@@ -99,6 +101,7 @@ describe('status change detection and the outbox', () => {
           sequence: 1,
           agent_name: name,
           changed_at: expect.any(Date),
+          feed_position: 1,
         },
       ]);
       expect(Math.abs(changes[0].changed_at.getTime() - startedAt)).toBeLessThan(5000);

@@ -11,6 +11,7 @@ import { RecordAttemptsProcedure1764350000000 } from './migrations/1764350000000
 import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-change-agents-set-based.js';
 import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-status-change-facts.js';
 import { DeliveryOrder1764410000000 } from './migrations/1764410000000-delivery-order.js';
+import { CatchUp1764420000000 } from './migrations/1764420000000-catch-up.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   ChangeAgentsSetBased1764360000000,
   StatusChangeFacts1764400000000,
   DeliveryOrder1764410000000,
+  CatchUp1764420000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -16,6 +16,7 @@
 -- - Delivery ids: id_base (`msg_` and the first 22 characters of a ULID) and four base-32 characters of the
 --   subscription's ordinal, so one change's deliveries sort in subscription order and ids stay ULID-shaped.
 -- - A delivery row holds facts (its status change and subscription); the payload is built from them when sent.
+-- - Each client's real changes take the next positions of its feed (status_change_feed), in commit order.
 -- - Two result sets: the found agents as they are after the batch (`position` is the change's 0-based place in
 --   the batch; a change whose agent was not found has no row), then the new deliveries with their change's
 --   position, in id order.
@@ -116,6 +117,28 @@ BEGIN
      WHERE id = v_agent;
   END LOOP;
   CLOSE updates;
+
+  IF v_first_change IS NOT NULL THEN
+    -- The feed: each client's changes numbered 1, 2, 3… in commit order. The client's counter row stays locked from
+    -- here to COMMIT, so a batch numbered after another commits after it: a reader never sees a position before a
+    -- smaller one is visible. Counters are locked in client id order; the batch's changes are those of its agents whose
+    -- sequence is now the change's (the agents are updated) and whose id is this batch's.
+    INSERT INTO status_change_feed (client_id, last_position)
+      SELECT s.client_id, COUNT(*)
+        FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (agent int unsigned PATH '$.agent')) AS b
+        STRAIGHT_JOIN agents a ON a.id = b.agent
+        JOIN status_changes s ON s.agent_id = a.id AND s.sequence = a.status_sequence AND s.id >= v_first_change
+       GROUP BY s.client_id ORDER BY s.client_id
+    ON DUPLICATE KEY UPDATE last_position = last_position + VALUES(last_position);
+    UPDATE status_changes s
+      JOIN (SELECT n.id, f.last_position - COUNT(*) OVER (PARTITION BY n.client_id)
+                         + ROW_NUMBER() OVER (PARTITION BY n.client_id ORDER BY n.id) AS feed_position
+              FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (agent int unsigned PATH '$.agent')) AS b
+              STRAIGHT_JOIN agents a ON a.id = b.agent
+              JOIN status_changes n ON n.agent_id = a.id AND n.sequence = a.status_sequence AND n.id >= v_first_change
+              JOIN status_change_feed f ON f.client_id = n.client_id) p ON p.id = s.id
+       SET s.feed_position = p.feed_position;
+  END IF;
 
   SELECT b.position - 1 AS position, d.id, d.url
     FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (position FOR ORDINALITY, id_base varchar(26) PATH '$.id_base')) AS b
