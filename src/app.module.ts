@@ -7,6 +7,7 @@ import { ClientsModule } from './clients/clients.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/configuration.js';
 import { DeliveryLogModule } from './delivery-log/delivery-log.module.js';
+import { DeliveryRecoveryModule } from './delivery-recovery/delivery-recovery.module.js';
 import { DeliveryWorkerModule } from './delivery-worker/delivery-worker.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         TelephonyModule,
         HealthModule,
         DeliveryLogModule,
+        DeliveryRecoveryModule,
         ...(options.withWorker ? [DeliveryWorkerModule] : []),
         ...(options.extraModules ?? []),
       ],

@@ -20,6 +20,8 @@ const NOT_FOR_CLIENTS = [
   'delete /client/{client_id}/app/{app_id}',
   'post /pbx/agent-command',
 ];
+/** A recovery's `since`: before every delivery of the suite. */
+const SINCE = '2020-01-01T00:00:00Z';
 const key = (route: Route) => `${route.method} ${route.path}`;
 
 /** A client's resources: an agent of each type, an agent event on each, deliveries, an application. */
@@ -29,6 +31,7 @@ interface Fixture {
   agents: Record<AgentType, number>;
   events: Record<AgentType, number>;
   deliveryId: string;
+  recoveryId: string;
   appId: string;
 }
 
@@ -50,7 +53,16 @@ describe('two clients side by side: each token reaches only its own client', () 
     };
     await t.http().put(`/client/${clientId}/agent/local/${agents.local}`).set(admin).send({ status: 'available' }).expect(200);
     const deliveries = await t.http().get(`/client/${clientId}/delivery/`).set(admin).expect(200);
-    return { clientId, auth, agents, events, deliveryId: deliveries.body.deliveries[0].id, appId: credentials.client_id };
+    const recovery = await t.http().post(`/client/${clientId}/delivery/recover`).set(admin).send({ since: SINCE }).expect(202);
+    return {
+      clientId,
+      auth,
+      agents,
+      events,
+      deliveryId: deliveries.body.deliveries[0].id,
+      recoveryId: recovery.body.id,
+      appId: credentials.client_id,
+    };
   }
 
   /** The path with its parameters taken from `owner`'s resources, and `clientId` in place of the client. */
@@ -62,6 +74,7 @@ describe('two clients side by side: each token reaches only its own client', () 
       .replace('{agent_id}', String(owner.agents[type]))
       .replace('{event_id}', String(owner.events[type]))
       .replace('{delivery_id}', owner.deliveryId)
+      .replace('{recovery_id}', owner.recoveryId)
       .replace('{app_id}', owner.appId);
   }
 
@@ -76,6 +89,7 @@ describe('two clients side by side: each token reaches only its own client', () 
       [`post /client/{client_id}/agent/${type}/{agent_id}/event`]: login('https://hooks.example.com/intruder'),
       [`put /client/{client_id}/agent/${type}/{agent_id}/event/{event_id}`]: { url: 'https://hooks.example.com/intruder' },
       'post /client/{client_id}/app': { name: 'intruder' },
+      'post /client/{client_id}/delivery/recover': { since: SINCE },
       'post /pbx/agent-command': { client_id: clientId, extension_name: '201', command: 'logout' },
     };
     return table[key(route)];
@@ -132,13 +146,15 @@ describe('two clients side by side: each token reaches only its own client', () 
 
   it("cannot reach client beta's agents, events or deliveries through its own client id either: 404, nothing changed", async () => {
     const before = await state();
-    const nested = routes.filter((route) => /\{(agent_id|delivery_id|app_id)\}/.test(route.path) && !NOT_FOR_CLIENTS.includes(key(route)));
+    const nested = routes.filter(
+      (route) => /\{(agent_id|delivery_id|recovery_id|app_id)\}/.test(route.path) && !NOT_FOR_CLIENTS.includes(key(route)),
+    );
     expect(nested.length).toBeGreaterThanOrEqual(16);
     for (const clientId of ['@me', 'alpha']) {
       for (const route of nested) {
         const response = await call(route, fill(route.path, b, clientId), a.auth, clientId);
         expect([key(route), response.status]).toEqual([key(route), 404]);
-        expect(response.body.status).toMatch(/^(agent|event|delivery)_not_found$/);
+        expect(response.body.status).toMatch(/^(agent|event|delivery|recovery)_not_found$/);
       }
     }
     expect(await state()).toEqual(before);

@@ -14,6 +14,7 @@ type Document = { paths: Record<string, Record<string, Operation>> };
 
 const METHODS = ['get', 'post', 'put', 'delete'] as const;
 const DELIVERY_ID = 'msg_01JDX3Q5N0W7S8T9V0X1Y2Z3A4';
+const RECOVERY_ID = 'rec_01JDX3Q5N0W7S8T9V0X1Y2Z3A4';
 const NAMES = { local: ['000*094@ringme.ru', '000*095@ringme.ru'], remote: ['+74951234567', '+74951234568'] };
 const NAME_FIELD = { local: 'extension_name', remote: 'agent_number' };
 const EVENT = { url: 'https://hooks.example.com/fordel/show.php', event_type: 'agent-login', method: 'GET' };
@@ -31,6 +32,10 @@ const INVALID_BODIES: Record<string, object> = {
   'grant_type is required: client_credentials.': {},
   'Only grant_type=client_credentials is supported.': { grant_type: 'password' },
   'Unknown client_id or wrong client_secret.': { grant_type: 'client_credentials', client_id: 'nobody', client_secret: 'wrong' },
+  'since must be an ISO 8601 date and time with its offset, e.g. 2026-11-25T04:00:00Z': { since: 'yesterday' },
+  'since must not be in the future': { since: '2999-01-01T00:00:00Z' },
+  'agent_event_id must be a positive integer': { since: '2026-01-01T00:00:00Z', agent_event_id: 0 },
+  'state must be one of: dead': { since: '2026-01-01T00:00:00Z', state: 'pending' },
 };
 
 /** What must exist for an error to be the answer: nothing, client 12, or client 12 with agents 136 and 137. */
@@ -39,6 +44,7 @@ const STATE_FOR: Record<string, State> = {
   client_not_found: 'none',
   agent_not_found: 'client',
   delivery_not_found: 'client',
+  recovery_not_found: 'client',
   client_exists: 'client',
   limit_exceeded: 'agents at the limit',
 };
@@ -114,6 +120,7 @@ describe('the OpenAPI document', () => {
             .replace('{event_id}', bad === 'event_id' ? 'x' : '150')
             .replace('{agent_type}', bad === 'agent_type' ? 'other' : 'local')
             .replace('{delivery_id}', DELIVERY_ID)
+            .replace('{recovery_id}', RECOVERY_ID)
             .replace('{app_id}', '3f9c2d7a1b6e4c0d8a5f7e21');
           const query = bad === 'page' ? '?page=0' : bad === 'state' ? '?state=lost' : '';
           let request = t.http()[method](url + query);
@@ -164,6 +171,7 @@ describe('the OpenAPI document', () => {
     if (path.includes('/event')) return EVENT;
     if (path.endsWith('/limit')) return { agent_event_limit: 20 };
     if (path.includes('/app')) return { name: 'CRM integration' };
+    if (path.includes('/delivery/recover')) return { since: '2026-01-01T00:00:00Z' };
     if (path.startsWith('/pbx')) return { client_id: '12', extension_name: NAMES.local[0], command: 'login' };
     if (path.includes('/agent/')) return { [NAME_FIELD[type]]: NAMES[type][method === 'post' ? 0 : 1] };
     return { id: '12', name: 'Ringme' };

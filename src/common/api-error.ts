@@ -11,7 +11,8 @@ export class ApiError extends HttpException {
   }
 
   static notFound(
-    code: 'client_not_found' | 'agent_not_found' | 'event_not_found' | 'delivery_not_found' | 'application_not_found',
+    code:
+      'client_not_found' | 'agent_not_found' | 'event_not_found' | 'delivery_not_found' | 'application_not_found' | 'recovery_not_found',
     message: string,
   ) {
     return new ApiError(HttpStatus.NOT_FOUND, code, message);

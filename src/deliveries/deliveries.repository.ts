@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AgentStatus, AgentType } from '../status/agent-state.js';
-import { retryDeadlocks } from '../database/transaction.js';
+import { retryDeadlocks, transaction } from '../database/transaction.js';
 import type { EventSource } from '../status/event-source.js';
 import type { StatusChangeFacts } from '../status/status-rules.js';
-import type { DeliveryState } from './delivery-state.js';
+import type { DeliveryState, RecoverableState } from './delivery-state.js';
 
 /** The facts of a delivery's status change, from which its payload is built (agentEventPayload). */
 interface ChangeFactsColumns {
@@ -97,6 +97,30 @@ export interface HoldToRecord {
   until: Date;
 }
 
+/** What a delivery's job is named after (deliveryJobOf). */
+export interface JobFactsRow {
+  id: string;
+  client_id: string;
+  agent_id: number;
+  url: string;
+  agent_type: AgentType;
+  agent_status: AgentStatus;
+}
+
+/** A bulk recovery as `delivery_recoveries` holds it. */
+export interface RecoveryRow {
+  id: string;
+  client_id: string;
+  since: Date;
+  agent_event_id: number | null;
+  state: RecoverableState;
+  matched: number;
+  queued: number;
+  created_at: Date;
+}
+
+export type RecoveryToStart = Omit<RecoveryRow, 'matched' | 'queued'>;
+
 export type LogFilter = { agentEventId: number } | { clientId: string; state?: DeliveryState };
 
 const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at';
@@ -105,6 +129,9 @@ const LOG_SELECT = `
   SELECT d.id, d.client_id, d.agent_event_id, d.url, d.method, d.state, d.attempts, d.last_status_code,
          d.last_error, d.held_reason, d.next_attempt_at, d.created_at, d.delivered_at, ${FACTS}
     FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id`;
+
+/** A recovery updates its deliveries this many ids per statement. */
+const RECOVERY_UPDATE_BATCH = 1000;
 
 const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
@@ -282,13 +309,13 @@ export class DeliveriesRepository {
   }
 
   /** What a delivery's job is named after: whose webhook it is. */
-  async jobFacts(ids: string[]) {
+  async jobFacts(ids: string[]): Promise<JobFactsRow[]> {
     return (await this.dataSource.query(
       `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
          FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
         WHERE d.id IN (${marks(ids.length)})`,
       ids,
-    )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: AgentType; agent_status: AgentStatus }[];
+    )) as JobFactsRow[];
   }
 
   /**
@@ -306,5 +333,72 @@ export class DeliveriesRepository {
     await manager.query('DELETE FROM delivery_attempts WHERE delivery_id IN (?)', [ids]);
     await manager.query('DELETE FROM deliveries WHERE id IN (?)', [ids]);
     return { deliveries: ids.length, statusChangeIds: [...new Set(rows.map((row) => row.status_change_id))] };
+  }
+  /**
+   * A bulk recovery, in one transaction. Of the client's deliveries in `state` created at or after `since` (of one
+   * agent event when given; of agent events that still exist), those that are the newest delivery of their agent to
+   * their URL — no delivery of the same agent and URL has a higher sequence, in any state — are sent again like a
+   * manual retry, naming the recovery; the older ones are left as they are. The recovery's row counts both. Returns it,
+   * and the ids of the deliveries sent again, in the order of their changes.
+   */
+  async startRecovery(recovery: RecoveryToStart): Promise<{ recovery: RecoveryRow; resent: string[] }> {
+    const { id, client_id: clientId, since, agent_event_id: agentEventId, state } = recovery;
+    const [ofEvent, eventParams] = agentEventId === null ? ['', []] : ['AND m.agent_event_id = ?', [agentEventId]];
+    return transaction(this.dataSource, async (manager) => {
+      // The newest per agent and URL over every delivery of the agents that have a matching one (idx_deliveries_agent_state).
+      const matching = (await manager.query(
+        `SELECT m.id, m.newest FROM (
+           SELECT d.id, d.client_id, d.agent_event_id, d.state, d.created_at, s.sequence,
+                  s.sequence = MAX(s.sequence) OVER (PARTITION BY d.agent_id, d.url) AS newest
+             FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+            WHERE d.agent_id IN (SELECT m.agent_id FROM deliveries m
+                                  WHERE m.client_id = ? AND m.state = ? AND m.created_at >= ? ${ofEvent})
+         ) m JOIN agent_events e ON e.id = m.agent_event_id
+         WHERE m.client_id = ? AND m.state = ? AND m.created_at >= ? ${ofEvent}`,
+        [clientId, state, since, ...eventParams, clientId, state, since, ...eventParams],
+      )) as { id: string; newest: number }[];
+      const newest = matching.filter((row) => Number(row.newest) === 1).map((row) => row.id);
+      let queued = 0;
+      for (let start = 0; start < newest.length; start += RECOVERY_UPDATE_BATCH) {
+        const result = (await manager.query(
+          `UPDATE deliveries SET state = 'pending', manual_retries = manual_retries + 1, attempts_before_retry = attempts,
+                  next_attempt_at = ?, held_reason = NULL, recovery_id = ?
+            WHERE id IN (?) AND client_id = ? AND state = ?`,
+          [recovery.created_at, id, newest.slice(start, start + RECOVERY_UPDATE_BATCH), clientId, state],
+        )) as { affectedRows: number };
+        queued += result.affectedRows;
+      }
+      const row: RecoveryRow = { ...recovery, matched: matching.length, queued };
+      await manager.query(
+        `INSERT INTO delivery_recoveries (id, client_id, since, agent_event_id, state, matched, queued, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [id, clientId, since, agentEventId, state, row.matched, queued, recovery.created_at],
+      );
+      const resent = (await manager.query(
+        `SELECT d.id FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
+          WHERE d.recovery_id = ? AND d.state = 'pending' ORDER BY s.changed_at, s.sequence, d.id`,
+        [id],
+      )) as { id: string }[];
+      return { recovery: row, resent: resent.map((delivery) => delivery.id) };
+    });
+  }
+
+  async recovery(clientId: string, recoveryId: string): Promise<RecoveryRow | undefined> {
+    const [row] = (await this.dataSource.query(
+      `SELECT id, client_id, since, agent_event_id, state, matched, queued, created_at
+         FROM delivery_recoveries WHERE id = ? AND client_id = ?`,
+      [recoveryId, clientId],
+    )) as RecoveryRow[];
+    return row;
+  }
+
+  /** How many of the deliveries a recovery sent again are in each state now (idx_deliveries_recovery). */
+  async recoveryProgress(recoveryId: string): Promise<Record<DeliveryState, number>> {
+    const rows = (await this.dataSource.query('SELECT state, COUNT(*) AS n FROM deliveries WHERE recovery_id = ? GROUP BY state', [
+      recoveryId,
+    ])) as { state: DeliveryState; n: number }[];
+    const progress = { pending: 0, succeeded: 0, dead: 0, superseded: 0 };
+    for (const row of rows) progress[row.state] = Number(row.n);
+    return progress;
   }
 }

@@ -4,3 +4,7 @@
  */
 export const DELIVERY_STATES = ['pending', 'succeeded', 'dead', 'superseded'] as const;
 export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+/** The states a bulk recovery sends again (POST /client/{client_id}/delivery/recover). */
+export const RECOVERABLE_STATES = ['dead'] as const;
+export type RecoverableState = (typeof RECOVERABLE_STATES)[number];

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import type { DeliveryJob } from './delivery-job.js';
 import { WebhookProducer } from './webhook-producer.js';
@@ -42,6 +43,33 @@ export class DeliveryQueueService {
         opts: { jobId: deliveryId, priority: priorities[index] },
       })),
     );
+  }
+
+  /**
+   * Of these deliveries, those whose job is missing or finished (completed or failed), their finished jobs removed:
+   * adding them now enqueues them again, where a finished job of the same id would make the add a no-op. A job
+   * waiting, delayed or active is left alone (it loads the row when it runs). One round trip asks about them all.
+   */
+  async withoutLiveJob(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    if (!this.producer.ready) throw new Error('Redis is not connected');
+    // The producer's ioredis connection (BullMQ types it as its backend-neutral client).
+    const redis = (await this.queue.backend.client) as unknown as Redis;
+    // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(this.queue.toKey(id), 'timestamp', 'finishedOn');
+    const replies = (await pipeline.exec()) ?? [];
+    const missing: string[] = [];
+    const finished: string[] = [];
+    ids.forEach((id, index) => {
+      const [error, fields] = replies[index] ?? [new Error('no reply'), null];
+      if (error) throw error;
+      const [addedAt, finishedOn] = fields as [string | null, string | null];
+      if (addedAt === null) missing.push(id);
+      else if (finishedOn !== null) finished.push(id);
+    });
+    await Promise.all(finished.map((id) => this.queue.remove(id)));
+    return [...missing, ...finished];
   }
 
   /**

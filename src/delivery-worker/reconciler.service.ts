@@ -1,13 +1,8 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
-import { eventTypeFor } from '../status/status-rules.js';
-import { deliveryJob } from '../delivery-queue/delivery-job.js';
+import { deliveryJobOf } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 
 const BATCH = 1000;
@@ -36,7 +31,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
 
   constructor(
     private readonly deliveries: DeliveriesRepository,
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
     private readonly deliveryQueue: DeliveryQueueService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
@@ -69,8 +63,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
    */
   async reconcile(quietPages = QUIET_PAGES_PER_PASS): Promise<number> {
     const cutoff = new Date(Date.now() - GRACE_MS);
-    // The queue's own ioredis connection (BullMQ types it as its backend-neutral client).
-    const redis = (await this.queue.backend.client) as unknown as Redis;
     let requeued = 0;
     let quiet = 0;
     let after = this.resumeAfter;
@@ -78,28 +70,13 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     for (;;) {
       const rows = await this.deliveries.duePage(cutoff, after, BATCH);
       if (rows.length === 0) break;
-      const ids = rows.map((row) => row.id);
-      // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
-      const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.hmget(this.queue.toKey(id), 'timestamp', 'finishedOn');
-      const replies = (await pipeline.exec()) ?? [];
-      const missing: string[] = [];
-      const finished: string[] = [];
-      ids.forEach((id, index) => {
-        const [error, fields] = replies[index] ?? [new Error('no reply'), null];
-        if (error) throw error;
-        const [addedAt, finishedOn] = fields as [string | null, string | null];
-        if (addedAt === null) missing.push(id);
-        else if (finishedOn !== null) finished.push(id);
-      });
-      // A finished job would make the new add a no-op: take it away first (an active job is never removed).
-      await Promise.all(finished.map((id) => this.queue.remove(id)));
-      await this.enqueueAgain([...missing, ...finished]);
-      requeued += missing.length + finished.length;
-      this.metrics.reconcilerRequeued(missing.length + finished.length);
+      const orphans = await this.deliveryQueue.withoutLiveJob(rows.map((row) => row.id));
+      await this.enqueueAgain(orphans);
+      requeued += orphans.length;
+      this.metrics.reconcilerRequeued(orphans.length);
       after = rows[rows.length - 1];
       if (rows.length < BATCH) break;
-      quiet = missing.length + finished.length === 0 ? quiet + 1 : 0;
+      quiet = orphans.length === 0 ? quiet + 1 : 0;
       if (quiet >= quietPages) {
         this.resumeAfter = after;
         break;
@@ -113,16 +90,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
   private async enqueueAgain(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
     const rows = await this.deliveries.jobFacts(ids);
-    await this.deliveryQueue.enqueue(
-      rows.map((row) =>
-        deliveryJob(row.id, {
-          clientId: row.client_id,
-          agentType: row.agent_type,
-          agentId: row.agent_id,
-          eventType: eventTypeFor(row.agent_status),
-          url: row.url,
-        }),
-      ),
-    );
+    await this.deliveryQueue.enqueue(rows.map(deliveryJobOf));
   }
 }

@@ -94,9 +94,7 @@ export interface NoisyNeighbourRun {
  * `changes` times, each change once the previous one was delivered, with its webhooks on receiver B.
  */
 export async function noisyNeighbour(service: Service, options: NoisyNeighbourOptions): Promise<NoisyNeighbourRun> {
-  const { a, b } = options;
   const clientA = `${options.prefix}-noisy`;
-  const clientB = `${options.prefix}-quiet`;
   const aTotal = options.agents * options.eventsPerAgent;
 
   await createClient(service, clientA);
@@ -109,12 +107,38 @@ export async function noisyNeighbour(service: Service, options: NoisyNeighbourOp
       agentId,
       'agent-login',
       'POST',
-      a.url(`/a/${agentId}/${index}`),
+      options.a.url(`/a/${agentId}/${index}`),
     ]),
   );
   await service.sql('INSERT INTO agent_events (client_id, agent_id, event_type, method, url) VALUES ?', [rows]);
   await service.sql('UPDATE clients SET agent_event_count = ? WHERE id = ?', [aTotal, clientA]);
 
+  // A's backlog: every agent logs in at once, one delivery per agent event, all queued when the answers came.
+  return quietBesideBacklog(service, {
+    ...options,
+    clientA,
+    aTotal,
+    startBacklog: async () => {
+      await Promise.all(aAgents.map((agentId) => setStatus(service, clientA, agentId, 'available')));
+    },
+  });
+}
+
+/**
+ * Client A's backlog of `aTotal` deliveries (made and queued by `startBacklog`) drains to receiver A; meanwhile client
+ * B's one agent changes status `changes` times, each change once the previous one was delivered, with its login and
+ * logout webhooks on receiver B. Measures what B waited for, then lets everything settle.
+ */
+export async function quietBesideBacklog(
+  service: Service,
+  options: Omit<NoisyNeighbourOptions, 'agents' | 'eventsPerAgent'> & {
+    clientA: string;
+    aTotal: number;
+    startBacklog: () => Promise<void>;
+  },
+): Promise<NoisyNeighbourRun> {
+  const { a, b, clientA, aTotal } = options;
+  const clientB = `${options.prefix}-quiet`;
   await createClient(service, clientB);
   const bAgent = await createAgent(service, clientB, 'quiet@ringme.ru');
   // Login and logout on two URLs: a change never waits for the one before it (per-URL order), only for the queue.
@@ -129,8 +153,7 @@ export async function noisyNeighbour(service: Service, options: NoisyNeighbourOp
     return { status: 200 };
   });
 
-  // A's backlog: every agent logs in at once, one delivery per agent event, all queued when the answers came.
-  await Promise.all(aAgents.map((agentId) => setStatus(service, clientA, agentId, 'available')));
+  await options.startBacklog();
   const queued = Number((await service.sql<{ n: number }>('SELECT COUNT(*) AS n FROM deliveries WHERE client_id = ?', [clientA]))[0].n);
   if (queued !== aTotal) throw new Error(`client A has ${queued} deliveries, not ${aTotal}`);
 
