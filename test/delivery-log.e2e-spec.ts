@@ -32,6 +32,7 @@ describe('the delivery log', () => {
       agent_event_id: agent.eventIds[0],
       url: 'https://receiver.example.com/in',
       method: 'GET',
+      kind: 'change',
       status_change: { agent_status: 'available', event_source: 'api', sequence: 5, changed_at: expect.any(String) },
       state: 'pending',
       attempt_count: 0,

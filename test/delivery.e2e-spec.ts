@@ -1,6 +1,6 @@
-import { Webhook } from 'standardwebhooks';
 import { agentWithEvents } from './support/delivery-fixtures.js';
-import { eventually, Receiver, sleep, type ReceivedRequest } from './support/receiver.js';
+import { eventually, Receiver, sleep } from './support/receiver.js';
+import { verifies } from './support/signature.js';
 import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
 import { loopbackName } from './support/loopback-name.js';
 
@@ -333,19 +333,3 @@ describe('webhook delivery', () => {
     }
   });
 });
-
-/** Whether the published Standard Webhooks verifier accepts the request as signed with `secret`. */
-function verifies(secret: string, request: ReceivedRequest): boolean {
-  const content = request.method === 'GET' ? request.url.slice(request.url.indexOf('?') + 1) : request.body;
-  const headers = {
-    'webhook-id': request.headers['webhook-id'] as string,
-    'webhook-timestamp': request.headers['webhook-timestamp'] as string,
-    'webhook-signature': request.headers['webhook-signature'] as string,
-  };
-  try {
-    new Webhook(secret).verify(content, headers, { jsonParse: false });
-    return true;
-  } catch {
-    return false;
-  }
-}

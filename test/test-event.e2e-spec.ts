@@ -1,7 +1,7 @@
-import { Webhook } from 'standardwebhooks';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { loopbackName } from './support/loopback-name.js';
-import { Receiver, type ReceivedRequest } from './support/receiver.js';
+import { Receiver } from './support/receiver.js';
+import { verifies } from './support/signature.js';
 import { CONNECTION_FAILED } from '../src/webhook-sender/webhook-sender.service.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
@@ -136,15 +136,3 @@ describe('test events', () => {
     }
   });
 });
-
-/** Whether the published Standard Webhooks verifier accepts the request as signed with `secret`. */
-function verifies(secret: string, request: ReceivedRequest): boolean {
-  // A GET signs the parameters it appended to the URL's own query: the payload always starts with agent_status.
-  const content = request.method === 'GET' ? request.url.slice(request.url.indexOf('agent_status=')) : request.body;
-  try {
-    new Webhook(secret).verify(content, request.headers as Record<string, string>, { jsonParse: false });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AgentsService } from '../agents/agents.service.js';
-import type { AgentType } from '../agents/entities/agent.entity.js';
+import type { Agent, AgentType } from '../agents/entities/agent.entity.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { ClientsRepository } from '../clients/clients.repository.js';
 import { ClientsService } from '../clients/clients.service.js';
@@ -11,7 +11,7 @@ import { maskUrlPassword } from '../common/url-credentials.js';
 import { transaction } from '../database/transaction.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 import type { AgentEventResponseDto, CreateAgentEventDto, UpdateAgentEventDto } from './dto/agent-event.dto.js';
-import { AgentEventsRepository, type AgentEventChanges } from './agent-events.repository.js';
+import { AgentEventsRepository, type AgentEventChanges, type AgentEventRow } from './agent-events.repository.js';
 import type { AgentEvent } from './entities/agent-event.entity.js';
 
 export function toAgentEventResponse(event: AgentEvent): AgentEventResponseDto {
@@ -78,7 +78,7 @@ export class AgentEventsService {
     return transaction(this.dataSource, async (manager) => {
       // The agent first (the order of every writer of an agent and its agent events), then the event's row: a
       // concurrent DELETE has either committed (404) or waits; a concurrent PUT waits and keeps this one's columns.
-      const event = await this.requireLocked(manager, clientId, type, agentId, eventId);
+      const { event } = await this.requireLocked(manager, clientId, type, agentId, eventId);
       await this.repository.update(manager, event.id, changes);
       const updated = { ...event, ...changes };
       return { ...updated, url: maskUrlPassword(updated.url) };
@@ -99,18 +99,21 @@ export class AgentEventsService {
     });
   }
 
-  /** The agent event with its agent locked, then its own row, or 404 naming what is missing. */
-  private async requireLocked(
+  /**
+   * In the caller's transaction: the agent and its agent event, the agent's row locked first and then the event's (the
+   * order of every writer of an agent and its agent events), or 404 naming what is missing.
+   */
+  async requireLocked(
     manager: EntityManager,
     clientId: string,
     type: AgentType,
     agentId: number,
     eventId: number,
-  ): Promise<AgentEventResponseDto> {
-    await this.agents.require(clientId, type, agentId, manager, true);
+  ): Promise<{ agent: Agent; event: AgentEventRow }> {
+    const agent = await this.agents.require(clientId, type, agentId, manager, true);
     const event = await this.repository.findForUpdate(manager, agentId, eventId);
     if (!event) throw ApiError.notFound('event_not_found', `Agent ${agentId} has no agent event ${eventId}.`);
-    return event;
+    return { agent, event };
   }
 
   /** The agent event, or 404 naming what is missing: the client, the agent, or the event. */

@@ -5,6 +5,7 @@ import type { AgentStatus, AgentType } from '../status/agent-state.js';
 import { retryDeadlocks, transaction } from '../database/transaction.js';
 import type { EventSource } from '../status/event-source.js';
 import type { StatusChangeFacts } from '../status/status-rules.js';
+import type { DeliveryKind } from './delivery-kind.js';
 import type { DeliveryState, RecoverableState } from './delivery-state.js';
 
 /** The facts of a delivery's status change, from which its payload is built (agentEventPayload). */
@@ -23,6 +24,7 @@ export interface DeliveryToSend extends ChangeFactsColumns {
   id: string;
   url: string;
   method: 'GET' | 'POST';
+  kind: DeliveryKind;
   state: string;
   attempts: number;
   attempts_before_retry: number;
@@ -44,6 +46,7 @@ export interface DeliveryLogRow extends ChangeFactsColumns {
   agent_event_id: number;
   url: string;
   method: string;
+  kind: DeliveryKind;
   state: DeliveryState;
   attempts: number;
   last_status_code: number | null;
@@ -121,12 +124,24 @@ export interface RecoveryRow {
 
 export type RecoveryToStart = Omit<RecoveryRow, 'matched' | 'queued'>;
 
+/** A sync's outbox row (`insertSync`). */
+export interface SyncToInsert {
+  id: string;
+  clientId: string;
+  agentId: number;
+  agentEventId: number;
+  statusChangeId: string;
+  url: string;
+  method: 'GET' | 'POST';
+  createdAt: Date;
+}
+
 export type LogFilter = { agentEventId: number } | { clientId: string; state?: DeliveryState };
 
 const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at';
 
 const LOG_SELECT = `
-  SELECT d.id, d.client_id, d.agent_event_id, d.url, d.method, d.state, d.attempts, d.last_status_code,
+  SELECT d.id, d.client_id, d.agent_event_id, d.url, d.method, d.kind, d.state, d.attempts, d.last_status_code,
          d.last_error, d.held_reason, d.next_attempt_at, d.created_at, d.delivered_at, ${FACTS}
     FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id`;
 
@@ -156,7 +171,7 @@ export class DeliveriesRepository {
    */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
     const rows = (await this.dataSource.query(
-      `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
+      `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
               c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
               (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
                 WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
@@ -281,6 +296,18 @@ export class DeliveriesRepository {
       [new Date(), deliveryId, clientId],
     )) as { affectedRows: number };
     return retried.affectedRows > 0;
+  }
+
+  /**
+   * In the caller's transaction: a sync of the agent's state to one agent event's URL, pending and due now. It is a
+   * delivery like any other (queue, retries, log, the per-agent order by its status change's sequence).
+   */
+  async insertSync(manager: EntityManager, sync: SyncToInsert): Promise<void> {
+    await manager.query(
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, kind, created_at, next_attempt_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'sync', ?, ?)`,
+      [sync.id, sync.clientId, sync.agentId, sync.agentEventId, sync.statusChangeId, sync.url, sync.method, sync.createdAt, sync.createdAt],
+    );
   }
 
   /**

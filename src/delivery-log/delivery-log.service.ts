@@ -20,6 +20,7 @@ function toView(row: DeliveryLogRow): DeliveryViewDto {
     agent_event_id: row.agent_event_id,
     url: maskUrlPassword(row.url),
     method: row.method,
+    kind: row.kind,
     status_change: {
       agent_status: row.agent_status,
       event_source: row.event_source,

@@ -30,6 +30,8 @@ const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
 /** The outcomes after which a delivery is not pending any more: the one after it may go. */
 const THROUGH = new Set<AttemptOutcome['kind']>(['succeeded', 'dead', 'superseded', 'skipped']);
 const SHOWN_HOLD_MS = 1000;
+/** A sync is marked for the receiver (the payload stays as specified); a change's webhook has no such header. */
+const SYNC_HEADERS = { 'Agent-Event-Sync': 'true' };
 
 /** One attempt of one delivery: send it, record the attempt, and decide what comes next. MySQL holds the count. */
 @Injectable()
@@ -98,6 +100,7 @@ export class DeliveryAttemptService {
           secrets: this.signingSecrets(delivery, startedAt),
           sequence: delivery.sequence,
           changedAt: delivery.changed_at,
+          extraHeaders: delivery.kind === 'sync' ? SYNC_HEADERS : undefined,
         });
       },
       failedHost,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { AgentStatus, AgentType } from './agent-state.js';
+import type { AgentState, AgentStatus, AgentType } from './agent-state.js';
 import { retryDeadlocks } from '../database/transaction.js';
 import type { EventSource } from './event-source.js';
 import type { EventType } from './status-rules.js';
@@ -58,6 +58,30 @@ export class StatusChangesRepository {
       this.dataSource.query('CALL change_agents(?, ?)', [JSON.stringify(changes), changedAt]),
     )) as [AppliedAgentRow[], NewDeliveryRow[]];
     return { agents, deliveries };
+  }
+
+  /**
+   * In the caller's transaction, which holds the agent's row: the id of the status change the agent's current state
+   * is, written from that state when there is none (an agent that never changed has sequence 0; an old change may have
+   * been pruned) with no feed position, so it is not in the feed. The existing row is kept as it is, and locked.
+   */
+  async currentChangeId(manager: EntityManager, agent: AgentState, changedAt: Date): Promise<string> {
+    // LAST_INSERT_ID(id) on the duplicate: the id of the row already there, in the same round trip.
+    const result = (await manager.query(
+      `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
+       VALUES (?, ?, ?, ?, ?, 'api', ?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)`,
+      [
+        agent.clientId,
+        agent.id,
+        agent.agentType,
+        agent.agentStatus,
+        agent.agentStatus,
+        agent.statusSequence,
+        agent.agentType === 'local' ? agent.extensionName : agent.agentNumber,
+        changedAt,
+      ],
+    )) as { insertId: number | string };
+    return String(result.insertId);
   }
 
   /** Removes those of these status changes that no delivery refers to any more; returns how many. */

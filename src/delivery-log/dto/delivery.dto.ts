@@ -3,6 +3,7 @@ import { IsIn, IsOptional } from 'class-validator';
 import { AGENT_STATUSES } from '../../agents/entities/agent.entity.js';
 import { IsDecimalInt } from '../../common/validation.js';
 import { EVENT_SOURCES } from '../../status/event-source.js';
+import { DELIVERY_KINDS, type DeliveryKind } from '../../deliveries/delivery-kind.js';
 import { DELIVERY_STATES, type DeliveryState } from '../../deliveries/delivery-state.js';
 
 export const MAX_PAGE = 10_000;
@@ -40,6 +41,11 @@ export class DeliveryViewDto {
   @ApiProperty({ example: 150 }) agent_event_id!: number;
   @ApiProperty({ example: 'https://hooks.example.com/fordel/show.php' }) url!: string;
   @ApiProperty({ enum: ['GET', 'POST'] }) method!: string;
+  @ApiProperty({
+    enum: DELIVERY_KINDS,
+    description: "change: the webhook of a status change; sync: the agent's state sent on request (POST …/event/{event_id}/sync).",
+  })
+  kind!: DeliveryKind;
   @ApiProperty({ type: StatusChangeViewDto }) status_change!: StatusChangeViewDto;
   @ApiProperty({
     enum: DELIVERY_STATES,
