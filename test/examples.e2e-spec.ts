@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { signPayload } from '#webhook';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { freePort } from './support/processes.js';
@@ -37,12 +39,18 @@ const EXAMPLES: { name: string; method: 'GET' | 'POST'; command: Command }[] = [
   },
 ];
 
-/** Each receiver example under examples/ gets a real delivery from the service, and refuses a tampered or old one. */
+/**
+ * Each receiver example under examples/ gets real deliveries and a sync from the service, drops a webhook whose sequence
+ * is not newer than the last it applied for the agent, and refuses a tampered or old one.
+ */
 describe('receiver examples', () => {
   const php = ensurePhp();
   let t: TestApp;
   let recorder: Receiver;
   let example: { child: ChildProcess; output: () => string } | undefined;
+
+  // The PHP example keeps the sequences it applied in a file under TMPDIR: one of the run's own.
+  const tmp = mkdtempSync(join(tmpdir(), 'ae-examples-'));
 
   beforeAll(async () => {
     t = await createTestApp('examples', { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_SCHEDULE: '0' }, { withWorker: true });
@@ -51,6 +59,7 @@ describe('receiver examples', () => {
   afterAll(async () => {
     await recorder.stop();
     await t.close();
+    rmSync(tmp, { recursive: true, force: true });
   });
   afterEach(() => {
     example?.child.kill('SIGKILL');
@@ -59,11 +68,11 @@ describe('receiver examples', () => {
 
   for (const { name, method, command } of EXAMPLES) {
     (name.startsWith('PHP') && !php ? it.skip : it)(
-      `${name}: accepts a real ${method} delivery, and refuses it tampered or with an old timestamp`,
+      `${name}: accepts a real ${method} delivery and a sync, drops an older sequence, and refuses a tampered or old request`,
       async () => {
         const port = await freePort();
         const url = `http://127.0.0.1:${port}/fordel/show.php?site=1`;
-        // The same login goes to the example and to a recorder, whose copy is then replayed, tampered and aged.
+        // The same logins go to the example and to a recorder, whose copy of the first is then replayed, tampered and aged.
         const agent = await agentWithEvents(t, { extension_name: '000*094@ringme.ru' }, [
           { url, event_type: 'agent-login', method },
           { url: recorder.url('/copy?site=1'), event_type: 'agent-login', method },
@@ -71,25 +80,41 @@ describe('receiver examples', () => {
         const secret = (await t.http().get(`/client/${agent.clientId}/signing-secret/`).set(admin).expect(200)).body
           .signing_secret as string;
         const [program, args, env] = command(port);
-        example = start(program, args, { ...env, WEBHOOK_SECRET: secret });
+        example = start(program, args, { ...env, WEBHOOK_SECRET: secret, TMPDIR: tmp });
         await listening(port);
+        /** The example's deliveries, once `count` of them have succeeded, in the order of their changes. */
+        const delivered = (count: number) =>
+          eventually(async () => {
+            const rows = await t.sql<{ id: string; state: string; last_status_code: number }>(
+              'SELECT id, state, last_status_code FROM deliveries WHERE agent_event_id = ? ORDER BY created_at, id',
+              [agent.eventIds[0]],
+            );
+            return rows.filter((row) => row.state === 'succeeded').length === count && rows;
+          });
 
         const before = recorder.requests.length;
         await agent.setStatus('available');
-        const delivered = await eventually(async () => {
-          const [row] = await t.sql<{ id: string; state: string; last_status_code: number }>(
-            'SELECT id, state, last_status_code FROM deliveries WHERE agent_event_id = ?',
-            [agent.eventIds[0]],
-          );
-          return row?.state === 'succeeded' && row;
-        });
-        expect(delivered.last_status_code).toBe(204);
-        await eventually(async () => example?.output().includes(`verified ${delivered.id}`));
+        const [first] = await delivered(1);
+        expect(first.last_status_code).toBe(204);
+        await eventually(async () => example?.output().includes(`verified ${first.id}`));
         expect(example.output()).toContain('000*094@ringme.ru');
+        await agent.setStatus('logged_out');
+        await agent.setStatus('available');
+        const [, third] = await delivered(2);
+        await eventually(async () => example?.output().includes(`verified ${third.id}`));
 
+        // The first login again, after the second: its sequence (1) is not newer than 3, so it is dropped, answered 200.
         const copy = (await recorder.waitFor(before + 1))[before];
+        expect(copy.headers['agent-event-sequence']).toBe('1');
         const content = copy.method === 'GET' ? copy.url.slice(copy.url.indexOf('agent_status=')) : copy.body;
-        expect(await replay(port, copy, content)).toBe(204);
+        expect(await replay(port, copy, content)).toBe(200);
+        await eventually(async () => example?.output().includes(`dropped ${copy.headers['webhook-id']}`));
+
+        // A sync of a newer state (the logout, sequence 4, that the agent-login event did not send) is applied.
+        await agent.setStatus('logged_out');
+        const sync = await t.http().post(`${agent.base}/event/${agent.eventIds[0]}/sync`).set(admin).expect(202);
+        await eventually(async () => example?.output().includes(`verified ${sync.body.id} (sync)`));
+
         expect(await replay(port, copy, content.replace('agent_status=available', 'agent_status=logged_out'))).toBe(401);
         const old = Math.floor(Date.now() / 1000) - 600;
         const oldHeaders = {
@@ -139,6 +164,7 @@ function replay(port: number, copy: ReceivedRequest, content: string, headers: R
           'webhook-id': copy.headers['webhook-id'] as string,
           'webhook-timestamp': copy.headers['webhook-timestamp'] as string,
           'webhook-signature': copy.headers['webhook-signature'] as string,
+          'agent-event-sequence': copy.headers['agent-event-sequence'] as string,
           ...(copy.method === 'POST'
             ? { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(content) }
             : {}),

@@ -1,4 +1,5 @@
-// A receiver of agent-events webhooks that verifies every request before it believes it.
+// A receiver of agent-events webhooks that verifies every request before it believes it, and drops a webhook that is
+// not newer (by Agent-Event-Sequence) than the last one it applied for that agent.
 //   WEBHOOK_SECRET=whsec_… PORT=8080 node examples/node/receiver.mjs
 // The secret is the client's: GET /client/{client_id}/signing-secret/. Needs `npm install standardwebhooks`.
 import http from 'node:http';
@@ -7,6 +8,8 @@ import { Webhook } from 'standardwebhooks';
 const secret = process.env.WEBHOOK_SECRET;
 if (!secret) throw new Error("Set WEBHOOK_SECRET to the client's signing secret (GET /client/{client_id}/signing-secret/).");
 const webhook = new Webhook(secret);
+/** Per agent, the highest Agent-Event-Sequence applied: a webhook not newer than it is stale (a repeat or overtaken). */
+const applied = new Map();
 
 /**
  * What was signed: for a POST the form body; for a GET the parameters agent-events appended to the URL's own query,
@@ -39,9 +42,24 @@ http
         response.writeHead(401).end('signature not valid');
         return;
       }
+      const id = request.headers['webhook-id'];
       const fields = Object.fromEntries(new URLSearchParams(content));
-      const test = request.headers['agent-event-test'] === 'true' ? ' (test)' : '';
-      console.log(`verified ${request.headers['webhook-id']}${test}: ${JSON.stringify(fields)}`);
+      if (request.headers['agent-event-test'] === 'true') {
+        console.log(`verified ${id} (test): ${JSON.stringify(fields)}`);
+        response.writeHead(204).end();
+        return;
+      }
+      // A sync (the agent's state sent on request) is applied like a change when it is newer.
+      const agent = `${fields.agent_type} agent ${fields.agent_id}`;
+      const sequence = Number(request.headers['agent-event-sequence']);
+      if (applied.has(agent) && sequence <= applied.get(agent)) {
+        console.log(`dropped ${id}: sequence ${sequence} of ${agent} is not newer than ${applied.get(agent)}`);
+        response.writeHead(200).end(`dropped: not newer than sequence ${applied.get(agent)}`);
+        return;
+      }
+      applied.set(agent, sequence);
+      const sync = request.headers['agent-event-sync'] === 'true' ? ' (sync)' : '';
+      console.log(`verified ${id}${sync}: ${JSON.stringify(fields)}`);
       response.writeHead(204).end();
     });
   })

@@ -1,5 +1,6 @@
 <?php
-// The specification's show.php, verifying each request before it believes it.
+// The specification's show.php, verifying each request before it believes it, and dropping a webhook that is not
+// newer (by Agent-Event-Sequence) than the last one it applied for that agent.
 //   WEBHOOK_SECRET=whsec_… php -S 127.0.0.1:8080 examples/php/show.php
 // The secret is the client's: GET /client/{client_id}/signing-secret/.
 
@@ -33,6 +34,27 @@ function verify(string $secret, string $content): ?string {
     return 'no matching signature';
 }
 
+/**
+ * The highest sequence applied for the agent before (null: none), and this one recorded if it is higher. Each request
+ * is a PHP run of its own, so they are kept in a file, one per signing secret (per client), locked while it is read
+ * and written.
+ */
+function last_applied(string $agent, int $sequence): ?int {
+    $path = sys_get_temp_dir() . '/agent-events-' . substr(hash('sha256', getenv('WEBHOOK_SECRET') ?: ''), 0, 16) . '.json';
+    $file = fopen($path, 'c+');
+    flock($file, LOCK_EX);
+    $applied = json_decode(stream_get_contents($file), true) ?: [];
+    $last = $applied[$agent] ?? null;
+    if ($last === null || $sequence > $last) {
+        $applied[$agent] = $sequence;
+        ftruncate($file, 0);
+        rewind($file);
+        fwrite($file, json_encode($applied));
+    }
+    fclose($file);
+    return $last;
+}
+
 $content = signed_content();
 $refused = verify(getenv('WEBHOOK_SECRET') ?: '', $content);
 if ($refused !== null) {
@@ -41,7 +63,21 @@ if ($refused !== null) {
     exit;
 }
 parse_str($content, $fields);
-error_log("------ verified " . $_SERVER['HTTP_WEBHOOK_ID']);
+$id = $_SERVER['HTTP_WEBHOOK_ID'];
+$test = ($_SERVER['HTTP_AGENT_EVENT_TEST'] ?? '') === 'true';
+$sync = ($_SERVER['HTTP_AGENT_EVENT_SYNC'] ?? '') === 'true';
+// A test event is not tracked; a sync (the agent's state sent on request) is applied like a change when it is newer.
+if (!$test) {
+    $agent = "{$fields['agent_type']} agent {$fields['agent_id']}";
+    $sequence = (int) ($_SERVER['HTTP_AGENT_EVENT_SEQUENCE'] ?? 0);
+    $last = last_applied($agent, $sequence);
+    if ($last !== null && $sequence <= $last) {
+        error_log("dropped $id: sequence $sequence of $agent is not newer than $last");
+        echo "dropped: not newer than sequence $last";
+        exit;
+    }
+}
+error_log("------ verified $id" . ($test ? ' (test)' : ($sync ? ' (sync)' : '')));
 foreach ($fields as $key => $value) {
     error_log("$key => $value");
 }

@@ -1,4 +1,5 @@
-"""A receiver of agent-events webhooks that verifies every request, with the standard library only.
+"""A receiver of agent-events webhooks that verifies every request, with the standard library only, and drops a
+webhook that is not newer (by Agent-Event-Sequence) than the last one it applied for that agent.
 
     WEBHOOK_SECRET=whsec_... PORT=8080 python3 examples/python/receiver.py
 
@@ -16,6 +17,8 @@ from urllib.parse import parse_qsl
 
 SECRET = base64.b64decode(os.environ["WEBHOOK_SECRET"].removeprefix("whsec_"))
 TOLERANCE_SECONDS = 300
+# Per agent, the highest Agent-Event-Sequence applied: a webhook not newer than it is stale (a repeat or overtaken).
+APPLIED = {}
 
 
 def signed_content(method: str, path: str, body: str) -> str:
@@ -50,14 +53,30 @@ class Receiver(BaseHTTPRequestHandler):
         why = refusal(self.headers, content)
         if why:
             print(f"refused {self.headers.get('webhook-id', '-')}: {why}", flush=True)
-            self.send_response(401)
-            self.end_headers()
+            self.answer(401)
             return
+        webhook_id = self.headers["webhook-id"]
         fields = dict(parse_qsl(content, keep_blank_values=True))
-        test = " (test)" if self.headers.get("agent-event-test") == "true" else ""
-        print(f"verified {self.headers['webhook-id']}{test}: {fields}", flush=True)
-        self.send_response(204)
+        if self.headers.get("agent-event-test") == "true":
+            print(f"verified {webhook_id} (test): {fields}", flush=True)
+            self.answer(204)
+            return
+        # A sync (the agent's state sent on request) is applied like a change when it is newer.
+        agent = f"{fields.get('agent_type')} agent {fields.get('agent_id')}"
+        sequence = int(self.headers.get("agent-event-sequence", "0"))
+        if agent in APPLIED and sequence <= APPLIED[agent]:
+            print(f"dropped {webhook_id}: sequence {sequence} of {agent} is not newer than {APPLIED[agent]}", flush=True)
+            self.answer(200, f"dropped: not newer than sequence {APPLIED[agent]}")
+            return
+        APPLIED[agent] = sequence
+        sync = " (sync)" if self.headers.get("agent-event-sync") == "true" else ""
+        print(f"verified {webhook_id}{sync}: {fields}", flush=True)
+        self.answer(204)
+
+    def answer(self, status: int, text: str = ""):
+        self.send_response(status)
         self.end_headers()
+        self.wfile.write(text.encode())
 
     do_GET = handle_any
     do_POST = handle_any
