@@ -7,6 +7,7 @@ import { signPayload } from '#webhook';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { freePort } from './support/processes.js';
 import { eventually, Receiver, type ReceivedRequest } from './support/receiver.js';
+import { signingSecretOf } from './support/signature.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 /** PHP's command-line interpreter: as root it is installed with apt-get when missing; otherwise the PHP example is skipped. */
@@ -77,8 +78,7 @@ describe('receiver examples', () => {
           { url, event_type: 'agent-login', method },
           { url: recorder.url('/copy?site=1'), event_type: 'agent-login', method },
         ]);
-        const secret = (await t.http().get(`/client/${agent.clientId}/signing-secret/`).set(admin).expect(200)).body
-          .signing_secret as string;
+        const secret = await signingSecretOf(t, agent.clientId);
         const [program, args, env] = command(port);
         example = start(program, args, { ...env, WEBHOOK_SECRET: secret, TMPDIR: tmp });
         await listening(port);

@@ -1,7 +1,7 @@
 import { bearer, createApplication, fetchToken } from './support/client-fixtures.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver, type ReceivedRequest } from './support/receiver.js';
-import { verifies } from './support/signature.js';
+import { signingSecretOf, verifies } from './support/signature.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
 /** POST …/event/{event_id}/sync: the agent's current state, sent to one agent event's URL as a delivery of its own. */
@@ -21,9 +21,6 @@ describe('state sync', () => {
     receiver = await new Receiver().start();
   });
   afterEach(() => receiver.stop());
-
-  const secretOf = async (clientId: string) =>
-    (await t.http().get(`/client/${clientId}/signing-secret/`).set(admin).expect(200)).body.signing_secret as string;
 
   /** The delivery as the delivery log shows it, once it is no longer pending. */
   const settled = (clientId: string, deliveryId: string) =>
@@ -75,7 +72,7 @@ describe('state sync', () => {
     );
     expect(request.headers).toMatchObject({ 'webhook-id': response.body.id, 'agent-event-sync': 'true', 'agent-event-sequence': '0' });
     expect(request.headers['agent-event-test']).toBeUndefined();
-    expect(verifies(await secretOf(agent.clientId), request)).toBe(true);
+    expect(verifies(await signingSecretOf(t, agent.clientId), request)).toBe(true);
     expect(await settled(agent.clientId, response.body.id)).toMatchObject({ kind: 'sync', state: 'succeeded', attempt_count: 1 });
 
     // The state it reflects is written as status change 0, which is not in the client's feed; the agent is unchanged.
@@ -101,7 +98,7 @@ describe('state sync', () => {
     );
     expect(sync.headers).toMatchObject({ 'webhook-id': response.body.id, 'agent-event-sync': 'true', 'agent-event-sequence': '1' });
     expect(sync.headers['agent-event-changed-at']).toBe(change.headers['agent-event-changed-at']);
-    expect(verifies(await secretOf(agent.clientId), sync)).toBe(true);
+    expect(verifies(await signingSecretOf(t, agent.clientId), sync)).toBe(true);
 
     const detail = await settled(agent.clientId, response.body.id);
     expect(detail).toMatchObject({ kind: 'sync', state: 'succeeded', status_change: { agent_status: 'available', sequence: 1 } });

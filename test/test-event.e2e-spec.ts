@@ -1,7 +1,7 @@
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { loopbackName } from './support/loopback-name.js';
 import { Receiver } from './support/receiver.js';
-import { verifies } from './support/signature.js';
+import { signingSecretOf, verifies } from './support/signature.js';
 import { CONNECTION_FAILED } from '../src/webhook-sender/webhook-sender.service.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
 
@@ -18,9 +18,6 @@ describe('test events', () => {
     receiver = await new Receiver().start();
   });
   afterEach(() => receiver.stop());
-
-  const secretOf = async (clientId: string) =>
-    (await t.http().get(`/client/${clientId}/signing-secret/`).set(admin).expect(200)).body.signing_secret as string;
 
   const rows = async (clientId: string) => {
     const [{ n: changes }] = await t.sql<{ n: number }>('SELECT COUNT(*) AS n FROM status_changes WHERE client_id = ?', [clientId]);
@@ -45,7 +42,7 @@ describe('test events', () => {
     );
     expect(request.headers['agent-event-test']).toBe('true');
     expect(request.headers['webhook-id']).toMatch(/^msg_/);
-    expect(verifies(await secretOf(agent.clientId), request)).toBe(true);
+    expect(verifies(await signingSecretOf(t, agent.clientId), request)).toBe(true);
     expect(verifies('whsec_' + Buffer.from('not the secret of this client').toString('base64'), request)).toBe(false);
 
     // A test is not a status change: the agent is still logged out, and the delivery log is empty.
@@ -71,7 +68,7 @@ describe('test events', () => {
       `agent_status=logged_out&agent_type=remote&event_source=api&agent_id=${agent.agentId}&agent_number=%2B74951234567`,
     );
     expect(request.headers['agent-event-test']).toBe('true');
-    expect(verifies(await secretOf(agent.clientId), request)).toBe(true);
+    expect(verifies(await signingSecretOf(t, agent.clientId), request)).toBe(true);
     expect(await rows(agent.clientId)).toEqual({ changes: 0, deliveries: 0 });
   });
 

@@ -1,5 +1,11 @@
 import { Webhook } from 'standardwebhooks';
 import type { ReceivedRequest } from './receiver.js';
+import { admin, type TestApp } from './test-app.js';
+
+/** The client's current signing secret, as `GET /client/{client_id}/signing-secret/` shows it. */
+export async function signingSecretOf(t: TestApp, clientId: string): Promise<string> {
+  return (await t.http().get(`/client/${clientId}/signing-secret/`).set(admin).expect(200)).body.signing_secret as string;
+}
 
 /** Whether the published Standard Webhooks verifier accepts the request as signed with `secret`. */
 export function verifies(secret: string, request: ReceivedRequest): boolean {
