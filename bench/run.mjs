@@ -42,6 +42,7 @@ import { renderReport } from './lib/report.mjs';
 import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
 import { runFairness } from './lib/fairness.mjs';
 import { runOrdering } from './lib/ordering.mjs';
+import { runRecovery } from './lib/recovery.mjs';
 import { createDatabase, ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
@@ -663,6 +664,15 @@ async function main() {
     ordering = await runOrdering(own, { addReceiver, log });
     await own.stop();
   }
+  let recovery;
+  if (config.phases.has('recovery')) {
+    log(
+      `recovery: ${config.recoveryBacklog} dead deliveries of client ${CLIENT} sent again by one recover call; a neighbour client with one agent on ${config.neighbourHost}, a change every ${config.neighbourIntervalMs} ms`,
+    );
+    const own = await prepareOwn('recovery');
+    recovery = await runRecovery(own, { addReceiver, log });
+    await own.stop();
+  }
   const ceiling = config.phases.has('ceiling') ? await runCeiling(contexts[0].level, contexts[0].env) : undefined;
   const levels = contexts.map((ctx) => ctx.out);
 
@@ -702,14 +712,20 @@ async function main() {
     levels,
     naive: state.naive ?? null,
     fairness: fairness ?? null,
+    recovery: recovery ?? null,
     ordering: ordering ?? null,
     checks: {
       unexpectedWebhooks:
-        sum(contexts.map((ctx) => ctx.driver.unexpected())) + (fairness?.unexpectedWebhooks ?? 0) + (ordering?.unexpectedWebhooks ?? 0),
-      putErrors: [...contexts.flatMap((ctx) => ctx.driver.putErrors), ...(fairness?.putErrors ?? []), ...(ordering?.putErrors ?? [])].slice(
-        0,
-        20,
-      ),
+        sum(contexts.map((ctx) => ctx.driver.unexpected())) +
+        (fairness?.unexpectedWebhooks ?? 0) +
+        (ordering?.unexpectedWebhooks ?? 0) +
+        (recovery?.unexpectedWebhooks ?? 0),
+      putErrors: [
+        ...contexts.flatMap((ctx) => ctx.driver.putErrors),
+        ...(fairness?.putErrors ?? []),
+        ...(ordering?.putErrors ?? []),
+        ...(recovery?.putErrors ?? []),
+      ].slice(0, 20),
       failedAttemptsRecentInDb: failedAttempts,
       otherRequestsAtReceiver: sum([state.receiver, ...state.receivers].map((receiver) => receiver.other.length)),
     },

@@ -9,8 +9,8 @@ function num(name, full, smoke) {
   return value;
 }
 
-export const ALL_PHASES = ['e2e', 'api', 'naive', 'fairness', 'ordering', 'ceiling'];
-/** The phases measured at every history level (or at the first); fairness and ordering have a database of their own. */
+export const ALL_PHASES = ['e2e', 'api', 'naive', 'fairness', 'ordering', 'recovery', 'ceiling'];
+/** The phases measured at every history level (or at the first); fairness, ordering and recovery have a database of their own. */
 export const LEVEL_PHASES = ['e2e', 'api', 'naive', 'ceiling'];
 
 export const config = {
@@ -24,8 +24,9 @@ export const config = {
   /**
    * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
    * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level; fairness (a
-   * neighbour's latency while another client's backlog drains) and ordering (one agent's webhooks through a receiver
-   * that refuses every 20th request), each with a database, queue prefix, API and worker of its own.
+   * neighbour's latency while another client's backlog drains), ordering (one agent's webhooks through a receiver
+   * that refuses every 20th request) and recovery (one recover call of 10,000 dead deliveries beside a neighbour),
+   * each with a database, queue prefix, API and worker of its own.
    */
   phases: new Set((process.env.BENCH_PHASES || ALL_PHASES.join(',')).split(',').map((p) => p.trim())),
   /** BENCH_SERVICE_X=v is passed to the API and worker as X=v (e.g. BENCH_SERVICE_AE_LOG_SQL=1). */
@@ -84,6 +85,8 @@ export const config = {
   neighbourIntervalMs: num('BENCH_NEIGHBOUR_INTERVAL_MS', 150, 150),
   /** The neighbour's receiver listens here: another host name to the worker (isolation is per host name). */
   neighbourHost: process.env.BENCH_NEIGHBOUR_HOST || '127.0.0.2',
+  /** Recovery: this many dead deliveries (each the newest of its agent to its URL) sent again by one recover call. */
+  recoveryBacklog: num('BENCH_RECOVERY_BACKLOG', 10000, 3000),
   /** Ordering: one agent's status changes, one every `orderIntervalMs`, both its events on one receiver URL. */
   orderToggles: num('BENCH_ORDER_TOGGLES', 300, 120),
   orderIntervalMs: num('BENCH_ORDER_INTERVAL_MS', 50, 50),
