@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { DeliveryQueueModule } from './delivery-queue/delivery-queue.module.js';
+import { StatusFeedModule } from './status-feed/status-feed.module.js';
 import { TelephonyModule } from './telephony/telephony.module.js';
 
 /** The HTTP API; `withWorker` also runs the delivery worker in the same process (one machine). */
@@ -37,6 +38,7 @@ export class AppModule {
         HealthModule,
         DeliveryLogModule,
         DeliveryRecoveryModule,
+        StatusFeedModule,
         ...(options.withWorker ? [DeliveryWorkerModule] : []),
         ...(options.extraModules ?? []),
       ],

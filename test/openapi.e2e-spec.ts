@@ -38,6 +38,16 @@ const INVALID_BODIES: Record<string, object> = {
   'state must be one of: dead': { since: '2026-01-01T00:00:00Z', state: 'pending' },
 };
 
+/** The query string that provokes the validation error of each query parameter. */
+const BAD_QUERIES: Record<string, string> = {
+  page: '?page=0',
+  state: '?state=lost',
+  after: '?after=zz',
+  limit: '?limit=0',
+  agent_type: '?agent_type=other',
+  agent_id: '?agent_id=0',
+};
+
 /** What must exist for an error to be the answer: nothing, client 12, or client 12 with agents 136 and 137. */
 type State = 'none' | 'client' | 'agents' | 'agents at the limit';
 const STATE_FOR: Record<string, State> = {
@@ -122,7 +132,7 @@ describe('the OpenAPI document', () => {
             .replace('{delivery_id}', DELIVERY_ID)
             .replace('{recovery_id}', RECOVERY_ID)
             .replace('{app_id}', '3f9c2d7a1b6e4c0d8a5f7e21');
-          const query = bad === 'page' ? '?page=0' : bad === 'state' ? '?state=lost' : '';
+          const query = bad && !path.includes(`{${bad}}`) ? (BAD_QUERIES[bad] ?? '') : '';
           let request = t.http()[method](url + query);
           if (status !== 'invalid_token') request = request.set(status === 'access_denied' ? pbx : admin);
           if (status === 'malformed_json') request = request.set('Content-Type', 'application/json').send('{"url": ');

@@ -70,9 +70,16 @@ BEGIN
         ON a.id = b.agent AND a.client_id = b.client AND a.agent_type = b.type
        AND (b.found_by IS NULL OR IF(a.agent_type = 'local', a.extension_name, a.agent_number) <=> b.found_by);
 
-  INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
-    SELECT a.client_id, a.id, a.agent_type, a.agent_status, b.status, b.source, a.status_sequence + 1,
-           COALESCE(b.name, IF(a.agent_type = 'local', a.extension_name, a.agent_number)), p_changed_at
+  -- The feed: each client's real changes take the next positions of its counter (status_change_feed), which stays
+  -- locked to COMMIT, so a batch numbered after another commits after it: a reader never sees a position before every
+  -- smaller one is visible. The existing counters are locked for update first, in client id order (an upsert alone
+  -- would take a shared lock and then upgrade it, and two batches of one client holding the shared lock deadlock).
+  SELECT COUNT(*) INTO v_locked FROM status_change_feed f
+   WHERE f.client_id IN (SELECT b.client FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (client varchar(64) PATH '$.client')) AS b)
+   ORDER BY f.client_id
+     FOR UPDATE;
+  INSERT INTO status_change_feed (client_id, last_position)
+    SELECT a.client_id, COUNT(*)
       FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (
              position FOR ORDINALITY, client varchar(64) PATH '$.client', type varchar(8) PATH '$.type',
              agent int unsigned PATH '$.agent', found_by varchar(255) PATH '$.found_by', name varchar(255) PATH '$.name',
@@ -81,6 +88,24 @@ BEGIN
       STRAIGHT_JOIN agents a
         ON a.id = b.agent AND a.client_id = b.client AND a.agent_type = b.type
        AND (b.found_by IS NULL OR IF(a.agent_type = 'local', a.extension_name, a.agent_number) <=> b.found_by)
+     WHERE b.status IS NOT NULL AND b.status <> a.agent_status
+     GROUP BY a.client_id ORDER BY a.client_id
+  ON DUPLICATE KEY UPDATE last_position = last_position + VALUES(last_position);
+
+  INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at,
+                              feed_position)
+    SELECT a.client_id, a.id, a.agent_type, a.agent_status, b.status, b.source, a.status_sequence + 1,
+           COALESCE(b.name, IF(a.agent_type = 'local', a.extension_name, a.agent_number)), p_changed_at,
+           f.last_position - COUNT(*) OVER (PARTITION BY a.client_id) + ROW_NUMBER() OVER (PARTITION BY a.client_id ORDER BY b.position)
+      FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (
+             position FOR ORDINALITY, client varchar(64) PATH '$.client', type varchar(8) PATH '$.type',
+             agent int unsigned PATH '$.agent', found_by varchar(255) PATH '$.found_by', name varchar(255) PATH '$.name',
+             status varchar(16) PATH '$.status', event_type varchar(16) PATH '$.event_type',
+             source varchar(8) PATH '$.source', id_base varchar(26) PATH '$.id_base')) AS b
+      STRAIGHT_JOIN agents a
+        ON a.id = b.agent AND a.client_id = b.client AND a.agent_type = b.type
+       AND (b.found_by IS NULL OR IF(a.agent_type = 'local', a.extension_name, a.agent_number) <=> b.found_by)
+      JOIN status_change_feed f ON f.client_id = a.client_id
      WHERE b.status IS NOT NULL AND b.status <> a.agent_status;
   IF ROW_COUNT() > 0 THEN
     SET v_first_change = LAST_INSERT_ID();
@@ -117,28 +142,6 @@ BEGIN
      WHERE id = v_agent;
   END LOOP;
   CLOSE updates;
-
-  IF v_first_change IS NOT NULL THEN
-    -- The feed: each client's changes numbered 1, 2, 3… in commit order. The client's counter row stays locked from
-    -- here to COMMIT, so a batch numbered after another commits after it: a reader never sees a position before a
-    -- smaller one is visible. Counters are locked in client id order; the batch's changes are those of its agents whose
-    -- sequence is now the change's (the agents are updated) and whose id is this batch's.
-    INSERT INTO status_change_feed (client_id, last_position)
-      SELECT s.client_id, COUNT(*)
-        FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (agent int unsigned PATH '$.agent')) AS b
-        STRAIGHT_JOIN agents a ON a.id = b.agent
-        JOIN status_changes s ON s.agent_id = a.id AND s.sequence = a.status_sequence AND s.id >= v_first_change
-       GROUP BY s.client_id ORDER BY s.client_id
-    ON DUPLICATE KEY UPDATE last_position = last_position + VALUES(last_position);
-    UPDATE status_changes s
-      JOIN (SELECT n.id, f.last_position - COUNT(*) OVER (PARTITION BY n.client_id)
-                         + ROW_NUMBER() OVER (PARTITION BY n.client_id ORDER BY n.id) AS feed_position
-              FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (agent int unsigned PATH '$.agent')) AS b
-              STRAIGHT_JOIN agents a ON a.id = b.agent
-              JOIN status_changes n ON n.agent_id = a.id AND n.sequence = a.status_sequence AND n.id >= v_first_change
-              JOIN status_change_feed f ON f.client_id = n.client_id) p ON p.id = s.id
-       SET s.feed_position = p.feed_position;
-  END IF;
 
   SELECT b.position - 1 AS position, d.id, d.url
     FROM JSON_TABLE(p_changes, '$[*]' COLUMNS (position FOR ORDINALITY, id_base varchar(26) PATH '$.id_base')) AS b

@@ -33,6 +33,23 @@ export interface AppliedAgentRow {
   changed: number;
 }
 
+/** One row of a client's status-change feed, as `feedPage` reads it. */
+export interface FeedRow {
+  feed_position: number | string;
+  agent_id: number;
+  agent_type: AgentType;
+  agent_status: AgentStatus;
+  event_source: EventSource;
+  sequence: number;
+  agent_name: string | null;
+  changed_at: Date;
+}
+
+export interface FeedFilter {
+  agentType?: AgentType;
+  agentId?: number;
+}
+
 /** A delivery the batch wrote (an outbox row), with its change's place in the batch. */
 export interface NewDeliveryRow {
   position: number;
@@ -43,7 +60,8 @@ export interface NewDeliveryRow {
 /**
  * The status-change table family: `status_changes`, written together with the agents' new status and the
  * deliveries (the outbox) by the `change_agents` procedure, whose one current definition is change_agents.sql
- * beside this file; and the pruning of old status changes.
+ * beside this file, and each client's feed counter (`status_change_feed`); the feed's read; and the pruning of old
+ * status changes.
  */
 @Injectable()
 export class StatusChangesRepository {
@@ -82,6 +100,29 @@ export class StatusChangesRepository {
       ],
     )) as { insertId: number | string };
     return String(result.insertId);
+  }
+
+  /**
+   * The client's status changes after feed position `after`, in feed (commit) order, at most `limit` and one more (so
+   * the caller knows whether there is a next page). By (client_id, feed_position), or (agent_id, feed_position) for one
+   * agent: a page costs the same at any history size.
+   */
+  async feedPage(clientId: string, after: number, limit: number, filter: FeedFilter): Promise<FeedRow[]> {
+    const conditions = ['client_id = ?', 'feed_position > ?'];
+    const params: unknown[] = [clientId, after];
+    if (filter.agentType) {
+      conditions.push('agent_type = ?');
+      params.push(filter.agentType);
+    }
+    if (filter.agentId !== undefined) {
+      conditions.push('agent_id = ?');
+      params.push(filter.agentId);
+    }
+    return (await this.dataSource.query(
+      `SELECT feed_position, agent_id, agent_type, agent_status, event_source, sequence, agent_name, changed_at
+         FROM status_changes WHERE ${conditions.join(' AND ')} ORDER BY feed_position LIMIT ${Number(limit) + 1}`,
+      params,
+    )) as FeedRow[];
   }
 
   /** Removes those of these status changes that no delivery refers to any more; returns how many. */

@@ -51,7 +51,7 @@ export class CatchUp1764420000000 implements MigrationInterface {
         PRIMARY KEY (id),
         KEY idx_delivery_recoveries_client (client_id, created_at)
       ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`);
-    await replaceProcedure(queryRunner, 'change_agents', '6824ad60edb04f84e9e5d221b5409a4c4f7e8e2769a6aa07ea9e431385f7186e');
+    await replaceProcedure(queryRunner, 'change_agents', '66a3184862073801d11fc2b4ecfce73ffdca4ab07e1c32a85a3f21851189c12b');
   }
 
   /** The procedures stay as they are, as in the earlier migrations' down. */
