@@ -1,3 +1,5 @@
+import mysql from 'mysql2/promise';
+import { eventually } from './support/receiver.js';
 import { createAgent, createClient, createEvent, login, logout, setStatus } from './support/api-fixtures.js';
 import { clientWithToken } from './support/client-fixtures.js';
 import { admin, pbx, createTestApp, type TestApp } from './support/test-app.js';
@@ -173,6 +175,57 @@ describe('the status-change feed', () => {
     ] as const) {
       const response = await t.http().get('/client/f3-alpha/status-change/').query(query).set(admin).expect(400);
       expect(response.body).toEqual({ message: expect.stringContaining(field), status: 'validation_failed' });
+    }
+  });
+
+  // A change is held inside its transaction (its deliveries' insert waits for a lock this test holds) after its status
+  // change was written; then another agent of the same client changes. Numbered in insert order, the second would
+  // commit first and a reader's cursor would pass the first for good. Numbered in commit order, the second waits for
+  // the first, and a reader sees both, in order.
+  it('never lets a later change pass one still being committed: the reader that read in between still gets both', async () => {
+    await createClient(t, 'f5');
+    const held = await createAgent(t, 'f5', 'local', 'held@ringme.ru');
+    const quick = await createAgent(t, 'f5', 'local', 'quick@ringme.ru');
+    await createEvent(t, 'f5', 'local', held, login('https://hooks.example.com/held'));
+    const start = (await page('f5')).next_cursor;
+
+    const locker = await mysql.createConnection({ uri: t.config.databaseUrl.replace(/^mariadb:/, 'mysql:') });
+    try {
+      await locker.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await locker.query('START TRANSACTION');
+      // Next-key locks over every delivery id to come: an insert into deliveries waits until this transaction ends.
+      await locker.query("SELECT id FROM deliveries WHERE id >= 'msg_' FOR UPDATE");
+      const heldChange = setStatus(t, 'f5', 'local', held, 'available').then((response) => response.status);
+      // Where each change's statement is: the first waits in its deliveries' insert.
+      const running = async (statement: string) =>
+        Number(
+          (
+            await t.sql<{ n: number }>(
+              'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE id <> CONNECTION_ID() AND info LIKE ?',
+              [`${statement}%`],
+            )
+          )[0].n,
+        );
+      await eventually(async () => (await running('INSERT INTO deliveries')) === 1);
+      const quickChange = setStatus(t, 'f5', 'local', quick, 'available').then((response) => response.status);
+      // The second change has reached the database: it committed, or it waits for the client's feed counter.
+      await eventually(async () => {
+        const [{ committed }] = await t.sql<{ committed: number }>('SELECT COUNT(*) AS committed FROM status_changes WHERE agent_id = ?', [
+          quick,
+        ]);
+        return Number(committed) === 1 || (await running('SELECT COUNT(*) INTO v_locked FROM status_change_feed')) === 1;
+      });
+      const between = await page('f5', { after: start });
+      expect(between.status_changes).toEqual([]);
+      await locker.query('ROLLBACK');
+      expect(await Promise.all([heldChange, quickChange])).toEqual([200, 200]);
+      const after = await readAll('f5', between.next_cursor);
+      expect(after.items.map((item) => [item.agent_id, item.sequence])).toEqual([
+        [held, 1],
+        [quick, 1],
+      ]);
+    } finally {
+      await locker.end();
     }
   });
 
