@@ -18,20 +18,19 @@ const NEIGHBOUR = 'neighbour';
  * ctx: a database, queue prefix, API and worker of the phase's own (run.mjs prepareOwn): { api, db, stopWorker,
  * startWorker }; addReceiver(receiver) starts a receiver and has it stopped at the end; log(...).
  */
+/** The neighbour client: one agent, its webhooks on a receiver of its own on another host. */
+export async function setupNeighbour(ctx, addReceiver) {
+  const receiver = await addReceiver(new Receiver({ host: config.neighbourHost }));
+  const { agents } = await setupTenant(ctx.api, receiver, { clientId: NEIGHBOUR, agents: 1 });
+  const neighbour = new StatusDriver({ api: ctx.api, clientId: NEIGHBOUR, agents, receiver, db: ctx.db });
+  return { neighbour, neighbourAgent: neighbour.agents[0] };
+}
+
 export async function runFairness(ctx, { addReceiver, log }) {
   const receiver = await addReceiver(new Receiver());
-  const neighbourReceiver = await addReceiver(new Receiver({ host: config.neighbourHost }));
   const { agents } = await setupTenant(ctx.api, receiver, { clientId: BENCH, agents: config.agents });
-  const { agents: neighbourAgents } = await setupTenant(ctx.api, neighbourReceiver, { clientId: NEIGHBOUR, agents: 1 });
   const bench = new StatusDriver({ api: ctx.api, clientId: BENCH, agents, receiver, db: ctx.db });
-  const neighbour = new StatusDriver({
-    api: ctx.api,
-    clientId: NEIGHBOUR,
-    agents: neighbourAgents,
-    receiver: neighbourReceiver,
-    db: ctx.db,
-  });
-  const neighbourAgent = neighbour.agents[0];
+  const { neighbour, neighbourAgent } = await setupNeighbour(ctx, addReceiver);
   const interval = config.neighbourIntervalMs;
   const out = {
     agents: config.agents,
@@ -89,7 +88,7 @@ export async function runFairness(ctx, { addReceiver, log }) {
   out.p50ToIdle = out.idle.p50 ? round2(out.neighbourDuringDrain.p50 / out.idle.p50) : null;
   out.unexpectedWebhooks = bench.unexpected() + neighbour.unexpected();
   out.putErrors = [...bench.putErrors, ...neighbour.putErrors].slice(0, 20);
-  out.otherRequests = receiver.other.length + neighbourReceiver.other.length;
+  out.otherRequests = receiver.other.length + neighbour.receiver.other.length;
   log(
     `fairness: neighbour during the drains p50 ${out.neighbourDuringDrain.p50} ms (idle ${out.idle.p50}), p99 ${out.neighbourDuringDrain.p99} ms; drain with ÷ alone ${out.drainRatio}×`,
   );

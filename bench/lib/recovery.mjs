@@ -6,28 +6,17 @@
 // Figures: the recover call's answer time, the recovery's rate, and the neighbour's change → receipt on the idle
 // service and during the recovery.
 import { config } from './config.mjs';
-import { StatusDriver } from './drive.mjs';
+import { setupNeighbour } from './fairness.mjs';
 import { round2 } from './infra.mjs';
 import { Receiver } from './receiver.mjs';
-import { setupTenant } from './setup.mjs';
 import { steadyRate, summarize } from './stats.mjs';
 
 const BENCH = 'bench';
-const NEIGHBOUR = 'neighbour';
 
 /** ctx: a database, queue prefix, API and worker of the phase's own (run.mjs prepareOwn); addReceiver; log. */
 export async function runRecovery(ctx, { addReceiver, log }) {
   const receiver = await addReceiver(new Receiver());
-  const neighbourReceiver = await addReceiver(new Receiver({ host: config.neighbourHost }));
-  const { agents: neighbourAgents } = await setupTenant(ctx.api, neighbourReceiver, { clientId: NEIGHBOUR, agents: 1 });
-  const neighbour = new StatusDriver({
-    api: ctx.api,
-    clientId: NEIGHBOUR,
-    agents: neighbourAgents,
-    receiver: neighbourReceiver,
-    db: ctx.db,
-  });
-  const neighbourAgent = neighbour.agents[0];
+  const { neighbour, neighbourAgent } = await setupNeighbour(ctx, addReceiver);
   const backlog = config.recoveryBacklog;
   const out = { backlog, intervalMs: config.neighbourIntervalMs, concurrency: Number(ctx.env.WORKER_CONCURRENCY), phases: {} };
 
@@ -87,7 +76,7 @@ export async function runRecovery(ctx, { addReceiver, log }) {
   out.progress = await ctx.api.expect(200, 'GET', `/client/${BENCH}/delivery/recover/${recovery.id}`);
   out.unexpectedWebhooks = neighbour.unexpected();
   out.putErrors = neighbour.putErrors.slice(0, 20);
-  out.otherRequests = receiver.other.length + neighbourReceiver.other.length;
+  out.otherRequests = receiver.other.length + neighbour.receiver.other.length;
   log(
     `recovery: ${out.received}/${backlog} re-sent at ${out.deliveriesPerSecond}/s (answered in ${out.answerMs} ms, all through in ${out.wholeSeconds} s); ` +
       `neighbour during it p50 ${out.neighbourDuring.p50} ms, p99 ${out.neighbourDuring.p99} ms (idle ${out.idle.p50} / ${out.idle.p99})`,

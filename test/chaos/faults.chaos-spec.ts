@@ -180,12 +180,13 @@ describe('faults: MySQL, Redis or a receiver away for a while', () => {
     await request(base).get('/health/ready').expect(200);
   }, 180_000);
 
-  it('delivers everything to a receiver that was down for a while, once it is back, each webhook once', async () => {
+  it('delivers everything to a receiver that was down for a while, once it is back, each webhook once and in order', async () => {
     const { clientId, setStatus } = await agent();
     await receiver.stop();
     for (const status of ['available', 'logged_out', 'available', 'logged_out', 'available'] as const) await setStatus(status).expect(200);
-    // While its circuit is open the host gets one probe a second, so each delivery's second attempt waits its turn.
-    await eventually(async () => (await deliveries(clientId)).every((row) => row.attempts >= 2), 60_000);
+    // The oldest delivery retries; the newer ones wait for it (one agent, one URL: the order of its changes). While
+    // the host's circuit is open it gets one probe a second, so the second attempt may wait its turn.
+    await eventually(async () => (await deliveries(clientId)).some((row) => row.attempts >= 2), 60_000);
     await sleep(3000);
     receiver = await new Receiver().start(receiverPort);
 
@@ -193,8 +194,9 @@ describe('faults: MySQL, Redis or a receiver away for a while', () => {
       const all = await deliveries(clientId);
       return all.length === 5 && all.every((row) => row.state === 'succeeded') && all;
     }, 60_000);
-    expect(rows.every((row) => row.attempts >= 3)).toBe(true);
+    expect(rows[0].attempts).toBeGreaterThanOrEqual(3);
     const requests = received(rows.map((row) => row.id));
-    expect(requests.map((seen) => seen.headers['webhook-id']).sort()).toEqual(rows.map((row) => row.id).sort());
+    expect(requests.map((seen) => seen.headers['webhook-id'])).toEqual(rows.map((row) => row.id));
+    expect(requests.map((seen) => Number(seen.headers['agent-event-sequence']))).toEqual([1, 2, 3, 4, 5]);
   }, 180_000);
 });
