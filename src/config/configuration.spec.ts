@@ -16,6 +16,32 @@ describe('loadConfig', () => {
     expect(config.webhook.allowedCidrs).toEqual([]);
   });
 
+  it('reads a Redis Cluster or a Sentinel set-up from REDIS_CLUSTER_NODES or REDIS_SENTINELS', () => {
+    expect(loadConfig({}).redisTopology).toEqual({ kind: 'single' });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001,redis-2:7002' }).redisTopology).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '::1', port: 7001 },
+        { host: 'redis-2', port: 7002 },
+      ],
+    });
+    expect(
+      loadConfig({ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_SENTINEL_NAME: 'mymaster', REDIS_SENTINEL_PASSWORD: 's3cret' }).redisTopology,
+    ).toEqual({
+      kind: 'sentinel',
+      nodes: [{ host: '10.0.0.1', port: 26379 }],
+      name: 'mymaster',
+      password: 's3cret',
+    });
+  });
+
+  it('refuses a queue prefix without a hash tag on a Redis Cluster, in one sentence', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', QUEUE_PREFIX: 'agent-events' })).toThrow(
+      'QUEUE_PREFIX must hold a hash tag in braces, like {agent-events}, on a Redis Cluster (REDIS_CLUSTER_NODES), got "agent-events".',
+    );
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -25,6 +51,11 @@ describe('loadConfig', () => {
     [{ DEFAULT_AGENT_EVENT_LIMIT: '-1' }, 'DEFAULT_AGENT_EVENT_LIMIT'],
     [{ WEBHOOK_RETRY_SCHEDULE: '0,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
     [{ QUEUE_PREFIX: 'has space' }, 'QUEUE_PREFIX'],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1:6379', QUEUE_PREFIX: 'agent-events' }, 'QUEUE_PREFIX'],
+    [{ REDIS_CLUSTER_NODES: '10.0.0.1:6379', QUEUE_PREFIX: '{}agent-events' }, 'QUEUE_PREFIX'],
+    [{ REDIS_SENTINELS: '10.0.0.1:26379' }, 'REDIS_SENTINEL_NAME'],
+    [{ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_CLUSTER_NODES: '10.0.0.2:6379' }, 'REDIS_CLUSTER_NODES'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
     [{ TOKEN_SIGNING_KEY: 'shorter-than-32-characters' }, 'TOKEN_SIGNING_KEY'],
     [{ TOKEN_TTL_SECONDS: '0' }, 'TOKEN_TTL_SECONDS'],

@@ -7,7 +7,10 @@ export interface AppConfig {
   host: string;
   port: number;
   databaseUrl: string;
+  /** Also the user, password and TLS (`rediss:`) of the cluster nodes or the sentinels' master. */
   redisUrl: string;
+  /** REDIS_URL's one server; or a Cluster (REDIS_CLUSTER_NODES), or the master a Sentinel set names (REDIS_SENTINELS). */
+  redisTopology: RedisTopology;
   adminToken: string;
   pbxToken: string;
   /** Signs client access tokens (HMAC-SHA256); changing it ends every token issued. */
@@ -54,6 +57,14 @@ export interface AppConfig {
     pretty: boolean;
   };
 }
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+export type RedisTopology =
+  { kind: 'single' } | { kind: 'cluster'; nodes: RedisNode[] } | { kind: 'sentinel'; nodes: RedisNode[]; name: string; password?: string };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -119,6 +130,44 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   return raw === 'true' || raw === '1';
 }
 
+/** `host:port,host:port,…` (an IPv6 address in brackets). */
+function nodes(env: Env, name: string): RedisNode[] {
+  const raw = env[name] || '';
+  return raw
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean)
+    .map((node) => {
+      const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(node);
+      if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+        throw new ConfigError(`${name} must be a comma-separated list of host:port like 10.0.0.1:6379,10.0.0.2:6379, got "${raw}".`);
+      }
+      return { host: match[1].replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+    });
+}
+
+function redisTopology(env: Env, queuePrefix: string): RedisTopology {
+  const cluster = nodes(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = nodes(env, 'REDIS_SENTINELS');
+  if (cluster.length && sentinels.length)
+    throw new ConfigError('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: a Redis is a Cluster or a Sentinel set-up.');
+  if (cluster.length) {
+    // BullMQ's scripts touch several keys of the queue at once: on a cluster they must all hash to one slot.
+    if (!/^[^{]*\{[^}]+\}/.test(queuePrefix)) {
+      throw new ConfigError(
+        `QUEUE_PREFIX must hold a hash tag in braces, like {agent-events}, on a Redis Cluster (REDIS_CLUSTER_NODES), got "${queuePrefix}".`,
+      );
+    }
+    return { kind: 'cluster', nodes: cluster };
+  }
+  if (sentinels.length) {
+    const name = env.REDIS_SENTINEL_NAME;
+    if (!name) throw new ConfigError('REDIS_SENTINEL_NAME must name the master the sentinels of REDIS_SENTINELS watch, like mymaster.');
+    return { kind: 'sentinel', nodes: sentinels, name, ...(env.REDIS_SENTINEL_PASSWORD ? { password: env.REDIS_SENTINEL_PASSWORD } : {}) };
+  }
+  return { kind: 'single' };
+}
+
 /** The schema of every variable: parses and checks them all, and names the first bad one in a sentence. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV || 'development';
@@ -158,6 +207,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     port: int(env, 'PORT', 3000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', 'mysql://root@127.0.0.1:3306/agent_events', ['mysql:', 'mariadb:']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisTopology: redisTopology(env, queuePrefix),
     adminToken: token(env, 'ADMIN_TOKEN', EXAMPLE_TOKENS[0], production),
     pbxToken: token(env, 'PBX_TOKEN', EXAMPLE_TOKENS[1], production),
     tokenSigningKey: token(env, 'TOKEN_SIGNING_KEY', EXAMPLE_TOKENS[2], production, 32),

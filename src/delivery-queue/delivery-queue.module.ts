@@ -1,8 +1,8 @@
-import { BullModule } from '@nestjs/bullmq';
-import { Global, Module } from '@nestjs/common';
-import type { ConnectionOptions } from 'bullmq';
+import { BullModule, InjectQueue } from '@nestjs/bullmq';
+import { Global, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { redisOptions } from '../redis/redis-options.js';
+import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 import { DeliveryQueueService } from './delivery-queue.service.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE } from './queue.constants.js';
 import { WebhookProducer } from './webhook-producer.js';
@@ -17,7 +17,8 @@ import { WebhookProducer } from './webhook-producer.js';
     BullModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        connection: { ...redisOptions(config.redisUrl), maxRetriesPerRequest: null } as ConnectionOptions,
+        // One connection of ours that the queue shares; the worker makes its own copies of it (BullMQ duplicates it).
+        connection: createRedis(config, 'queue'),
         prefix: config.queuePrefix,
       }),
     }),
@@ -27,4 +28,11 @@ import { WebhookProducer } from './webhook-producer.js';
   providers: [WebhookProducer, DeliveryQueueService],
   exports: [BullModule, WebhookProducer, DeliveryQueueService],
 })
-export class DeliveryQueueModule {}
+export class DeliveryQueueModule implements OnApplicationShutdown {
+  constructor(@InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue) {}
+
+  /** BullMQ leaves a connection it was given open: this one is closed here, once the queue and the worker are. */
+  onApplicationShutdown(): void {
+    (this.queue.opts.connection as RedisClient).disconnect();
+  }
+}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-connections.js';
 
 /** BullMQ's largest job priority (2^21 - 1); a lower number goes first. */
 export const PRIORITY_LIMIT = 2 ** 21 - 1;
@@ -27,7 +27,7 @@ export function fairSharesKey(queueKey: (type: string) => string): string {
 }
 
 /** Counts these deliveries in, one per entry; returns each one's priority, in order. */
-export async function takeTurns(redis: Redis, key: string, clientIds: string[]): Promise<number[]> {
+export async function takeTurns(redis: RedisClient, key: string, clientIds: string[]): Promise<number[]> {
   const pipeline = redis.pipeline();
   for (const clientId of clientIds) pipeline.hincrby(key, clientId, 1);
   const replies = (await pipeline.exec()) ?? [];
@@ -38,7 +38,7 @@ export async function takeTurns(redis: Redis, key: string, clientIds: string[]):
 }
 
 /** A worker took one of the client's deliveries: one fewer waits. Never below zero (a count lost with Redis's data). */
-export async function turnTaken(redis: Redis, key: string, clientId: string): Promise<void> {
+export async function turnTaken(redis: RedisClient, key: string, clientId: string): Promise<void> {
   const left = await redis.hincrby(key, clientId, -1);
   if (left <= 0) await redis.hdel(key, clientId);
 }
@@ -46,7 +46,7 @@ export async function turnTaken(redis: Redis, key: string, clientId: string): Pr
 /** Clears the counts if no job is waiting (all of them taken): a drifted count then costs its client nothing more. */
 const FORGET_IF_IDLE = `if redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then return redis.call('DEL', KEYS[1]) end return 0`;
 
-export async function forgetIfIdle(redis: Redis, queueKey: (type: string) => string): Promise<boolean> {
+export async function forgetIfIdle(redis: RedisClient, queueKey: (type: string) => string): Promise<boolean> {
   const cleared = await redis.eval(FORGET_IF_IDLE, 3, fairSharesKey(queueKey), queueKey('prioritized'), queueKey('wait'));
   return Number(cleared) === 1;
 }

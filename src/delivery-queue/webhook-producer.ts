@@ -1,10 +1,9 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { fairSharesKey, takeTurns } from './fair-shares.js';
 import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE, type WebhookJobData } from './queue.constants.js';
-import { redisOptions } from '../redis/redis-options.js';
+import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
 /**
  * The delivery queue as the API (and the reconciler) add jobs to it, on a Redis connection of its own that fails
@@ -14,24 +13,11 @@ import { redisOptions } from '../redis/redis-options.js';
  */
 @Injectable()
 export class WebhookProducer implements OnApplicationShutdown {
-  private readonly logger = new Logger(WebhookProducer.name);
   readonly queue: Queue<WebhookJobData>;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.redis = new Redis({
-      ...redisOptions(config.redisUrl),
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 2000,
-      connectTimeout: 2000,
-    });
-    let lastError = '';
-    this.redis.on('error', (error: Error) => {
-      if (error.message !== lastError) this.logger.warn(`queue producer: ${error.message}`);
-      lastError = error.message;
-    });
-    this.redis.on('ready', () => (lastError = ''));
+    this.redis = createRedis(config, 'producer');
     this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
       connection: this.redis,
       prefix: config.queuePrefix,

@@ -5,6 +5,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from '
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { fairSharesKey, forgetIfIdle, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
+import { throttledLog } from '../logging/throttled-log.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
 /** The member of a delivery's `order:` set that says it is through. */
@@ -35,6 +36,8 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
 @Injectable()
 export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryProcessor.name);
+  /** BullMQ's worker retries a failing Redis command at once (a MOVED or CLUSTERDOWN loop): its errors, with backoff. */
+  private readonly logError = throttledLog(this.logger);
   /** The BullMQ worker, from application bootstrap on (the worker's health check reads it). */
   worker?: Worker<WebhookJobData, string>;
 
@@ -139,7 +142,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
 
   /** Redis trouble (a lost key, a dropped connection): logged; the reconciler puts the delivery back from MySQL. */
   private onError(error: Error): void {
-    this.logger.warn(`worker: ${error.message}`);
+    this.logError(`worker: ${error.message}`);
   }
 
   private onFailed(job: Job<WebhookJobData> | undefined, error: Error): void {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { ClientsService } from '../clients/clients.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { redisOptions } from '../redis/redis-options.js';
+import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
 const WINDOW_MS = 3600_000;
 
@@ -40,7 +39,7 @@ export interface Budget {
   exceeded: boolean;
 }
 
-type RedisWithConsume = Redis & {
+type RedisWithConsume = RedisClient & {
   consumeBudget(key: string, windowMs: number): Promise<[number, number]>;
   pastLimit(...keysThenLimits: (string | number)[]): Promise<[number, number]>;
 };
@@ -66,8 +65,7 @@ export class RateLimitService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly clients: ClientsService,
   ) {
-    this.redis = new Redis({ ...redisOptions(config.redisUrl), maxRetriesPerRequest: 1, commandTimeout: 2000 }) as RedisWithConsume;
-    this.redis.on('error', () => undefined);
+    this.redis = createRedis(config, 'rate-limits') as RedisWithConsume;
     this.redis.defineCommand('consumeBudget', { numberOfKeys: 1, lua: CONSUME });
     this.redis.defineCommand('pastLimit', { lua: PAST_LIMIT });
     // Beside the queue's keys, in the same hash slot: one prefix per deployment (and per test suite).
