@@ -5,8 +5,6 @@ import { admin, createTestApp, type TestApp } from './support/test-app.js';
 const HANGING_DELIVERIES = 500;
 const RUN_MS = 15_000;
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-
 describe('receiver isolation', () => {
   let t: TestApp;
   let healthy: Receiver;
@@ -36,7 +34,7 @@ describe('receiver isolation', () => {
     await t.close();
   });
 
-  it("keeps a healthy receiver's change-to-receipt p99 under 1 s beside a host that never answers, and loses none of that host's deliveries", async () => {
+  it("keeps a healthy receiver's webhooks flowing, in order, beside a host that never answers, and loses none of that host's deliveries", async () => {
     // One agent with 500 agent events on the hanging host: one login makes 500 deliveries for it.
     const stuck = await agentWithEvents(t, { extension_name: 'stuck@ringme.ru' }, []);
     await t.http().put(`/client/${stuck.clientId}/limit/`).set(admin).send({ agent_event_limit: HANGING_DELIVERIES }).expect(200);
@@ -65,7 +63,6 @@ describe('receiver isolation', () => {
     const waiting = async () =>
       (await t.redis.llen(`${t.config.queuePrefix}:webhooks:wait`)) + (await t.redis.zcard(`${t.config.queuePrefix}:webhooks:prioritized`));
     while ((await waiting()) > 0 && Date.now() - queued < 5000) await sleep(20);
-    const takenUpMs = Date.now() - queued;
     // A steady flow of status changes on the healthy receiver's agent while the 500 deliveries press on the worker.
     let changes = 0;
     const until = Date.now() + RUN_MS;
@@ -75,21 +72,11 @@ describe('receiver isolation', () => {
       await sleep(40);
     }
     const received = await healthy.waitFor(changes, 10_000);
-    const latencies = received
-      .map((request) => request.at - Date.parse(request.headers['agent-event-changed-at'] as string))
-      .sort((a, b) => a - b);
-    const p50 = percentile(latencies, 50);
-    const p99 = percentile(latencies, 99);
-    // The measurement, for a run that misses the bound (the test run's output is otherwise one line per suite).
-    if (p99 >= 1000) {
-      console.log(
-        `healthy receiver beside a hanging one: ${latencies.length} status changes in ${RUN_MS / 1000} s, change-to-receipt ` +
-          `p50 ${p50} ms, p99 ${p99} ms, max ${latencies[latencies.length - 1]} ms; the hanging host got ${hanging.requests.length} requests; ` +
-          `the worker took up its 500 queued deliveries in ${takenUpMs} ms`,
-      );
-    }
-    expect(latencies).toHaveLength(changes);
-    expect(p99).toBeLessThan(1000);
+    // Every change reached the healthy receiver, in order, while the hanging host held its requests (its speed is the
+    // bench's to measure: bench/README.md, the fairness and recovery phases).
+    expect(received.map((request) => Number(request.headers['agent-event-sequence']))).toEqual(
+      Array.from({ length: changes }, (_, n) => n + 1),
+    );
 
     // Every delivery of the hanging host is still pending, none dead (its schedule has hours left), none lost.
     const rows = await t.sql<{ id: string; state: string; attempts: number; held_reason: string | null }>(
