@@ -1,22 +1,15 @@
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { eventually, Receiver, type ReceivedRequest } from '../support/receiver.js';
+import { agentsWithWebhooks, allSucceeded as allSucceededIn, burst as burstOn, duplicates } from '../support/bursts.js';
+import { Receiver } from '../support/receiver.js';
 import { freePort, prepareCompiledService, runService, type ServiceProcess } from '../support/processes.js';
-import { ADMIN_TOKEN, admin, deleteQueueKeys, pbx, suiteResources } from '../support/test-app.js';
+import { ADMIN_TOKEN, deleteQueueKeys, pbx, suiteResources } from '../support/test-app.js';
 
 /** One metric's value from a Prometheus text page. */
 function metric(page: string, series: string): number {
   const line = page.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-/** How many times each webhook id reached the receiver, for those that came more than once. */
-function duplicates(requests: ReceivedRequest[]): Map<string, ReceivedRequest[]> {
-  const byId = new Map<string, ReceivedRequest[]>();
-  for (const seen of requests)
-    byId.set(String(seen.headers['webhook-id']), [...(byId.get(String(seen.headers['webhook-id'])) ?? []), seen]);
-  return new Map([...byId].filter(([, all]) => all.length > 1));
 }
 
 /** Two API processes and two worker processes on one database and one queue prefix, as a scaled-out deployment runs. */
@@ -76,51 +69,12 @@ describe('several API and worker processes at once', () => {
   /** Agents of a new client, each with a webhook on login and on logout; created through both APIs in turn. */
   async function agents(count: number): Promise<{ clientId: string; extensions: string[]; ids: number[] }> {
     const clientId = `s${++clients}`;
-    await request(apis[0]).post('/client/').set(admin).send({ id: clientId, name: 'Scaled out' }).expect(201);
-    const extensions = Array.from({ length: count }, (_, index) => `${clientId}-${index}@ringme.ru`);
-    const ids = await Promise.all(
-      extensions.map(async (extension, index) => {
-        const base = apis[index % 2];
-        const created = await request(base)
-          .post(`/client/${clientId}/agent/local/`)
-          .set(admin)
-          .send({ extension_name: extension })
-          .expect(201);
-        for (const eventType of ['agent-login', 'agent-logout']) {
-          await request(base)
-            .post(`/client/${clientId}/agent/local/${created.body.id}/event/`)
-            .set(admin)
-            .send({ url: receiver.url(), event_type: eventType, method: 'POST' })
-            .expect(201);
-        }
-        return created.body.id as number;
-      }),
-    );
-    return { clientId, extensions, ids };
+    return { clientId, ...(await agentsWithWebhooks(apis, clientId, count, receiver.url())) };
   }
 
-  /** Each agent logs in and out `changes` times in all (one after the other per agent, all agents at once). */
-  async function burst(clientId: string, ids: number[], changes: number): Promise<void> {
-    await Promise.all(
-      ids.map(async (id, index) => {
-        for (let change = 0; change < changes; change++) {
-          await request(apis[(index + change) % 2])
-            .put(`/client/${clientId}/agent/local/${id}`)
-            .set(admin)
-            .send({ status: change % 2 === 0 ? 'available' : 'logged_out' })
-            .expect(200);
-        }
-      }),
-    );
-  }
+  const burst = (clientId: string, ids: number[], changes: number) => burstOn(apis, clientId, ids, changes);
 
-  const deliveryRows = async (clientId: string) =>
-    (await pool.query('SELECT id, state FROM deliveries WHERE client_id = ?', [clientId]))[0] as { id: string; state: string }[];
-  const allSucceeded = (clientId: string, count: number) =>
-    eventually(async () => {
-      const rows = await deliveryRows(clientId);
-      return rows.length === count && rows.every((row) => row.state === 'succeeded') && rows;
-    }, 120_000);
+  const allSucceeded = (clientId: string, count: number) => allSucceededIn(pool, clientId, count);
   const succeededOn = async (base: string) =>
     metric(
       (await request(base).get('/metrics').auth('admin', ADMIN_TOKEN).expect(200)).text,

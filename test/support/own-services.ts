@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -122,5 +122,148 @@ export class OwnRedis {
     this.child.kill('SIGKILL');
     await exited(this.child);
     this.child = undefined;
+  }
+}
+
+/** `redis-cli` against a server of the test's own; its output, or an error with it. */
+function redisCli(port: number, ...args: string[]): string {
+  const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
+
+/** Stops the suite with one sentence when this machine cannot run the Redis servers it needs. */
+function requireRedisTools(): void {
+  for (const tool of ['redis-server', 'redis-cli']) {
+    if (spawnSync(tool, ['--version'], { encoding: 'utf8' }).status !== 0) {
+      throw new Error(`${tool} is needed for this suite (apt-get install redis-server gives both).`);
+    }
+  }
+}
+
+/** A redis-server process without persistence, started with these extra arguments. */
+function redisServer(port: number, args: string[], dir: string): ChildProcess {
+  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
+    stdio: 'ignore',
+  });
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  await exited(child);
+}
+
+/** A Redis Cluster of the test's own: 3 masters with a replica each, on loopback ports of its own. */
+export class OwnRedisCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'ae-cluster-'));
+  readonly nodes: { port: number; child: ChildProcess }[] = [];
+
+  async start(): Promise<this> {
+    requireRedisTools();
+    for (let index = 0; index < 6; index++) {
+      // The cluster bus gets a port of its own too (the default, port + 10000, may not exist).
+      const [port, busPort] = [await freePort(), await freePort()];
+      const args = ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`];
+      // A failed master is taken over by its replica after 2 s without an answer.
+      this.nodes.push({ port, child: redisServer(port, [...args, '--cluster-node-timeout', '2000'], this.dir) });
+    }
+    for (const node of this.nodes) await until('a cluster node', async () => redisCli(node.port, 'PING').trim() === 'PONG');
+    redisCli(
+      this.nodes[0].port,
+      '--cluster',
+      'create',
+      ...this.nodes.map((node) => `127.0.0.1:${node.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    );
+    await until('the cluster', async () => this.nodes.every((node) => redisCli(node.port, 'CLUSTER', 'INFO').includes('cluster_state:ok')));
+    return this;
+  }
+
+  /** The master that owns the hash slot of this key (of a queue prefix's hash tag), and a master that does not. */
+  masters(key: string): { owner: number; other: number } {
+    const slot = Number(redisCli(this.nodes[0].port, 'CLUSTER', 'KEYSLOT', key).trim());
+    const live = this.nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+    // CLUSTER NODES: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>`.
+    const masters = redisCli(live[0].port, 'CLUSTER', 'NODES')
+      .split('\n')
+      .map((line) => line.trim().split(' '))
+      .filter(([, , flags]) => flags?.split(',').includes('master') && !flags.includes('fail'))
+      .map(([, address, , , , , , , ...ranges]) => ({ port: Number(address.split('@')[0].split(':').pop()), ranges }));
+    const owns = (ranges: string[]) =>
+      ranges.some((range) => {
+        const [from, to = from] = range.split('-').map(Number);
+        return slot >= from && slot <= to;
+      });
+    return { owner: masters.find((master) => owns(master.ranges))!.port, other: masters.find((master) => !owns(master.ranges))!.port };
+  }
+
+  async kill(port: number): Promise<void> {
+    await kill(this.nodes.find((node) => node.port === port)!.child);
+  }
+
+  async remove(): Promise<void> {
+    await Promise.all(this.nodes.map((node) => kill(node.child)));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A Sentinel set-up of the test's own: one master, one replica and three sentinels watching them as `ae-master`. */
+export class OwnRedisSentinels {
+  readonly name = 'ae-master';
+  readonly dir = mkdtempSync(join(tmpdir(), 'ae-sentinel-'));
+  readonly servers: { port: number; child: ChildProcess }[] = [];
+  readonly sentinels: { port: number; child: ChildProcess }[] = [];
+
+  async start(): Promise<this> {
+    requireRedisTools();
+    const [masterPort, replicaPort] = [await freePort(), await freePort()];
+    this.servers.push({ port: masterPort, child: redisServer(masterPort, [], this.dir) });
+    this.servers.push({ port: replicaPort, child: redisServer(replicaPort, ['--replicaof', '127.0.0.1', String(masterPort)], this.dir) });
+    await until('the replica', async () => redisCli(replicaPort, 'INFO', 'replication').includes('master_link_status:up'));
+    for (let index = 0; index < 3; index++) {
+      const port = await freePort();
+      // A sentinel rewrites its configuration file: each has one of its own. A master silent for 1 s is failed over.
+      const file = join(this.dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${this.dir}`,
+          `sentinel monitor ${this.name} 127.0.0.1 ${masterPort} 2`,
+          `sentinel down-after-milliseconds ${this.name} 1000`,
+          `sentinel failover-timeout ${this.name} 5000`,
+          '',
+        ].join('\n'),
+      );
+      this.sentinels.push({ port, child: spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }) });
+    }
+    await until('the sentinels', async () =>
+      this.sentinels.every((sentinel) =>
+        /num-other-sentinels\s+2/.test(redisCli(sentinel.port, 'SENTINEL', 'MASTER', this.name).replace(/\n/g, ' ')),
+      ),
+    );
+    return this;
+  }
+
+  /** `host:port,…` of the sentinels, for REDIS_SENTINELS. */
+  get addresses(): string {
+    return this.sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(',');
+  }
+
+  /** The port of the master the sentinels name now. */
+  master(): number {
+    return Number(redisCli(this.sentinels[0].port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.name).trim().split('\n')[1]);
+  }
+
+  async kill(port: number): Promise<void> {
+    await kill(this.servers.find((server) => server.port === port)!.child);
+  }
+
+  async remove(): Promise<void> {
+    await Promise.all([...this.servers, ...this.sentinels].map((server) => kill(server.child)));
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
