@@ -90,11 +90,13 @@ async function startProcesses(env, apis, workers) {
     const service = runService('main', { ...env, PORT: String(port) }, { label: `api${i}` });
     started.apis.push({ service, port });
   }
+  // The per-host limit holds across the workers: the bench's one receiver host gets every worker's concurrency.
+  const hostConcurrency = { WEBHOOK_HOST_CONCURRENCY: String(config.concurrency * workers), ...config.serviceEnv };
   for (let i = 1; i <= workers; i++) {
     const port = await freePort();
     const service = runService(
       'worker',
-      { ...env, WORKER_HEALTH_PORT: String(port) },
+      { ...env, ...hostConcurrency, WORKER_HEALTH_PORT: String(port) },
       { label: `worker${i}`, nodeArgs: WORKER_NODE_FLAGS },
     );
     started.workers.push({ service, port });

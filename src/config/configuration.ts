@@ -36,7 +36,7 @@ export interface AppConfig {
     concurrency: number;
     maxResponseBytes: number;
     secretOverlapMs: number;
-    /** Most requests in flight to one host from one worker process. */
+    /** Most requests in flight to one host, across every worker (kept in Redis). */
     hostConcurrency: number;
     /** How long a newer delivery of an agent to a URL waits for an older pending one before that one gives way. */
     orderHoldMs: number;

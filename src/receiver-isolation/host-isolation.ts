@@ -1,7 +1,11 @@
-import CircuitBreaker from 'opossum';
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from '../redis/redis-connections.js';
+import { circuitState, hold, type CircuitState, type Verdict } from './host-policy.js';
+
+export type { CircuitState } from './host-policy.js';
 
 export interface HostIsolationOptions {
-  /** Most requests in flight to one host at a time. */
+  /** Most requests in flight to one host at a time, across every worker. */
   concurrency: number;
   /** The circuit opens when more than this percentage of the requests in the window failed... */
   errorPercent: number;
@@ -10,227 +14,238 @@ export interface HostIsolationOptions {
   windowMs: number;
   /** How long an open circuit stays open before one probe may try the host again. */
   openMs: number;
-  /** The longest a probe can take (the request timeout): deliveries that meet a probe in flight wait about that long. */
+  /** The longest a request can take (the request timeout): a probe's hold, and a slot's lease beyond it. */
   probeMs: number;
-  /** Told every time a host's circuit changes state (for the breaker-state metric). */
+  /** Told when a host's circuit, as this process sees it, changes state (for the breaker-state metric). */
   onStateChange?: (host: string, state: CircuitState) => void;
+  /** Told when Redis does not answer; the next try at Redis is `retryMs` later. */
+  onRedisAway?: (error: Error, retryMs: number) => void;
 }
 
 /** Either the request ran (and here is what it returned), or it did not start and should be tried again later. */
 export type Admission<T> = { ran: true; value: T } | { ran: false; reason: string; delayMs: number };
 
-export type CircuitState = 'closed' | 'open' | 'half-open';
-
-/** A result the breaker counts as a failure of the host; it travels through opossum as an error and comes back out. */
-class HostFailure extends Error {
-  constructor(readonly value: unknown) {
-    super('the host failed');
-  }
-}
-
-interface Host {
-  breaker: CircuitBreaker<[() => Promise<unknown>], unknown>;
-  inFlight: number;
-  /** How long this host's requests take (moving average), and the time up to which its slots are spoken for. */
-  latencyMs: number;
-  completed: number;
-  reservedUntil: number;
-  /** Start times of the requests in flight, and the work waiting in this process for a slot of a fast host. */
-  started: Set<number>;
-  waiters: (() => void)[];
-  openedAt: number;
-  lastUsedAt: number;
-}
-
-/** Work held by an open circuit comes back spread over this long after it half-opens, not all at once. */
-const OPEN_SPREAD_MS = 5000;
 /** What a host's requests are assumed to take before the first one finished. */
 const INITIAL_LATENCY_MS = 50;
-/**
- * At a fast host, work waits in the process for a slot when one is due within this time: cheaper than a round
- * trip through the queue. At a slow host (or one whose requests are still running after this long) it never waits.
- */
-const MAX_SLOT_WAIT_MS = 250;
+/** A slot (and a probe) of a worker that died mid-request is free again this long after the request's timeout. */
+const LEASE_MARGIN_MS = 5000;
+/** While Redis does not answer, each process limits its own requests per host, and tries Redis again after this. */
+const REDIS_RETRY_MS = 5000;
+/** What a request held by a host at its per-process limit waits while Redis is away. */
+const UNSHARED_HOLD_MS = 1000;
 
 /**
- * Keeps one receiver host from taking capacity from the others: at most `concurrency` requests in flight per
- * host, and a circuit breaker per host (opossum: rolling error percentage, then open, then one half-open probe).
- * A request that may not start is not queued here (beyond a short wait for a slot of a fast host): the caller gets a
- * delay and puts the work back in its queue.
+ * One round trip before a request: the circuit (open, or half-open with its one probe), then a lease on one of the
+ * host's slots (a sorted set of lease ids by expiry; expired leases are dropped first). A request at the limit books
+ * its share of the host's latency after those booked before it, counting the oldest request still running as at
+ * least as slow as it has been. KEYS: slots, circuit. ARGV: now, lease id, lease ms, concurrency, open ms, idle ms,
+ * initial latency. Returns {kind, time}.
+ */
+const ACQUIRE = `
+local now = tonumber(ARGV[1])
+local leaseMs = tonumber(ARGV[3])
+local concurrency = tonumber(ARGV[4])
+local circuit = redis.call('HMGET', KEYS[2], 'open_until', 'probe_until', 'latency', 'booked_until')
+local openUntil = tonumber(circuit[1] or '0')
+local probe = false
+if openUntil > 0 then
+  if now < openUntil then return {'open', openUntil} end
+  if now < tonumber(circuit[2] or '0') then return {'probing', 0} end
+  probe = true
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= concurrency then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local latency = math.max(tonumber(circuit[3] or ARGV[7]), now - (tonumber(oldest[2]) - leaseMs))
+  local booked = math.floor(math.min(math.max(tonumber(circuit[4] or '0'), now) + latency / concurrency, now + tonumber(ARGV[5])))
+  redis.call('HSET', KEYS[2], 'booked_until', booked)
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  return {'full', booked}
+end
+redis.call('ZADD', KEYS[1], now + leaseMs, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], leaseMs)
+if probe then
+  redis.call('HSET', KEYS[2], 'probe_until', now + leaseMs)
+  return {'probe', 0}
+end
+return {'run', 0}`;
+
+/**
+ * One round trip after a request: gives the lease back, learns the host's latency (moving average), and counts the
+ * outcome in a rolling window of 10 buckets (fields n<i>, f<i>, b<i>: requests, failures, and which bucket slot i
+ * holds). A probe closes the circuit (a fresh window) or opens it again; more than `errorPercent` failures of at least
+ * `minRequests` open it. Requests that end while it is open are not counted. KEYS: slots, circuit, window. ARGV: now,
+ * lease id, failed (1/0), probe (1/0), duration ms, error percent, min requests, window ms, open ms, idle ms, initial
+ * latency. Returns the circuit's state.
+ */
+const RELEASE = `
+local now = tonumber(ARGV[1])
+local failed = ARGV[3] == '1'
+redis.call('ZREM', KEYS[1], ARGV[2])
+local latency = tonumber(redis.call('HGET', KEYS[2], 'latency') or ARGV[11])
+redis.call('HSET', KEYS[2], 'latency', 0.8 * latency + 0.2 * tonumber(ARGV[5]))
+redis.call('PEXPIRE', KEYS[2], ARGV[10])
+local function open()
+  redis.call('HSET', KEYS[2], 'open_until', now + tonumber(ARGV[9]))
+  redis.call('HDEL', KEYS[2], 'probe_until')
+  redis.call('DEL', KEYS[3])
+  return 'open'
+end
+if ARGV[4] == '1' then
+  if failed then return open() end
+  redis.call('HDEL', KEYS[2], 'open_until', 'probe_until')
+  return 'closed'
+end
+if redis.call('HEXISTS', KEYS[2], 'open_until') == 1 then return 'open' end
+local bucket = math.floor(now * 10 / tonumber(ARGV[8]))
+local slot = bucket % 10
+if tonumber(redis.call('HGET', KEYS[3], 'b' .. slot) or '-1') ~= bucket then
+  redis.call('HSET', KEYS[3], 'b' .. slot, bucket, 'n' .. slot, 0, 'f' .. slot, 0)
+end
+redis.call('HINCRBY', KEYS[3], 'n' .. slot, 1)
+redis.call('PEXPIRE', KEYS[3], ARGV[8])
+if not failed then return 'closed' end
+redis.call('HINCRBY', KEYS[3], 'f' .. slot, 1)
+local total, failures = 0, 0
+for i = 0, 9 do
+  local counts = redis.call('HMGET', KEYS[3], 'b' .. i, 'n' .. i, 'f' .. i)
+  if counts[1] and tonumber(counts[1]) > bucket - 10 then
+    total = total + tonumber(counts[2])
+    failures = failures + tonumber(counts[3])
+  end
+end
+if total >= tonumber(ARGV[7]) and failures * 100 > tonumber(ARGV[6]) * total then return open() end
+return 'closed'`;
+
+type RedisWithIsolation = RedisClient & {
+  acquireHostSlot(...args: (string | number)[]): Promise<[Verdict['kind'], number]>;
+  releaseHostSlot(...args: (string | number)[]): Promise<CircuitState>;
+};
+
+/**
+ * Keeps one receiver host from taking capacity from the others, across every worker of the deployment: at most
+ * `concurrency` requests in flight per host, and one circuit breaker per host (rolling error percentage, then open,
+ * then one half-open probe), both kept in Redis under `keyPrefix`. A request that may not start is not queued here:
+ * the caller gets a delay and puts the work back in its queue. While Redis does not answer, each process limits its
+ * own requests per host instead, without a breaker, and tries Redis again every few seconds.
  */
 export class HostIsolation {
-  private readonly hosts = new Map<string, Host>();
-  private sweptAt = Date.now();
+  private readonly redis: RedisWithIsolation;
+  /** Hosts whose circuit this process last saw open or half-open. */
+  private readonly shown = new Map<string, CircuitState>();
+  /** Requests in flight per host while Redis is away. */
+  private readonly unshared = new Map<string, number>();
+  private redisAwayUntil = 0;
 
   constructor(
+    redis: RedisClient,
+    private readonly keyPrefix: string,
     private readonly options: HostIsolationOptions,
+    private readonly clock: () => number = Date.now,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.redis = redis as RedisWithIsolation;
+    this.redis.defineCommand('acquireHostSlot', { numberOfKeys: 2, lua: ACQUIRE });
+    this.redis.defineCommand('releaseHostSlot', { numberOfKeys: 3, lua: RELEASE });
+  }
 
   /**
    * Runs `action` for `host` if the host has a free slot and a closed circuit (or this is the half-open probe).
-   * `failed` says which results count against the host. Work that meets a probe in flight waits about as long as
-   * the probe can take, so it comes back once the probe decided.
+   * `failed` says which results count against the host; a throw counts against it too and is passed on.
    */
   async run<T>(host: string, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
-    const state = this.host(host);
-    state.lastUsedAt = Date.now();
-    if (state.breaker.opened) {
-      const remaining = Math.max(0, state.openedAt + this.options.openMs - Date.now());
-      return this.hold(`held: host ${host} circuit open`, remaining + this.random() * Math.min(OPEN_SPREAD_MS, this.options.openMs));
-    }
-    if (!(await this.slot(state))) {
-      // Each held request books the slot time it will need (its share of the host's latency) after those booked
-      // before it, so held work comes back about when a slot is free: soon at a fast host, later at a slow one.
-      // A request still running counts as at least as slow as it has been so far (a hanging host, before any failed).
-      const now = Date.now();
-      const latencyMs = Math.max(state.latencyMs, now - Math.min(...state.started));
-      const bookedUntil = Math.min(Math.max(state.reservedUntil, now) + latencyMs / this.options.concurrency, now + this.options.openMs);
-      state.reservedUntil = bookedUntil;
-      const delayMs = (bookedUntil - now) * (0.9 + 0.2 * this.random());
-      return this.hold(`held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`, delayMs);
-    }
-    if (state.breaker.opened) {
-      this.release(state);
-      return this.hold(`held: host ${host} circuit open`, this.options.openMs * (1 + 0.1 * this.random()));
-    }
-    const startedAt = Date.now();
-    state.started.add(startedAt);
+    if (this.clock() < this.redisAwayUntil) return this.runUnshared(host, action);
+    const { concurrency, openMs, probeMs, windowMs } = this.options;
+    const leaseMs = probeMs + LEASE_MARGIN_MS;
+    const idleMs = 2 * windowMs + openMs;
+    const keys = [`${this.keyPrefix}:host:${host}:slots`, `${this.keyPrefix}:host:${host}:circuit`];
+    const lease = randomUUID();
+    let verdict: Verdict;
     try {
-      const value = await state.breaker.fire(async () => {
-        const result = await action();
-        if (failed(result)) throw new HostFailure(result);
-        return result;
-      });
-      return { ran: true, value: value as T };
+      const [kind, time] = await this.redis.acquireHostSlot(
+        ...keys,
+        this.clock(),
+        lease,
+        leaseMs,
+        concurrency,
+        openMs,
+        idleMs,
+        INITIAL_LATENCY_MS,
+      );
+      verdict = kind === 'open' ? { kind, openUntil: time } : kind === 'full' ? { kind, bookedUntil: time } : { kind };
     } catch (error) {
-      if (error instanceof HostFailure) return { ran: true, value: error.value as T };
-      if ((error as { code?: string }).code === 'EOPENBREAKER') {
-        return this.hold(`held: host ${host} circuit half-open, a probe is deciding`, this.options.probeMs * (1 + 0.5 * this.random()));
-      }
-      throw error;
+      this.redisAway(error as Error);
+      return this.runUnshared(host, action);
+    }
+    this.show(host, circuitState(verdict));
+    if (verdict.kind !== 'run' && verdict.kind !== 'probe') {
+      return { ran: false, ...hold(host, verdict, this.clock(), this.options, this.random()) };
+    }
+    const startedAt = this.clock();
+    let hostFailed = true;
+    try {
+      const value = await action();
+      hostFailed = failed(value);
+      return { ran: true, value };
     } finally {
-      state.started.delete(startedAt);
-      state.latencyMs = 0.8 * state.latencyMs + 0.2 * (Date.now() - startedAt);
-      state.completed++;
-      this.release(state);
+      // Not awaited: the outcome does not wait for Redis. This connection sends it before any later acquire.
+      const { errorPercent, minRequests } = this.options;
+      const now = this.clock();
+      this.redis
+        .releaseHostSlot(
+          ...keys,
+          `${this.keyPrefix}:host:${host}:window`,
+          now,
+          lease,
+          hostFailed ? 1 : 0,
+          verdict.kind === 'probe' ? 1 : 0,
+          now - startedAt,
+          errorPercent,
+          minRequests,
+          windowMs,
+          openMs,
+          idleMs,
+          INITIAL_LATENCY_MS,
+        )
+        .then(
+          (state) => this.show(host, state),
+          (error: Error) => this.redisAway(error), // the lease expires by itself
+        );
     }
   }
 
-  /**
-   * Takes a slot of the host now if one is free, or waits for one if the host is fast and a slot is due soon.
-   * Returns false, holding no slot, when the work should go back to the queue instead.
-   */
-  private slot(state: Host): Promise<boolean> | boolean {
-    if (state.inFlight < this.options.concurrency) {
-      state.inFlight++;
-      return true;
-    }
-    const oldest = Math.min(...state.started);
-    const expectedMs = (state.waiters.length / this.options.concurrency + 1) * state.latencyMs;
-    if (state.completed === 0 || Date.now() - oldest > MAX_SLOT_WAIT_MS || expectedMs > MAX_SLOT_WAIT_MS) return false;
-    return new Promise((resolve) => {
-      const grant = () => {
-        clearTimeout(timer);
-        resolve(true);
+  /** The per-process limit while Redis is away: no breaker, and no booking (a held request comes back in about 1 s). */
+  private async runUnshared<T>(host: string, action: () => Promise<T>): Promise<Admission<T>> {
+    const inFlight = this.unshared.get(host) ?? 0;
+    if (inFlight >= this.options.concurrency) {
+      return {
+        ran: false,
+        reason: `held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`,
+        delayMs: Math.round(UNSHARED_HOLD_MS * (0.9 + 0.2 * this.random())),
       };
-      const timer = setTimeout(() => {
-        state.waiters = state.waiters.filter((waiter) => waiter !== grant);
-        resolve(false);
-      }, MAX_SLOT_WAIT_MS);
-      state.waiters.push(grant);
-    });
-  }
-
-  /** A finished request hands its slot to the first waiter, if any. */
-  private release(state: Host): void {
-    const next = state.waiters.shift();
-    if (next) next();
-    else state.inFlight--;
-  }
-
-  /** Every host with an open or half-open circuit (closed ones are the rule and are left out). */
-  circuits(): { host: string; state: CircuitState }[] {
-    return [...this.hosts].map(([host, { breaker }]) => ({ host, state: stateOf(breaker) })).filter(({ state }) => state !== 'closed');
-  }
-
-  stateOf(host: string): CircuitState {
-    const state = this.hosts.get(host);
-    return state ? stateOf(state.breaker) : 'closed';
-  }
-
-  shutdown(): void {
-    for (const { breaker } of this.hosts.values()) breaker.shutdown();
-    this.hosts.clear();
-  }
-
-  private hold<T>(reason: string, delayMs: number): Admission<T> {
-    return { ran: false, reason, delayMs: Math.max(1, Math.round(delayMs)) };
-  }
-
-  private host(name: string): Host {
-    this.sweep();
-    let state = this.hosts.get(name);
-    if (!state) {
-      state = {
-        breaker: undefined as never,
-        inFlight: 0,
-        latencyMs: INITIAL_LATENCY_MS,
-        completed: 0,
-        reservedUntil: 0,
-        started: new Set(),
-        waiters: [],
-        openedAt: 0,
-        lastUsedAt: Date.now(),
-      };
-      state.breaker = this.breaker(state, name);
-      this.hosts.set(name, state);
     }
-    return state;
-  }
-
-  private breaker(host: Host, name: string): Host['breaker'] {
-    const breaker = new CircuitBreaker<[() => Promise<unknown>], unknown>((work) => work(), {
-      timeout: false, // the request has its own timeout
-      errorThresholdPercentage: this.options.errorPercent,
-      volumeThreshold: this.options.minRequests,
-      rollingCountTimeout: this.options.windowMs,
-      rollingCountBuckets: 10,
-      resetTimeout: this.options.openMs,
-      enableSnapshots: false,
-    });
-    breaker.on('open', () => {
-      host.openedAt = Date.now();
-      this.options.onStateChange?.(name, 'open');
-    });
-    breaker.on('halfOpen', () => this.options.onStateChange?.(name, 'half-open'));
-    // opossum keeps the window's counts when a probe closes the circuit, so the host's first failure after it
-    // recovered would open it again: a closed circuit starts from a fresh breaker (requests in flight finish on the old).
-    breaker.on('close', () => {
-      this.options.onStateChange?.(name, 'closed');
-      queueMicrotask(() => {
-        if (host.breaker !== breaker) return;
-        host.breaker = this.breaker(host, name);
-        breaker.shutdown();
-      });
-    });
-    return breaker;
-  }
-
-  /** Forgets hosts idle for two windows with a closed circuit, so a long-running worker does not collect them. */
-  private sweep(): void {
-    const now = Date.now();
-    if (now - this.sweptAt < this.options.windowMs) return;
-    this.sweptAt = now;
-    for (const [name, state] of this.hosts) {
-      if (state.inFlight === 0 && state.breaker.closed && now - state.lastUsedAt > 2 * this.options.windowMs) {
-        state.breaker.shutdown();
-        this.hosts.delete(name);
-      }
+    this.unshared.set(host, inFlight + 1);
+    try {
+      return { ran: true, value: await action() };
+    } finally {
+      const left = (this.unshared.get(host) ?? 1) - 1;
+      if (left > 0) this.unshared.set(host, left);
+      else this.unshared.delete(host);
     }
   }
-}
 
-function stateOf(breaker: CircuitBreaker<[() => Promise<unknown>], unknown>): CircuitState {
-  return breaker.opened ? 'open' : breaker.halfOpen ? 'half-open' : 'closed';
+  private redisAway(error: Error): void {
+    const now = this.clock();
+    if (now < this.redisAwayUntil) return;
+    this.redisAwayUntil = now + REDIS_RETRY_MS;
+    this.options.onRedisAway?.(error, REDIS_RETRY_MS);
+  }
+
+  /** Reports a host's circuit state when it differs from what this process saw last (closed hosts are not kept). */
+  private show(host: string, state: CircuitState): void {
+    if ((this.shown.get(host) ?? 'closed') === state) return;
+    if (state === 'closed') this.shown.delete(host);
+    else this.shown.set(host, state);
+    this.options.onStateChange?.(host, state);
+  }
 }

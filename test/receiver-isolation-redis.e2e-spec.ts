@@ -1,0 +1,275 @@
+import { Redis } from 'ioredis';
+import { failedHost } from '../src/delivery-worker/attempt-outcome.js';
+import { HostIsolation, type Admission, type CircuitState, type HostIsolationOptions } from '../src/receiver-isolation/host-isolation.js';
+import type { SendResult } from '../src/webhook-sender/webhook-sender.service.js';
+import { deleteQueueKeys, suiteResources } from './support/test-app.js';
+
+/**
+ * The per-host slots and circuit of HostIsolation as two worker processes share them: two instances, each with its own
+ * connection, on one Redis and one key prefix, on a clock the test moves (every delay is exact).
+ */
+
+const base: HostIsolationOptions = { concurrency: 2, errorPercent: 50, minRequests: 4, windowMs: 10_000, openMs: 300, probeMs: 1000 };
+const failed = (status: number) => status >= 500;
+
+/** A request that answers `status` when `finish` is called; `started` says whether it ran at all. */
+function pending(status: number) {
+  let finish!: () => void;
+  const done = new Promise<number>((resolve) => {
+    finish = () => resolve(status);
+  });
+  const request = {
+    started: false,
+    finish,
+    action: () => {
+      request.started = true;
+      return done;
+    },
+  };
+  return request;
+}
+
+describe('receiver isolation shared by the workers through Redis', () => {
+  const { queuePrefix, redisUrl } = suiteResources('isolation-redis');
+  const connections: Redis[] = [];
+  let now = 1_000_000;
+  let random = 0.5;
+  let hosts = 0;
+  let host: string;
+  let changes: [string, CircuitState][];
+
+  /** Two workers' isolations on the suite's prefix, each on a connection of its own. */
+  const workers = (overrides: Partial<HostIsolationOptions> = {}) =>
+    [1, 2].map(() => {
+      const redis = new Redis(redisUrl);
+      connections.push(redis);
+      const options = { ...base, ...overrides, onStateChange: (name: string, state: CircuitState) => changes.push([name, state]) };
+      return new HostIsolation(
+        redis,
+        queuePrefix,
+        options,
+        () => now,
+        () => random,
+      );
+    });
+  /** Waits until every connection has carried out what was sent on it (a release is sent, not awaited). */
+  const flushed = () => Promise.all(connections.map((redis) => redis.ping()));
+  const send = async (isolation: HostIsolation, status: number, name = host) => {
+    const admission = await isolation.run(name, () => Promise.resolve(status), failed);
+    await flushed();
+    return admission;
+  };
+  /** Runs a request that must not start, and returns how it was held. */
+  const held = async (isolation: HostIsolation, name = host) => {
+    const request = pending(200);
+    const admission = await isolation.run(name, request.action, failed);
+    expect(request.started).toBe(false);
+    expect(admission.ran).toBe(false);
+    return admission as Extract<Admission<number>, { ran: false }>;
+  };
+
+  beforeEach(() => {
+    host = `h${++hosts}.example`;
+    random = 0.5;
+    changes = [];
+  });
+  afterAll(async () => {
+    await deleteQueueKeys(connections[0], queuePrefix);
+    for (const redis of connections) redis.disconnect();
+  });
+
+  describe('slots', () => {
+    it('lets at most `concurrency` requests run at once across both workers, and frees a slot for either when one ends', async () => {
+      const [a, b] = workers();
+      const first = pending(200);
+      const second = pending(200);
+      const running = [a.run(host, first.action, failed), b.run(host, second.action, failed)];
+      await flushed();
+      expect([first.started, second.started]).toEqual([true, true]);
+      expect((await held(a)).reason).toBe(`held: host ${host} at its limit of 2 concurrent requests`);
+      expect((await held(b)).reason).toBe(`held: host ${host} at its limit of 2 concurrent requests`);
+      // Another host is not affected.
+      expect(await send(b, 200, `other-${host}`)).toEqual({ ran: true, value: 200 });
+      first.finish(); // a's request ends: b gets its slot
+      expect(await running[0]).toEqual({ ran: true, value: 200 });
+      await flushed();
+      const third = pending(200);
+      const thirdRunning = b.run(host, third.action, failed);
+      await flushed();
+      expect(third.started).toBe(true);
+      await held(a);
+      second.finish();
+      third.finish();
+      await Promise.all([running[1], thirdRunning]);
+    });
+
+    it('frees the slot of a worker that died mid-request once the request timeout plus 5 s have passed', async () => {
+      const [a, b] = workers({ concurrency: 1 });
+      const hung = pending(200); // never finishes: the worker died with its lease
+      void a.run(host, hung.action, failed);
+      await flushed();
+      now += 5999; // probeMs 1000 + 5000
+      await held(b);
+      now += 1;
+      expect(await send(b, 200)).toEqual({ ran: true, value: 200 });
+    });
+
+    it("books each held request the host's latency after the one before, counting a running request as at least as slow", async () => {
+      const [a, b] = workers({ concurrency: 1, openMs: 10_000 });
+      const blocker = pending(200);
+      const running = a.run(host, blocker.action, failed);
+      await flushed();
+      expect((await held(a)).delayMs).toBe(50); // the assumed 50 ms before any request finished
+      expect((await held(b)).delayMs).toBe(100); // booked after the first
+      random = 0;
+      expect((await held(a)).delayMs).toBe(135); // booked until 150 ms, × 0.9
+      now += 1000; // the blocker has run 1 s: the booking starts again from now, at 1 s per request
+      random = 0.5;
+      expect((await held(b)).delayMs).toBe(1000);
+      blocker.finish();
+      await running;
+    });
+  });
+
+  describe('the circuit', () => {
+    it('opens once for both workers on the failures they saw together, and both then hold until it half-opens', async () => {
+      const [a, b] = workers();
+      expect(await send(a, 500)).toEqual({ ran: true, value: 500 });
+      expect(await send(b, 503)).toEqual({ ran: true, value: 503 });
+      expect(await send(a, 200)).toEqual({ ran: true, value: 200 });
+      expect(changes).toEqual([]); // three requests: below the volume
+      expect(await send(b, 502)).toEqual({ ran: true, value: 502 }); // 3 of 4 failed
+      expect(changes).toEqual([[host, 'open']]);
+      random = 0;
+      expect(await held(a)).toEqual({ ran: false, reason: `held: host ${host} circuit open`, delayMs: 300 });
+      now += 100;
+      expect((await held(b)).delayMs).toBe(200);
+      expect(changes).toEqual([
+        [host, 'open'],
+        [host, 'open'], // b learns it from Redis
+      ]);
+      expect(await send(a, 500, `other-${host}`)).toEqual({ ran: true, value: 500 });
+    });
+
+    it('lets exactly one probe through across both workers; a failed probe opens it again for a whole open time', async () => {
+      const [a, b] = workers();
+      for (const isolation of [a, b, a, b]) await send(isolation, 500);
+      now += 300;
+      const probe = pending(503);
+      const probing = a.run(host, probe.action, failed);
+      await flushed();
+      expect(probe.started).toBe(true);
+      random = 1;
+      expect(await held(b)).toEqual({ ran: false, reason: `held: host ${host} circuit half-open, a probe is deciding`, delayMs: 1500 });
+      random = 0;
+      expect((await held(a)).delayMs).toBe(1000);
+      now += 250; // the probe takes a while
+      probe.finish();
+      expect(await probing).toEqual({ ran: true, value: 503 });
+      await flushed();
+      expect((await held(b)).delayMs).toBe(300); // counted from the failed probe, not the first opening
+      now += 299;
+      expect((await held(a)).reason).toBe(`held: host ${host} circuit open`);
+      now += 1;
+      expect(await send(b, 200)).toEqual({ ran: true, value: 200 }); // b's probe closes it
+      expect(changes.filter(([name]) => name === host).map(([, state]) => state)).toEqual([
+        'open', // b, whose failure opened it
+        'half-open', // a, the probe
+        'half-open', // b, held by the probe
+        'open', // a, whose probe failed
+        'open', // b, held by the open circuit
+        'half-open', // b, the next probe
+        'closed', // b, whose probe succeeded
+      ]);
+    });
+
+    it('after a successful probe, only a fresh run of failures opens it again', async () => {
+      const [a, b] = workers();
+      for (const isolation of [a, b, a, b]) await send(isolation, 500);
+      now += 300;
+      expect(await send(a, 200)).toEqual({ ran: true, value: 200 });
+      for (const isolation of [b, a, b]) expect(await send(isolation, 500)).toEqual({ ran: true, value: 500 });
+      await send(a, 200);
+      expect(await send(b, 200)).toEqual({ ran: true, value: 200 }); // 3 failures of 5 before: the window is fresh
+      await send(a, 500); // 4 of 6
+      expect((await held(b)).reason).toBe(`held: host ${host} circuit open`);
+    });
+
+    it.each([
+      // errorPercent, minRequests, answers, whether the circuit is open after the last
+      [50, 4, [200, 500, 200, 500], false], // 50% is not more than 50%
+      [50, 4, [200, 500, 200, 500, 500], true],
+      [25, 2, [200, 200, 200, 500], false],
+      [50, 5, [500, 500, 500, 500], false], // 100%, but only 4 requests
+      [80, 1, [500], true],
+    ])('with errorPercent %i and minRequests %i, answers %j open the circuit: %s', async (errorPercent, minRequests, answers, open) => {
+      const [a, b] = workers({ errorPercent, minRequests, concurrency: 10 });
+      for (const [index, status] of answers.entries()) await send(index % 2 ? b : a, status);
+      const next = await a.run(host, () => Promise.resolve(200), failed);
+      expect(next.ran).toBe(!open);
+    });
+
+    it('forgets requests older than the window', async () => {
+      const [a, b] = workers();
+      for (const isolation of [a, b, a]) await send(isolation, 500);
+      now += 10_000;
+      await send(b, 500);
+      expect(await send(a, 200)).toEqual({ ran: true, value: 200 }); // one failure in the window, not four
+      expect(await send(a, 500)).toEqual({ ran: true, value: 500 });
+      expect(await send(b, 500)).toEqual({ ran: true, value: 500 }); // 3 of 4
+      await held(a);
+    });
+
+    it('counts 5xx answers, connection errors and throws against the host, not 4xx, redirects or refused targets', async () => {
+      const [a, b] = workers({ minRequests: 2 });
+      const result = (statusCode: number | null, error: string | null = null): SendResult => ({
+        statusCode,
+        error,
+        retryAfter: undefined,
+        responseSnippet: null,
+        durationMs: 1,
+      });
+      const sendResult = async (isolation: HostIsolation, name: string, value: SendResult) => {
+        const admission = await isolation.run(name, () => Promise.resolve(value), failedHost);
+        await flushed();
+        return admission;
+      };
+      for (const value of [result(404), result(429), result(301), result(null, 'target_not_allowed: private address')]) {
+        for (const isolation of [a, b]) expect(await sendResult(isolation, host, value)).toEqual({ ran: true, value });
+      }
+      expect(await sendResult(a, host, result(200))).toMatchObject({ ran: true });
+      await sendResult(a, `b-${host}`, result(null, 'timeout'));
+      await sendResult(b, `b-${host}`, result(null, 'ECONNREFUSED'));
+      await held(a, `b-${host}`);
+      await sendResult(a, `c-${host}`, result(503));
+      await expect(b.run(`c-${host}`, () => Promise.reject(new Error('boom')), failedHost)).rejects.toThrow('boom');
+      await flushed();
+      await held(b, `c-${host}`);
+    });
+  });
+
+  it('limits each worker on its own, without a breaker, while Redis does not answer, and tries Redis again after 5 s', async () => {
+    const away = new Redis({ port: 1, enableOfflineQueue: false, lazyConnect: true, maxRetriesPerRequest: 0 });
+    away.on('error', () => undefined);
+    const told: string[] = [];
+    const isolation = new HostIsolation(
+      away,
+      queuePrefix,
+      { ...base, concurrency: 1, onRedisAway: (error) => told.push(error.message) },
+      () => now,
+      () => random,
+    );
+    const blocker = pending(500);
+    const running = isolation.run(host, blocker.action, failed);
+    while (!blocker.started) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await held(isolation)).reason).toBe(`held: host ${host} at its limit of 1 concurrent requests`);
+    blocker.finish();
+    await running;
+    for (let i = 0; i < 5; i++) expect(await isolation.run(host, () => Promise.resolve(500), failed)).toEqual({ ran: true, value: 500 });
+    expect(told).toHaveLength(1);
+    now += 5000;
+    await isolation.run(host, () => Promise.resolve(200), failed);
+    expect(told).toHaveLength(2);
+    away.disconnect();
+  });
+});
