@@ -1,14 +1,16 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ReplyError } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { WEBHOOK_QUEUE } from '../delivery-queue/queue.constants.js';
 import { createRedis, type RedisClient } from './redis-connections.js';
 
 /** How a readiness failure says that Redis answered, but refused the queue's commands (HealthChecks.ready). */
 export const REFUSES = "refuses the queue's commands: ";
 
-/** Writes a short-lived key beside the queue's keys, and reads one of them: the queue's own hash slot, both ways. */
-const PROBE = `redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('EXISTS', KEYS[2])`;
+/**
+ * Writes a short-lived key under the queue prefix and reads it back: the prefix's `{hash tag}` puts it in the queue's
+ * own hash slot (the queue's keys are `<prefix>:<queue>:…`), so this reaches the node, and the master, the queue needs.
+ */
+const PROBE = `redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('PTTL', KEYS[1])`;
 
 /**
  * The health check's connection, made like the queue's (one server, a Cluster or through Sentinel). It fails fast
@@ -19,18 +21,18 @@ const PROBE = `redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('E
 @Injectable()
 export class RedisHealthClient implements OnApplicationShutdown {
   readonly redis: RedisClient;
-  private readonly keys: [string, string];
+  private readonly key: string;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.redis = createRedis(config, 'health');
-    this.keys = [`${config.queuePrefix}:health`, `${config.queuePrefix}:${WEBHOOK_QUEUE}:meta`];
+    this.key = `${config.queuePrefix}:health`;
   }
 
   /** Resolves when the queue's commands can run; a refusal's message starts with REFUSES. */
   async check(): Promise<void> {
     if (this.redis.status === 'wait') await this.redis.connect();
     try {
-      await this.redis.eval(PROBE, 2, ...this.keys);
+      await this.redis.eval(PROBE, 1, this.key);
     } catch (error) {
       if (error instanceof ReplyError) throw new Error(`${REFUSES}${(error as Error).message}`);
       throw error as Error;
