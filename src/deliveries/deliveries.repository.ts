@@ -4,7 +4,8 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { AgentStatus, AgentType } from '../status/agent-state.js';
 import { retryDeadlocks, transaction } from '../database/transaction.js';
 import type { EventSource } from '../status/event-source.js';
-import type { StatusChangeFacts } from '../status/status-rules.js';
+import { eventTypeFor, type StatusChangeFacts } from '../status/status-rules.js';
+import { deliveryJob, type DeliveryJob } from '../delivery-queue/delivery-job.js';
 import type { DeliveryKind } from './delivery-kind.js';
 import type { DeliveryState, RecoverableState } from './delivery-state.js';
 
@@ -98,16 +99,6 @@ export interface HoldToRecord {
   deliveryId: string;
   reason: string;
   until: Date;
-}
-
-/** What a delivery's job is named after (deliveryJobOf). */
-export interface JobFactsRow {
-  id: string;
-  client_id: string;
-  agent_id: number;
-  url: string;
-  agent_type: AgentType;
-  agent_status: AgentStatus;
 }
 
 /** A bulk recovery as `delivery_recoveries` holds it. */
@@ -335,14 +326,27 @@ export class DeliveriesRepository {
     )) as { id: string; next_attempt_at: Date }[];
   }
 
-  /** What a delivery's job is named after: whose webhook it is. */
-  async jobFacts(ids: string[]): Promise<JobFactsRow[]> {
-    return (await this.dataSource.query(
+  /** The jobs of these deliveries (those that exist), in the order asked, named after whose webhooks they are. */
+  async jobsOf(ids: string[]): Promise<DeliveryJob[]> {
+    const rows = (await this.dataSource.query(
       `SELECT d.id, d.client_id, d.agent_id, d.url, s.agent_type, s.agent_status
          FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id
         WHERE d.id IN (${marks(ids.length)})`,
       ids,
-    )) as JobFactsRow[];
+    )) as { id: string; client_id: string; agent_id: number; url: string; agent_type: AgentType; agent_status: AgentStatus }[];
+    const jobs = new Map(
+      rows.map((row) => [
+        row.id,
+        deliveryJob(row.id, {
+          clientId: row.client_id,
+          agentType: row.agent_type,
+          agentId: row.agent_id,
+          eventType: eventTypeFor(row.agent_status),
+          url: row.url,
+        }),
+      ]),
+    );
+    return ids.flatMap((id) => jobs.get(id) ?? []);
   }
 
   /**

@@ -1,6 +1,3 @@
-import type { JobFactsRow } from '../deliveries/deliveries.repository.js';
-import { eventTypeFor } from '../status/status-rules.js';
-
 /** What is queued for one delivery: its id (also the job id), its client (for fair shares) and a name for people. */
 export interface DeliveryJob {
   deliveryId: string;
@@ -24,15 +21,4 @@ export function deliveryJob(
     clientId: delivery.clientId,
     name: `client ${delivery.clientId} · ${delivery.agentType} agent ${delivery.agentId} · ${delivery.eventType} · ${host}`,
   };
-}
-
-/** The job of a delivery as the repository reads whose webhook it is (DeliveriesRepository.jobFacts). */
-export function deliveryJobOf(row: JobFactsRow): DeliveryJob {
-  return deliveryJob(row.id, {
-    clientId: row.client_id,
-    agentType: row.agent_type,
-    agentId: row.agent_id,
-    eventType: eventTypeFor(row.agent_status),
-    url: row.url,
-  });
 }

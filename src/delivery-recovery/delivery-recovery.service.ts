@@ -3,7 +3,6 @@ import { ulid } from 'ulid';
 import { ClientsService } from '../clients/clients.service.js';
 import { ApiError } from '../common/api-error.js';
 import { DeliveriesRepository, type RecoveryRow } from '../deliveries/deliveries.repository.js';
-import { deliveryJobOf } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 import type { RecoveryDetailDto, RecoveryDto, StartRecoveryDto } from './dto/recovery.dto.js';
 
@@ -79,8 +78,7 @@ export class DeliveryRecoveryService implements OnModuleDestroy {
       for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
         const chunk = ids.slice(start, start + ENQUEUE_CHUNK);
         const toAdd = new Set(await this.queue.withoutLiveJob(chunk));
-        const facts = new Map((await this.deliveries.jobFacts(chunk)).map((row) => [row.id, row]));
-        await this.queue.enqueue(chunk.flatMap((id) => (toAdd.has(id) && facts.has(id) ? [deliveryJobOf(facts.get(id)!)] : [])));
+        await this.queue.enqueue((await this.deliveries.jobsOf(chunk)).filter((job) => toAdd.has(job.deliveryId)));
       }
     } catch (error) {
       this.logger.warn(`enqueue of recovery ${recoveryId} deferred to the reconciler: ${(error as Error).message}`);

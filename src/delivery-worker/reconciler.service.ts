@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { deliveryJobOf } from '../delivery-queue/delivery-job.js';
 import { DeliveryQueueService } from '../delivery-queue/delivery-queue.service.js';
 
 const BATCH = 1000;
@@ -89,7 +88,6 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
   /** Adds the deliveries' jobs again, named as when they were first added (whose webhook each is). */
   private async enqueueAgain(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const rows = await this.deliveries.jobFacts(ids);
-    await this.deliveryQueue.enqueue(rows.map(deliveryJobOf));
+    await this.deliveryQueue.enqueue(await this.deliveries.jobsOf(ids));
   }
 }
