@@ -2,35 +2,39 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { ReplyError } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { WEBHOOK_QUEUE } from '../delivery-queue/queue.constants.js';
+import { shardPrefixes } from '../delivery-queue/queue-shards.js';
 import { createRedis, type RedisClient } from './redis-connections.js';
 
 /** How a readiness failure says that Redis answered, but refused the queue's commands (HealthChecks.ready). */
 export const REFUSES = "refuses the queue's commands: ";
 
-/** Writes a short-lived key beside the queue's keys, and reads one of them: the queue's own hash slot, both ways. */
+/** Writes a short-lived key beside a queue's keys, and reads one of them: the queue's own hash slot, both ways. */
 const PROBE = `redis.call('SET', KEYS[1], '1', 'PX', 10000) return redis.call('EXISTS', KEYS[2])`;
 
 /**
  * The health check's connection, made like the queue's (one server, a Cluster or through Sentinel). It fails fast
  * while Redis is away, and it writes into the queue's hash slot: a node that does not own the slot (MOVED), a
  * cluster without a master for it (CLUSTERDOWN), a replica (READONLY) or a prefix split over slots (CROSSSLOT) fail
- * the check as the queue's own commands fail.
+ * the check as the queue's own commands fail. With QUEUE_SHARDS, every queue's slot is checked.
  */
 @Injectable()
 export class RedisHealthClient implements OnApplicationShutdown {
   readonly redis: RedisClient;
-  private readonly keys: [string, string];
+  private readonly keys: [string, string][];
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.redis = createRedis(config, 'health');
-    this.keys = [`${config.queuePrefix}:health`, `${config.queuePrefix}:${WEBHOOK_QUEUE}:meta`];
+    this.keys = shardPrefixes(config.queuePrefix, config.queueShards).map((prefix) => [
+      `${prefix}:health`,
+      `${prefix}:${WEBHOOK_QUEUE}:meta`,
+    ]);
   }
 
   /** Resolves when the queue's commands can run; a refusal's message starts with REFUSES. */
   async check(): Promise<void> {
     if (this.redis.status === 'wait') await this.redis.connect();
     try {
-      await this.redis.eval(PROBE, 2, ...this.keys);
+      await Promise.all(this.keys.map((keys) => this.redis.eval(PROBE, 2, ...keys)));
     } catch (error) {
       if (error instanceof ReplyError) throw new Error(`${REFUSES}${(error as Error).message}`);
       throw error as Error;
