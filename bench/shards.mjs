@@ -105,7 +105,7 @@ async function runConfiguration(shards, { databaseUrl, nodes, idle }) {
   );
   state.services.push(api, worker);
   await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
-  const queues = /queue prefix ([^)]*), concurrency/.exec(worker.output())?.[1] ?? '?';
+  const queues = (/queue prefix ([^)]*), concurrency/.exec(worker.output())?.[1] ?? '').split(', ');
   const client = new Api(`http://127.0.0.1:${apiPort}`, adminToken);
 
   const clientPrefix = `s${shards}`;
@@ -115,7 +115,7 @@ async function runConfiguration(shards, { databaseUrl, nodes, idle }) {
     const tenant = await setupTenant(client, state.receiver, { clientId, agents: AGENTS_PER_CLIENT });
     agents.push(...tenant.agents.map((agent) => ({ clientId, id: agent.id, status: 'logged_out' })));
   }
-  log(`QUEUE_SHARDS=${shards} (queues ${queues}): ${CLIENTS} clients with ${AGENTS_PER_CLIENT} agents each`);
+  log(`QUEUE_SHARDS=${shards} (queues ${queues.join(', ')}): ${CLIENTS} clients with ${AGENTS_PER_CLIENT} agents each`);
 
   const hooksBefore = state.receiver.hooks.length;
   const cpuBefore = state.cluster.map((node) => redisCpu(node.port));
@@ -157,6 +157,10 @@ async function runConfiguration(shards, { databaseUrl, nodes, idle }) {
   ]);
   const byQueue = Array.from({ length: shards }, () => 0);
   for (const row of perClient) byQueue[shardOf(row.client_id, shards)] += Number(row.n);
+  // The master of each queue: the one node that holds its keys (the others answer MOVED).
+  const masterOf = queues.map((queue) =>
+    state.cluster.findIndex((node) => redisCli(node.port, 'EXISTS', `${queue}:webhooks:meta`).trim() === '1'),
+  );
 
   const result = {
     shards,
@@ -165,6 +169,7 @@ async function runConfiguration(shards, { databaseUrl, nodes, idle }) {
     offeredPerSecond: round2((RATE * SECONDS) / offeredSeconds),
     deliveries,
     deliveriesByQueue: byQueue,
+    masterOfQueue: masterOf,
     pending: counts.total - counts.succeeded,
     webhooks: hooks.length,
     distinctWebhooks: new Set(hooks.map((hook) => hook.id)).size,
@@ -189,13 +194,13 @@ function renderMarkdown(results) {
     `no replicas, on the same machine; 1 API + 1 worker (WORKER_CONCURRENCY ${config.concurrency}); ${CLIENTS} clients × ` +
       `${AGENTS_PER_CLIENT} agents; ${RATE} status changes/s offered for ${SECONDS} s, one webhook per change.`,
     '',
-    '| QUEUE_SHARDS | deliveries (by queue) | exact | Redis CPU s by master | µs per delivery by master | busiest master µs/delivery | all masters µs/delivery |',
-    '| ------------ | --------------------- | ----- | --------------------- | ------------------------- | -------------------------- | ----------------------- |',
+    '| QUEUE_SHARDS | deliveries (by queue) | master of each queue | exact | Redis CPU s by master | µs per delivery by master | busiest master µs/delivery | all masters µs/delivery |',
+    '| ------------ | --------------------- | -------------------- | ----- | --------------------- | ------------------------- | -------------------------- | ----------------------- |',
   ];
   for (const r of results.configurations) {
     const exact = r.pending === 0 && r.webhooks === r.deliveries && r.distinctWebhooks === r.deliveries ? 'yes' : 'NO';
     lines.push(
-      `| ${r.shards} | ${r.deliveries} (${r.deliveriesByQueue.join(' / ')}) | ${exact} | ${r.cpuSecondsByNode.join(' / ')} | ${r.cpuUsPerDeliveryByNode.join(' / ')} | ` +
+      `| ${r.shards} | ${r.deliveries} (${r.deliveriesByQueue.join(' / ')}) | ${r.masterOfQueue.join(' / ')} | ${exact} | ${r.cpuSecondsByNode.join(' / ')} | ${r.cpuUsPerDeliveryByNode.join(' / ')} | ` +
         `${r.busiestUsPerDelivery} | ${r.totalUsPerDelivery} |`,
     );
   }
