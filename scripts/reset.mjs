@@ -1,5 +1,6 @@
 // `npm run reset`: drops what `npm start` created — the database of DATABASE_URL and the Redis keys of
-// QUEUE_PREFIX — after a confirmation (or at once with --yes). Nothing else on either server is touched.
+// QUEUE_PREFIX (of every queue's prefix with QUEUE_SHARDS) — after a confirmation (or at once with --yes). Nothing
+// else on either server is touched.
 import 'dotenv/config';
 import { createInterface } from 'node:readline/promises';
 import { deleteRedisKeys, dropDatabase } from './services.mjs';
@@ -7,10 +8,13 @@ import { deleteRedisKeys, dropDatabase } from './services.mjs';
 const databaseUrl = process.env.DATABASE_URL || 'mysql://root@127.0.0.1:3306/agent_events';
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const queuePrefix = process.env.QUEUE_PREFIX || '{agent-events}';
+const shards = Number(process.env.QUEUE_SHARDS || 1);
+// The queues' prefixes as the service makes them: from its build (`npm start` compiles it), needed only with shards.
+const prefixes = shards > 1 ? (await import('../dist/src/redis/queue-prefixes.js')).shardPrefixes(queuePrefix, shards) : [queuePrefix];
 const database = new URL(databaseUrl);
 const what =
-  `the database ${database.pathname.slice(1)} on ${database.host} and the Redis keys starting with "${queuePrefix}:" ` +
-  `on ${new URL(redisUrl).host}`;
+  `the database ${database.pathname.slice(1)} on ${database.host} and the Redis keys starting with ` +
+  `${prefixes.map((prefix) => `"${prefix}:"`).join(', ')} on ${new URL(redisUrl).host}`;
 
 if (!process.argv.includes('--yes')) {
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
@@ -25,7 +29,8 @@ if (!process.argv.includes('--yes')) {
 }
 try {
   await dropDatabase(databaseUrl);
-  const keys = await deleteRedisKeys(redisUrl, `${queuePrefix}:*`);
+  let keys = 0;
+  for (const prefix of prefixes) keys += await deleteRedisKeys(redisUrl, `${prefix}:*`);
   console.log(`agent-events: deleted ${what} (${keys} keys); \`npm start\` creates them afresh.`);
 } catch (error) {
   console.error(`agent-events: reset failed: ${error.message}`);

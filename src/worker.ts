@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppLogger } from './logging/app-logger.js';
 import { baseUrl, listeningLine, loadConfigOrExit, stopGracefully } from './bootstrap.js';
 import { WorkerHttpServer } from './delivery-worker/worker-http.server.js';
+import { shardPrefixes } from './redis/queue-prefixes.js';
 import { WorkerModule } from './worker.module.js';
 
 const config = await loadConfigOrExit();
@@ -17,4 +18,5 @@ if (port !== undefined) {
   console.log(`Health      ${base}/health/live  ${base}/health/ready`);
   console.log(`Metrics     ${base}/metrics  (user admin, password: the admin token)`);
 }
-console.log(`Delivery worker running (queue prefix ${config.queuePrefix}, concurrency ${config.webhook.concurrency})`);
+const queues = shardPrefixes(config.queuePrefix, config.queueShards);
+console.log(`Delivery worker running (queue prefix ${queues.join(', ')}, concurrency ${config.webhook.concurrency})`);

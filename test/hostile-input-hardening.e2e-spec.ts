@@ -1,12 +1,10 @@
 import { jest } from '@jest/globals';
-import { getQueueToken } from '@nestjs/bullmq';
 import { Logger, type INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Queue } from 'bullmq';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { WEBHOOK_QUEUE } from '../src/delivery-queue/queue.constants.js';
+import { QueueShards } from '../src/delivery-queue/queue-shards.js';
 import { WorkerHttpServer } from '../src/delivery-worker/worker-http.server.js';
 import { CONNECTION_FAILED } from '../src/webhook-sender/webhook-sender.service.js';
 import { WorkerModule } from '../src/worker.module.js';
@@ -178,7 +176,7 @@ describe('hostile input: what a tenant learns about the network', () => {
       return response.body.state === 'dead' ? response.body : undefined;
     });
     // The row is written before the worker hands the job back to BullMQ: wait for the job to be failed too.
-    const queue = t.app.get<Queue>(getQueueToken(WEBHOOK_QUEUE));
+    const queue = t.app.get(QueueShards).of(agent.clientId);
     const job = await eventually(async () => {
       const found = await queue.getJob(id);
       return found && (await found.isFailed()) ? found : undefined;

@@ -1,6 +1,5 @@
-import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { WEBHOOK_QUEUE } from '../src/delivery-queue/queue.constants.js';
+import { QueueShards } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { admin, createTestApp, type TestApp } from './support/test-app.js';
@@ -17,7 +16,7 @@ describe('delivery jobs as Bull Board shows them', () => {
       { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WEBHOOK_RETRY_SCHEDULE: '0,30s', RECONCILE_INTERVAL_MS: '300' },
       { withWorker: true },
     );
-    queue = t.app.get<Queue>(getQueueToken(WEBHOOK_QUEUE));
+    [queue] = t.app.get(QueueShards).queues;
     receiver = await new Receiver().start();
   });
   afterAll(async () => {

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       defaultAgentEventLimit: 20,
       queuePrefix: '{agent-events}',
+      queueShards: 1,
       tokenTtlSeconds: 3600,
       rateLimitPerHour: 3600,
     });
@@ -54,6 +55,8 @@ describe('loadConfig', () => {
     [{ REDIS_CLUSTER_NODES: '10.0.0.1' }, 'REDIS_CLUSTER_NODES'],
     [{ REDIS_CLUSTER_NODES: '10.0.0.1:6379', QUEUE_PREFIX: 'agent-events' }, 'QUEUE_PREFIX'],
     [{ REDIS_CLUSTER_NODES: '10.0.0.1:6379', QUEUE_PREFIX: '{}agent-events' }, 'QUEUE_PREFIX'],
+    [{ QUEUE_SHARDS: '0' }, 'QUEUE_SHARDS'],
+    [{ QUEUE_SHARDS: '3', QUEUE_PREFIX: 'agent-events' }, 'QUEUE_PREFIX'],
     [{ REDIS_SENTINELS: '10.0.0.1:26379' }, 'REDIS_SENTINEL_NAME'],
     [{ REDIS_SENTINELS: '10.0.0.1:26379', REDIS_CLUSTER_NODES: '10.0.0.2:6379' }, 'REDIS_CLUSTER_NODES'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],

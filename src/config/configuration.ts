@@ -25,6 +25,8 @@ export interface AppConfig {
   tokenFailures: { perApplication: number; perAddress: number; windowSeconds: number };
   defaultAgentEventLimit: number;
   queuePrefix: string;
+  /** How many queues the deliveries are spread over, by client (QUEUE_SHARDS; delivery-queue/queue-shards.ts). */
+  queueShards: number;
   runMigrations: boolean;
   /** AE_LOG_SQL=1: log every SQL statement (for counting round trips while profiling). */
   logSql: boolean;
@@ -146,6 +148,9 @@ function nodes(env: Env, name: string): RedisNode[] {
     });
 }
 
+/** A `{hash tag}`: every key of the prefix in one cluster slot. */
+const HASH_TAG = /^[^{]*\{[^}]+\}/;
+
 function redisTopology(env: Env, queuePrefix: string): RedisTopology {
   const cluster = nodes(env, 'REDIS_CLUSTER_NODES');
   const sentinels = nodes(env, 'REDIS_SENTINELS');
@@ -153,7 +158,7 @@ function redisTopology(env: Env, queuePrefix: string): RedisTopology {
     throw new ConfigError('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: a Redis is a Cluster or a Sentinel set-up.');
   if (cluster.length) {
     // BullMQ's scripts touch several keys of the queue at once: on a cluster they must all hash to one slot.
-    if (!/^[^{]*\{[^}]+\}/.test(queuePrefix)) {
+    if (!HASH_TAG.test(queuePrefix)) {
       throw new ConfigError(
         `QUEUE_PREFIX must hold a hash tag in braces, like {agent-events}, on a Redis Cluster (REDIS_CLUSTER_NODES), got "${queuePrefix}".`,
       );
@@ -175,6 +180,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const queuePrefix = env.QUEUE_PREFIX || '{agent-events}';
   if (!/^[\w{}:.-]{1,64}$/.test(queuePrefix)) {
     throw new ConfigError(`QUEUE_PREFIX may hold letters, digits and _ - : . { } only (at most 64), got "${queuePrefix}".`);
+  }
+  const queueShards = int(env, 'QUEUE_SHARDS', 1, 1, 64);
+  // Each queue's hash tag is made from QUEUE_PREFIX's (delivery-queue/queue-shards.ts).
+  if (queueShards > 1 && !HASH_TAG.test(queuePrefix)) {
+    throw new ConfigError(`QUEUE_PREFIX must hold a hash tag in braces, like {agent-events}, with QUEUE_SHARDS > 1, got "${queuePrefix}".`);
   }
   let retryScheduleMs: number[];
   try {
@@ -220,6 +230,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     defaultAgentEventLimit: int(env, 'DEFAULT_AGENT_EVENT_LIMIT', 20, 0, 1_000_000),
     queuePrefix,
+    queueShards,
     runMigrations: env.RUN_MIGRATIONS === 'true',
     logSql: env.AE_LOG_SQL === '1',
     webhook: {

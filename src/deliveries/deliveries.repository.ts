@@ -318,12 +318,12 @@ export class DeliveriesRepository {
   /** A page of pending deliveries due by `cutoff`, in (next_attempt_at, id) order after `after`: the reconciler's walk. */
   async duePage(cutoff: Date, after: { next_attempt_at: Date; id: string } | undefined, limit: number) {
     return (await this.dataSource.query(
-      `SELECT id, next_attempt_at FROM deliveries
+      `SELECT id, client_id, next_attempt_at FROM deliveries
         WHERE state = 'pending' AND next_attempt_at <= ?
           ${after ? 'AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))' : ''}
         ORDER BY next_attempt_at, id LIMIT ${Number(limit)}`,
       after ? [cutoff, after.next_attempt_at, after.next_attempt_at, after.id] : [cutoff],
-    )) as { id: string; next_attempt_at: Date }[];
+    )) as { id: string; client_id: string; next_attempt_at: Date }[];
   }
 
   /** The jobs of these deliveries (those that exist), in the order asked, named after whose webhooks they are. */

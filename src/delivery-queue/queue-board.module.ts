@@ -1,15 +1,12 @@
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule, InjectBullBoard, type BullBoardModuleOptions } from '@bull-board/nestjs';
-import { getQueueToken } from '@nestjs/bullmq';
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
-import type { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { adminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { WEBHOOK_QUEUE } from './queue.constants.js';
+import { QueueShards } from './queue-shards.js';
 
 /** Basic auth for Bull Board: user `admin`, password the admin token. */
 export const boardAuth = (adminToken: string) => adminBasicAuth(adminToken, 'Bull Board');
@@ -79,9 +76,9 @@ export class LocalBoardAdapter extends ExpressAdapter {
 }
 
 /**
- * Bull Board at /admin/queues, showing the delivery queue. Only `main.ts` imports it: @bull-board/nestjs is
- * CommonJS and require()s the ESM-only Nest 12, which Node (>= 20.19) allows but jest's module runtime does not,
- * so the e2e suites check Bull Board on the real compiled service instead.
+ * Bull Board at /admin/queues, showing the delivery queue (every one with QUEUE_SHARDS, each named after its prefix).
+ * Only `main.ts` imports it: @bull-board/nestjs is CommonJS and require()s the ESM-only Nest 12, which Node (>= 20.19)
+ * allows but jest's module runtime does not, so the e2e suites check Bull Board on the real compiled service instead.
  */
 @Module({
   imports: [
@@ -100,13 +97,17 @@ export class LocalBoardAdapter extends ExpressAdapter {
 export class QueueBoardModule implements OnModuleInit {
   constructor(
     @InjectBullBoard() private readonly board: { addQueue(adapter: BullMQAdapter): void },
-    private readonly moduleRef: ModuleRef,
+    private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The delivery queue, read-only when BULL_BOARD_READ_ONLY says so (BullBoardModule.forFeature takes fixed options). */
+  /** The delivery queues, read-only when BULL_BOARD_READ_ONLY says so (BullBoardModule.forFeature takes fixed options). */
   onModuleInit(): void {
-    const queue = this.moduleRef.get<Queue>(getQueueToken(WEBHOOK_QUEUE), { strict: false });
-    this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.config.bullBoardReadOnly }));
+    const { queues } = this.shards;
+    for (const queue of queues) {
+      // The board tells queues apart by name: shards share the name `webhooks`, so each shows its prefix before it.
+      const prefix = queues.length > 1 ? `${queue.opts.prefix}:` : '';
+      this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.config.bullBoardReadOnly, prefix }));
+    }
   }
 }

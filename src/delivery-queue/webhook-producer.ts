@@ -1,36 +1,32 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { fairSharesKey, takeTurns } from './fair-shares.js';
-import { WEBHOOK_JOB_OPTIONS, WEBHOOK_QUEUE, type WebhookJobData } from './queue.constants.js';
+import type { WebhookJobData } from './queue.constants.js';
+import { QueueShards } from './queue-shards.js';
 import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
 /**
- * The delivery queue as the API (and the reconciler) add jobs to it, on a Redis connection of its own that fails
+ * The delivery queues as the API (and the reconciler) add jobs to them, on a Redis connection of its own that fails
  * fast: no offline queue, one retry, a command timeout. While Redis is away nothing is buffered in memory; the
  * deliveries are committed in MySQL and the reconciler enqueues them later. (The worker keeps the blocking
  * connection BullMQ needs, with `maxRetriesPerRequest: null`.)
  */
 @Injectable()
 export class WebhookProducer implements OnApplicationShutdown {
-  readonly queue: Queue<WebhookJobData>;
+  readonly shards: QueueShards;
   private readonly redis: RedisClient;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.redis = createRedis(config, 'producer');
-    this.queue = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-      connection: this.redis,
-      prefix: config.queuePrefix,
-      defaultJobOptions: WEBHOOK_JOB_OPTIONS,
-    });
-    this.queue.on('error', () => undefined);
+    this.shards = QueueShards.create(this.redis, config);
   }
 
-  /** Counts deliveries of these clients in (fair-shares.ts); returns each one's priority, in order. */
-  takeTurns(clientIds: string[]): Promise<number[]> {
+  /** Counts deliveries of these clients, all of one queue, in (fair-shares.ts); returns each one's priority, in order. */
+  takeTurns(queue: Queue<WebhookJobData>, clientIds: string[]): Promise<number[]> {
     return takeTurns(
       this.redis,
-      fairSharesKey((type) => this.queue.toKey(type)),
+      fairSharesKey((type) => queue.toKey(type)),
       clientIds,
     );
   }
@@ -41,7 +37,7 @@ export class WebhookProducer implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    await this.shards.close();
     this.redis.disconnect();
   }
 }

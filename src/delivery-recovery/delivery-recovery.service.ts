@@ -53,7 +53,7 @@ export class DeliveryRecoveryService implements OnModuleDestroy {
       state: body.state,
       created_at: new Date(),
     });
-    const enqueuing = this.enqueue(recovery.id, resent).finally(() => this.enqueuing.delete(enqueuing));
+    const enqueuing = this.enqueue(recovery.id, clientId, resent).finally(() => this.enqueuing.delete(enqueuing));
     this.enqueuing.add(enqueuing);
     return toView(recovery);
   }
@@ -73,11 +73,11 @@ export class DeliveryRecoveryService implements OnModuleDestroy {
   }
 
   /** In the order of their changes, a chunk at a time; their dead deliveries' finished jobs are replaced. */
-  private async enqueue(recoveryId: string, ids: string[]): Promise<void> {
+  private async enqueue(recoveryId: string, clientId: string, ids: string[]): Promise<void> {
     try {
       for (let start = 0; start < ids.length; start += ENQUEUE_CHUNK) {
         const chunk = ids.slice(start, start + ENQUEUE_CHUNK);
-        const toAdd = new Set(await this.queue.withoutLiveJob(chunk));
+        const toAdd = new Set(await this.queue.withoutLiveJob(chunk.map((id) => ({ id, clientId }))));
         await this.queue.enqueue((await this.deliveries.jobsOf(chunk)).filter((job) => toAdd.has(job.deliveryId)));
       }
     } catch (error) {

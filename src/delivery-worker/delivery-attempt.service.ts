@@ -1,7 +1,6 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
+import type { WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { changeFacts, DeliveriesRepository, sqlTime, type DeliveryToSend, type HoldToRecord } from '../deliveries/deliveries.repository.js';
@@ -44,7 +43,6 @@ export class DeliveryAttemptService {
     private readonly isolation: ReceiverIsolationService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
   ) {}
 
   // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
@@ -56,7 +54,8 @@ export class DeliveryAttemptService {
   /** The deliveries this process is sending now, each with the outcome its attempt will have. */
   private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
 
-  async attempt(deliveryId: string): Promise<AttemptOutcome> {
+  /** `queue`: the delivery's queue, its client's, where the other deliveries of its agent are too. */
+  async attempt(deliveryId: string, queue: Queue<WebhookJobData>): Promise<AttemptOutcome> {
     const delivery = await this.loads.add(deliveryId);
     if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
     const olderSending = delivery.older_id === null ? undefined : this.sending.get(delivery.older_id);
@@ -64,7 +63,7 @@ export class DeliveryAttemptService {
     // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.
     if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery);
     if (delivery.older_id !== null || Number(delivery.newer_sent) === 1) {
-      const held = await this.keepOrder(delivery);
+      const held = await this.keepOrder(delivery, queue);
       if (held) return held;
     }
     return this.sendInTurn(delivery);
@@ -144,7 +143,7 @@ export class DeliveryAttemptService {
    * The per-agent order (ordering.ts), on the rare path where an older delivery to the same URL is pending or a newer
    * one has gone out: the outcome that stands in for sending now, or undefined to send.
    */
-  private async keepOrder(delivery: DeliveryToSend): Promise<AttemptOutcome | undefined> {
+  private async keepOrder(delivery: DeliveryToSend, queue: Queue<WebhookJobData>): Promise<AttemptOutcome | undefined> {
     const older = delivery.older_id === null ? undefined : await this.deliveries.orderTimes(delivery.older_id);
     const decision = orderDecision(
       { newerSent: Number(delivery.newer_sent) === 1, older: older && delivery.older_id ? { id: delivery.older_id, ...older } : null },
@@ -159,7 +158,7 @@ export class DeliveryAttemptService {
     if (decision.kind === 'supersede-older') {
       const reason = `waiting for delivery ${decision.olderId} to give way`;
       // Not while the older one is being sent: this one waits until that attempt is through and recorded.
-      if ((await this.queue.getJobState(decision.olderId)) === 'active')
+      if ((await queue.getJobState(decision.olderId)) === 'active')
         return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       await this.deliveries.supersedeOlder(
         delivery.agent_id,
@@ -170,7 +169,7 @@ export class DeliveryAttemptService {
       );
       // Taken between the look and the update, it may have read its row before the update and be sending now: wait for
       // it. Not active now, it either never read its row before the update or is through and recorded.
-      if ((await this.queue.getJobState(decision.olderId)) === 'active')
+      if ((await queue.getJobState(decision.olderId)) === 'active')
         return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason };
     }

@@ -1,10 +1,10 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { fairSharesKey, forgetIfIdle, turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
+import { QueueShards } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
@@ -29,46 +29,50 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
 }
 
 /**
- * The BullMQ worker of the delivery queue. It is built here rather than through `@Processor`, whose options are
- * fixed when the class is defined: the lock (how long a job stays with a worker that stopped answering before
- * another takes it over) comes from the validated configuration.
+ * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS), sharing WORKER_CONCURRENCY equally. They
+ * are built here rather than through `@Processor`, whose options are fixed when the class is defined: the lock (how
+ * long a job stays with a worker that stopped answering before another takes it over) comes from the configuration.
  */
 @Injectable()
 export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryProcessor.name);
   /** BullMQ's worker retries a failing Redis command at once (a MOVED or CLUSTERDOWN loop): its errors, with backoff. */
   private readonly logError = throttledLog(this.logger);
-  /** The BullMQ worker, from application bootstrap on (the worker's health check reads it). */
-  worker?: Worker<WebhookJobData, string>;
+  /** The BullMQ workers, one per queue, from application bootstrap on (the worker's health check reads them). */
+  workers: Worker<WebhookJobData, string>[] = [];
 
   constructor(
     private readonly deliveries: DeliveryAttemptService,
-    @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<WebhookJobData>,
+    private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     const lockMs = this.config.workerLockMs;
-    this.worker = new Worker<WebhookJobData, string>(WEBHOOK_QUEUE, (job, token) => this.process(job, token), {
-      connection: this.queue.opts.connection,
-      prefix: this.queue.opts.prefix,
-      concurrency: this.config.webhook.concurrency,
-      settings: { backoffStrategy: deliveryBackoff },
-      lockDuration: lockMs,
-      lockRenewTime: lockMs / 2,
-      stalledInterval: lockMs,
-      maxStalledCount: 5,
+    const concurrency = Math.ceil(this.config.webhook.concurrency / this.shards.queues.length);
+    this.workers = this.shards.queues.map((queue) => {
+      const worker = new Worker<WebhookJobData, string>(WEBHOOK_QUEUE, (job, token) => this.process(queue, job, token), {
+        connection: queue.opts.connection,
+        prefix: queue.opts.prefix,
+        concurrency,
+        settings: { backoffStrategy: deliveryBackoff },
+        lockDuration: lockMs,
+        lockRenewTime: lockMs / 2,
+        stalledInterval: lockMs,
+        maxStalledCount: 5,
+      });
+      worker.on('error', (error) => this.onError(error));
+      worker.on('failed', (job, error) => this.onFailed(job, error));
+      worker.on('drained', () => void this.forgetFairShares(queue));
+      return worker;
     });
-    this.worker.on('error', (error) => this.onError(error));
-    this.worker.on('failed', (job, error) => this.onFailed(job, error));
-    this.worker.on('drained', () => void this.forgetFairShares());
   }
 
-  /** Nothing waits: the clients' counts of waiting deliveries are all zero, whatever drifted (fair-shares.ts). */
-  private async forgetFairShares(): Promise<void> {
+  /** Nothing waits in this queue: its clients' counts of waiting deliveries are all zero, whatever drifted (fair-shares.ts). */
+  private async forgetFairShares(queue: Queue<WebhookJobData>): Promise<void> {
     try {
-      const redis = (await this.queue.backend.client) as unknown as Redis;
-      await forgetIfIdle(redis, (type) => this.queue.toKey(type));
+      const redis = (await queue.backend.client) as unknown as Redis;
+      await forgetIfIdle(redis, (type) => queue.toKey(type));
     } catch (error) {
       this.logger.warn(`fair shares: ${(error as Error).message}`);
     }
@@ -76,29 +80,30 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
 
   /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+    await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
-  async process(job: Job<WebhookJobData>, token?: string): Promise<string> {
+  /** One job of `queue`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
+  async process(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
-      const redis = (await this.queue.backend.client) as unknown as Redis;
+      const redis = (await queue.backend.client) as unknown as Redis;
       turnTaken(
         redis,
-        fairSharesKey((type) => this.queue.toKey(type)),
+        fairSharesKey((type) => queue.toKey(type)),
         job.data.clientId,
       ).catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
     }
-    const outcome = await this.deliveries.attempt(job.data.deliveryId);
+    const outcome = await this.deliveries.attempt(job.data.deliveryId, queue);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
-      const olderThrough = outcome.waitingFor ? await this.waitFor(outcome.waitingFor, job.id!) : false;
+      const olderThrough = outcome.waitingFor ? await this.waitFor(queue, outcome.waitingFor, job.id!) : false;
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
       await job.moveToDelayed(Date.now() + (olderThrough ? 0 : outcome.delayMs), token);
       throw new DelayedError(outcome.reason);
     }
     // Through, one way or another: whatever waited for it looks again now.
-    if (outcome.kind !== 'retry') void this.wakeWaiting(job.data.deliveryId);
+    if (outcome.kind !== 'retry') void this.wakeWaiting(queue, job.data.deliveryId);
     if (outcome.kind === 'retry') {
       throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
     }
@@ -110,9 +115,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * Notes in Redis, beside the queue, that job `waiting` waits for delivery `older` (woken by `wakeWaiting`). Returns
    * whether `older` is already through (it went through after this job's load read it pending): look again at once.
    */
-  private async waitFor(older: string, waiting: string): Promise<boolean> {
-    const redis = (await this.queue.backend.client) as unknown as Redis;
-    const key = this.queue.toKey(`order:${older}`);
+  private async waitFor(queue: Queue<WebhookJobData>, older: string, waiting: string): Promise<boolean> {
+    const redis = (await queue.backend.client) as unknown as Redis;
+    const key = queue.toKey(`order:${older}`);
     const replies = await redis
       .multi()
       .sadd(key, waiting)
@@ -126,15 +131,15 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * Promotes the delayed jobs that waited for this delivery, so they go out now rather than at their next look, and
    * leaves a mark for a while that it is through, for a job that read it pending just before.
    */
-  private async wakeWaiting(deliveryId: string): Promise<void> {
+  private async wakeWaiting(queue: Queue<WebhookJobData>, deliveryId: string): Promise<void> {
     try {
-      const redis = (await this.queue.backend.client) as unknown as Redis;
-      const key = this.queue.toKey(`order:${deliveryId}`);
+      const redis = (await queue.backend.client) as unknown as Redis;
+      const key = queue.toKey(`order:${deliveryId}`);
       const replies = await redis.multi().smembers(key).del(key).sadd(key, THROUGH).pexpire(key, THROUGH_MARK_MS).exec();
       const waiting = ((replies?.[0]?.[1] as string[] | undefined) ?? []).filter((id) => id !== THROUGH);
       // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
       // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it.
-      await Promise.all(waiting.map((id) => this.queue.backend.promote(id).catch(() => undefined)));
+      await Promise.all(waiting.map((id) => queue.backend.promote(id).catch(() => undefined)));
     } catch (error) {
       this.logger.warn(`waking deliveries that waited for ${deliveryId}: ${(error as Error).message}`);
     }

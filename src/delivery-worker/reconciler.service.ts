@@ -69,7 +69,7 @@ export class ReconcilerService implements OnApplicationBootstrap, OnModuleDestro
     for (;;) {
       const rows = await this.deliveries.duePage(cutoff, after, BATCH);
       if (rows.length === 0) break;
-      const orphans = await this.deliveryQueue.withoutLiveJob(rows.map((row) => row.id));
+      const orphans = await this.deliveryQueue.withoutLiveJob(rows.map((row) => ({ id: row.id, clientId: row.client_id })));
       await this.enqueueAgain(orphans);
       requeued += orphans.length;
       this.metrics.reconcilerRequeued(orphans.length);

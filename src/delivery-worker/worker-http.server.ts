@@ -108,25 +108,27 @@ export class WorkerHttpServer implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private async consuming(): Promise<void> {
-    const worker = this.processor.worker;
-    if (!worker?.isRunning() || worker.isPaused()) throw new Error('the queue consumer is not running');
+    const { workers } = this.processor;
+    if (!workers.length || workers.some((worker) => !worker.isRunning() || worker.isPaused())) {
+      throw new Error('the queue consumer is not running');
+    }
   }
 
   private watchMysql(): void {
     this.watch = setTimeout(async () => {
       const mysqlDown = (await this.checks.down().catch(() => ['mysql'])).includes('mysql');
-      const worker = this.processor.worker;
+      const { workers } = this.processor;
       if (this.stopped) return;
-      if (!worker) return this.watchMysql();
-      if (mysqlDown && !this.pausedForMysql && !worker.isPaused()) {
+      if (!workers.length) return this.watchMysql();
+      if (mysqlDown && !this.pausedForMysql) {
         this.pausedForMysql = true;
         this.logger.warn('MySQL is not answering: the worker stops taking jobs until it is back');
         // Jobs in flight fail on their own and are retried; new ones wait in Redis.
-        await worker.pause(true).catch(() => undefined);
+        await Promise.all(workers.map((worker) => worker.pause(true).catch(() => undefined)));
       } else if (!mysqlDown && this.pausedForMysql) {
         this.pausedForMysql = false;
         this.logger.warn('MySQL answers again: the worker takes jobs again');
-        await worker.resume().catch(() => undefined);
+        await Promise.all(workers.map((worker) => worker.resume().catch(() => undefined)));
       }
       this.watchMysql();
     }, WATCH_INTERVAL_MS);

@@ -1,10 +1,14 @@
 import { Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
+import type { QueueShards } from '../delivery-queue/queue-shards.js';
 import { MetricsService } from './metrics.service.js';
 
-/** A queue whose Redis never answers, or one that answers with these counts. */
-const queue = (counts?: Record<string, number>) =>
-  ({ getJobCounts: () => (counts ? Promise.resolve(counts) : new Promise(() => undefined)) }) as unknown as Queue;
+/** Queues whose Redis never answers, or that answer with these counts, one entry per shard. */
+const queue = (...counts: Record<string, number>[]) =>
+  ({
+    queues: (counts.length ? counts : [undefined]).map((shard) => ({
+      getJobCounts: () => (shard ? Promise.resolve(shard) : new Promise(() => undefined)),
+    })),
+  }) as unknown as QueueShards;
 
 describe('MetricsService', () => {
   // An attempt is also a log line, which Nest's console logger would print into the test run.
@@ -21,8 +25,10 @@ describe('MetricsService', () => {
     expect(page).toContain('agent_events_breaker_state{host="probe.example"} 1');
   });
 
-  it('counts the queue at each scrape', async () => {
-    const page = await new MetricsService(queue({ waiting: 7, delayed: 3, active: 64 })).registry.metrics();
+  it('counts the queue at each scrape, every shard of it', async () => {
+    const page = await new MetricsService(
+      queue({ waiting: 5, delayed: 3, active: 60 }, { waiting: 2, delayed: 0, active: 4 }),
+    ).registry.metrics();
     expect(page).toContain('agent_events_queue_jobs{state="waiting"} 7');
     expect(page).toContain('agent_events_queue_jobs{state="delayed"} 3');
     expect(page).toContain('agent_events_queue_jobs{state="active"} 64');

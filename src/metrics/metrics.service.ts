@@ -1,8 +1,6 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { WEBHOOK_QUEUE } from '../delivery-queue/queue.constants.js';
+import { QueueShards } from '../delivery-queue/queue-shards.js';
 import type { EventSource } from '../status/event-source.js';
 
 /** States of a receiver host's circuit breaker, as the value of `agent_events_breaker_state`. */
@@ -76,20 +74,25 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(@InjectQueue(WEBHOOK_QUEUE) queue: Queue) {
+  constructor(shards: QueueShards) {
     collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_' });
     new Gauge({
       name: 'agent_events_queue_jobs',
-      help: 'Jobs of the delivery queue by state (waiting, delayed, active), counted in Redis at each scrape.',
+      help: 'Jobs of the delivery queues (all shards) by state (waiting, delayed, active), counted in Redis at each scrape.',
       labelNames: ['state'],
       registers: [this.registry],
       async collect() {
         this.reset();
         const counts = await Promise.race([
-          queue.getJobCounts(...QUEUE_STATES),
+          Promise.all(shards.queues.map((queue) => queue.getJobCounts(...QUEUE_STATES))),
           new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), QUEUE_COUNT_TIMEOUT_MS).unref()),
         ]).catch(() => undefined);
-        for (const state of QUEUE_STATES) if (counts) this.set({ state }, counts[state] ?? 0);
+        if (!counts) return;
+        for (const state of QUEUE_STATES)
+          this.set(
+            { state },
+            counts.reduce((sum, shard) => sum + (shard[state] ?? 0), 0),
+          );
       },
     });
   }

@@ -9,6 +9,7 @@ import { AppModule } from '../../src/app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from '../../src/app.setup.js';
 import { ExpressHttpAdapter } from '../../src/common/express-http-adapter.js';
 import { loadConfig, type AppConfig } from '../../src/config/configuration.js';
+import { shardPrefixes } from '../../src/redis/queue-prefixes.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const PBX_TOKEN = 'test-pbx-token-0123456789';
@@ -48,7 +49,7 @@ export interface TestApp {
   /** Direct SQL on the suite's database, for asserting rows. */
   sql: <T = Record<string, unknown>>(query: string, params?: unknown[]) => Promise<T[]>;
   redis: Redis;
-  /** Deletes every Redis key of the suite's queue prefix: a Redis that lost its data, for this suite only. */
+  /** Deletes every Redis key of the suite's queue prefixes (each shard's): a Redis that lost its data, for this suite only. */
   loseRedisData: () => Promise<number>;
   close: () => Promise<void>;
 }
@@ -105,7 +106,12 @@ export async function createTestApp(suite: string, env: Record<string, string> =
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
   const redis = new Redis(resources.redisUrl, { lazyConnect: false });
-  const loseRedisData = () => deleteQueueKeys(redis, resources.queuePrefix);
+  const loseRedisData = async () => {
+    const removed = await Promise.all(
+      shardPrefixes(config.queuePrefix, config.queueShards).map((prefix) => deleteQueueKeys(redis, prefix)),
+    );
+    return removed.reduce((sum, count) => sum + count, 0);
+  };
   return {
     app,
     config,
