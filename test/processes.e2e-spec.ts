@@ -20,6 +20,17 @@ describe('the service as processes', () => {
     running.push(service);
     return service;
   };
+  /** A worker process, once it takes jobs: on a machine busy with other suites a boot can take most of 20 s. */
+  const startWorker = async () => {
+    const worker = start('worker');
+    await worker.waitForOutput('Delivery worker running', 60_000);
+    return worker;
+  };
+  /** The receiver's first `count` requests; on a timeout the error carries what the worker printed. */
+  const receivedFrom = (worker: ServiceProcess, count = 1) =>
+    receiver.waitFor(count, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}; the worker printed:\n${worker.output()}`);
+    });
 
   beforeAll(async () => {
     const port = await freePort();
@@ -33,9 +44,9 @@ describe('the service as processes', () => {
     });
     api = start('main');
     // The banner's last line: every line before it has been printed.
-    await api.waitForOutput('Delivery worker:');
+    await api.waitForOutput('Delivery worker:', 60_000);
     pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 2 });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     for (const service of running) service.child.kill('SIGKILL');
@@ -145,12 +156,12 @@ describe('the service as processes', () => {
   it('keeps a delivery committed while no worker runs, and a worker started later sends it', async () => {
     const { clientId } = await loggedInAgent();
     expect(await deliveryState(clientId)).toMatchObject({ state: 'pending', attempts: 0 });
-    const worker = start('worker');
-    await receiver.waitFor(1);
-    await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded');
+    const worker = await startWorker();
+    await receivedFrom(worker);
+    await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded', 20_000);
     worker.child.kill('SIGTERM');
     expect((await worker.exited).code).toBe(0);
-  });
+  }, 150_000);
 
   it('still delivers when the worker is killed with SIGKILL while a slow receiver holds the request', async () => {
     receiver.reply({ status: 200, delayMs: 60_000 });
@@ -175,7 +186,7 @@ describe('the service as processes', () => {
     // Same database, but a Redis address where nothing listens.
     const cut = runService('main', { ...env, PORT: String(port), REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
     running.push(cut);
-    await cut.waitForOutput('Delivery worker:');
+    await cut.waitForOutput('Delivery worker:', 60_000);
     const cutBase = `http://127.0.0.1:${port}`;
     const health = await request(cutBase).get('/health').expect(503);
     expect(health.body).toEqual({ message: 'redis is not answering', status: 'unavailable' });
@@ -195,15 +206,15 @@ describe('the service as processes', () => {
     await request(cutBase).put(`/client/${clientId}/agent/local/${agent.body.id}`).set(admin).send({ status: 'available' }).expect(200);
     expect(await deliveryState(clientId)).toMatchObject({ state: 'pending', attempts: 0 });
 
-    const worker = start('worker');
-    const [received] = await receiver.waitFor(1);
+    const worker = await startWorker();
+    const [received] = await receivedFrom(worker);
     expect(received.body).toBe(
       `agent_status=available&agent_type=local&event_source=api&agent_id=${agent.body.id}&extension_name=noredis%40ringme.ru`,
     );
     await eventually(async () => (await deliveryState(clientId))?.state === 'succeeded');
     worker.child.kill('SIGTERM');
     await worker.exited;
-  });
+  }, 150_000);
 
   it('refuses to start with invalid configuration, in one sentence naming the variable', async () => {
     const broken = runService('main', { ...env, PORT: 'abc' });
@@ -218,7 +229,7 @@ describe('the service as processes', () => {
     const port = await freePort();
     const doomed = runService('main', { ...env, PORT: String(port) });
     running.push(doomed);
-    await doomed.waitForOutput('Delivery worker:');
+    await doomed.waitForOutput('Delivery worker:', 60_000);
     await request(`http://127.0.0.1:${port}`).get('/health').expect(200);
     doomed.child.kill('SIGTERM');
     expect(await doomed.exited).toEqual({ code: 0, signal: null });
@@ -227,12 +238,12 @@ describe('the service as processes', () => {
 
   it('on SIGTERM lets the in-flight request finish, records it, and exits 0', async () => {
     receiver.reply({ status: 200, delayMs: 1500, body: 'slow but fine' });
-    const worker = start('worker');
+    const worker = await startWorker();
     const { clientId } = await loggedInAgent();
-    await receiver.waitFor(1);
+    await receivedFrom(worker);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toEqual({ code: 0, signal: null });
     expect(await deliveryState(clientId)).toMatchObject({ state: 'succeeded', attempts: 1 });
     expect(receiver.requests).toHaveLength(1);
-  });
+  }, 150_000);
 });
