@@ -468,9 +468,39 @@ function orderingRows({ ordering: o }, width) {
   ];
 }
 
+/**
+ * The service against the naive reference at the fixed load, each a ratio (service ÷ naive) with its target:
+ * p50 and p99 change → receipt, PUT p99, and CPU per delivery over all processes (the bench's own process left out).
+ */
+export function fixedToNaive(service, naive) {
+  const cpu = (run) =>
+    Object.entries(run.diagnostics.fixedPerDelivery?.cpuMs ?? {})
+      .filter(([process]) => process !== 'bench')
+      .reduce((sum, [, ms]) => sum + ms, 0) || null;
+  const figures = [
+    ['p50 change → receipt', 'p50', (run) => run.phases.fixed.latency.p50],
+    ['p99 change → receipt', 'p99', (run) => run.phases.fixed.latency.p99],
+    ['PUT p99', 'putP99', (run) => run.phases.fixed.putLatency.p99],
+    ['CPU ms per delivery, all processes', 'cpuPerDelivery', cpu],
+  ];
+  return figures.map(([name, key, read]) => {
+    const [ours, theirs] = [service, naive].map((run) => {
+      try {
+        return read(run) ?? null;
+      } catch {
+        return null;
+      }
+    });
+    const ratio = ours != null && theirs ? ours / theirs : null;
+    const target = TARGETS.fixedToNaive[key];
+    return { name, key, service: ours, naive: theirs, ratio, target, pass: ratio != null && ratio <= target };
+  });
+}
+
 /** The main table's rows for the naive durable reference (bench/naive/): its rate, and the service's ratio to it. */
-function naiveRows({ naive }, labels) {
+function naiveRows({ naive, levels }, labels) {
   if (!naive) return [];
+  const service = levels.find((level) => level.level === naive.level);
   const at = (value) => labels.map((label) => (label === `@${fmt(naive.level, 0)} rows` ? value : '–'));
   const { ratio, target, pass } = naive.e2eToNaive;
   const checked = Object.values(naive.phases).every((check) => check.ok);
@@ -487,6 +517,12 @@ function naiveRows({ naive }, labels) {
       `≥ ${target}×`,
       ratio == null ? '–' : yes(pass),
     ],
+    ...(service ? fixedToNaive(service, naive) : []).map((figure) => [
+      `${figure.name} at ${fmt(naive.phases.fixed?.offeredRate, 0)} changes/s ÷ naive's (${fmt(figure.service, 2)} ÷ ${fmt(figure.naive, 2)})`,
+      ...at(figure.ratio == null ? '–' : `${figure.ratio.toFixed(2)}×`),
+      `≤ ${figure.target}×`,
+      figure.ratio == null ? '–' : yes(figure.pass),
+    ]),
   ];
 }
 

@@ -1,41 +1,69 @@
+export interface BatchingOptions {
+  /** The most items one call of `run` takes. */
+  maxSize: number;
+  /**
+   * How many calls of `run` may be in flight at once (default 1). While they all are, new items wait for the first
+   * to return and then go together: the batch is whatever gathered during the round trip ("natural" or
+   * group-commit batching). No timer ever holds an item back.
+   */
+  maxInFlight?: number;
+}
+
 /**
- * Gathers calls made within a few milliseconds into one call of `run`, so many concurrent jobs share one
- * MySQL round trip (and one commit) instead of taking one each. Each caller gets its own item's result;
- * when `run` fails, every caller of that batch gets the error.
+ * Gathers concurrent calls into one call of `run`, so many jobs or requests share one round trip (and one commit)
+ * instead of taking one each. An idle batcher sends at once: only what arrives in the same turn of the event loop
+ * joins the first item. Each caller gets its own item's result; when `run` fails, every caller of that batch gets
+ * the error.
  */
 export class MicroBatcher<I, O> {
   private pending: { item: I; resolve: (value: O) => void; reject: (error: unknown) => void }[] = [];
   private scheduled = false;
-  private timer?: NodeJS.Timeout;
+  private inFlight = 0;
+  private readonly maxInFlight: number;
 
   constructor(
     private readonly run: (items: I[]) => Promise<O[]>,
-    private readonly options: { maxSize: number; maxWaitMs: number },
-  ) {}
+    private readonly options: BatchingOptions,
+  ) {
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 1);
+  }
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
+      if (this.inFlight >= this.maxInFlight) return; // goes when a round trip returns
       if (this.pending.length >= this.options.maxSize) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
-        // maxWaitMs 0: only what arrives in the same turn of the event loop waits, and adds no delay.
-        if (this.options.maxWaitMs === 0) setImmediate(() => this.flush());
-        else this.timer = setTimeout(() => this.flush(), this.options.maxWaitMs);
+        // The end of this turn of the event loop: the items of the same turn go together, and nothing waits longer.
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
       }
     });
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
-    if (batch.length === 0) return;
-    this.run(batch.map((entry) => entry.item)).then(
-      (results) => batch.forEach((entry, index) => entry.resolve(results[index])),
-      (error: unknown) => batch.forEach((entry) => entry.reject(error)),
-    );
+    while (this.pending.length > 0 && this.inFlight < this.maxInFlight) {
+      const batch = this.pending.splice(0, this.options.maxSize);
+      this.inFlight++;
+      let results: Promise<O[]>;
+      try {
+        results = this.run(batch.map((entry) => entry.item));
+      } catch (error) {
+        results = Promise.reject(error);
+      }
+      results
+        .then(
+          (values) => batch.forEach((entry, index) => entry.resolve(values[index])),
+          (error: unknown) => batch.forEach((entry) => entry.reject(error)),
+        )
+        .finally(() => {
+          this.inFlight--;
+          // What gathered while this round trip was in flight goes now.
+          this.flush();
+        });
+    }
   }
 }

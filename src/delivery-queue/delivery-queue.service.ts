@@ -17,7 +17,7 @@ export class DeliveryQueueService {
       await this.enqueue(lists.flat());
       return lists.map(() => undefined);
     },
-    { maxSize: 64, maxWaitMs: 0 },
+    { maxSize: 64, maxInFlight: 2 },
   );
 
   constructor(private readonly producer: WebhookProducer) {}

@@ -23,9 +23,9 @@ interface AttemptRecord {
   manualRetries: number;
 }
 
-/** Loads go out at once (no added latency before a request); records may wait 2 ms for company. */
-const LOAD_BATCHING = { maxSize: 64, maxWaitMs: 0 };
-const RECORD_BATCHING = { maxSize: 64, maxWaitMs: 2 };
+/** Natural batching (micro-batcher.ts): a load or record goes at once, or with what gathered during the round trip before it. */
+const LOAD_BATCHING = { maxSize: 64, maxInFlight: 2 };
+const RECORD_BATCHING = { maxSize: 64, maxInFlight: 2 };
 /** The outcomes after which a delivery is not pending any more: the one after it may go. */
 const THROUGH = new Set<AttemptOutcome['kind']>(['succeeded', 'dead', 'superseded', 'skipped']);
 const SHOWN_HOLD_MS = 1000;

@@ -44,7 +44,7 @@ export interface StatusChangeResult {
 export class StatusService {
   private readonly batches = new MicroBatcher<AgentChange, StatusChangeResult>((changes) => this.run(changes), {
     maxSize: 64,
-    maxWaitMs: 0,
+    maxInFlight: 2,
   });
 
   constructor(
