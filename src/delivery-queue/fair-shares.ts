@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/redis-connections.js';
+import { redisScript } from '../redis/redis-script.js';
 
 /** BullMQ's largest job priority (2^21 - 1); a lower number goes first. */
 export const PRIORITY_LIMIT = 2 ** 21 - 1;
@@ -14,8 +15,9 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one when it is taken.
  *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
- * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero, and
- * `forgetIfIdle` clears them (one script, atomic with the adds, run when a worker finds the queue drained).
+ * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
+ * script that counts a delivery taken also clears every count when that was the last job waiting (one script per
+ * delivery taken, atomic with the other scripts on the queue).
  */
 export function priorityOfTurn(turn: number): number {
   return Math.min(Math.max(Math.trunc(turn), 1), PRIORITY_LIMIT);
@@ -28,6 +30,8 @@ export function fairSharesKey(queueKey: (type: string) => string): string {
 
 /** Counts these deliveries in, one per entry; returns each one's priority, in order. */
 export async function takeTurns(redis: RedisClient, key: string, clientIds: string[]): Promise<number[]> {
+  // One delivery (a quiet moment's change) is one command; an ioredis pipeline costs more to build than it saves.
+  if (clientIds.length === 1) return [priorityOfTurn(await redis.hincrby(key, clientIds[0], 1))];
   const pipeline = redis.pipeline();
   for (const clientId of clientIds) pipeline.hincrby(key, clientId, 1);
   const replies = (await pipeline.exec()) ?? [];
@@ -37,16 +41,19 @@ export async function takeTurns(redis: RedisClient, key: string, clientIds: stri
   });
 }
 
-/** A worker took one of the client's deliveries: one fewer waits. Never below zero (a count lost with Redis's data). */
-export async function turnTaken(redis: RedisClient, key: string, clientId: string): Promise<void> {
-  const left = await redis.hincrby(key, clientId, -1);
-  if (left <= 0) await redis.hdel(key, clientId);
-}
+/**
+ * A worker took one of the client's deliveries: one fewer waits (never below zero: a count lost with Redis's data).
+ * If no job waits any more, every count is cleared, whatever drifted. KEYS: the counts, the queue's prioritized set
+ * and wait list. ARGV: the client.
+ */
+const TURN_TAKEN = redisScript<unknown>(
+  'fairTurnTaken',
+  3,
+  `if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then redis.call('DEL', KEYS[1]) end`,
+);
 
-/** Clears the counts if no job is waiting (all of them taken): a drifted count then costs its client nothing more. */
-const FORGET_IF_IDLE = `if redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then return redis.call('DEL', KEYS[1]) end return 0`;
-
-export async function forgetIfIdle(redis: RedisClient, queueKey: (type: string) => string): Promise<boolean> {
-  const cleared = await redis.eval(FORGET_IF_IDLE, 3, fairSharesKey(queueKey), queueKey('prioritized'), queueKey('wait'));
-  return Number(cleared) === 1;
+/** One round trip (the script above) on the connection of the job's queue; `queueKey` names the queue's keys. */
+export async function turnTaken(redis: RedisClient, queueKey: (type: string) => string, clientId: string): Promise<void> {
+  await TURN_TAKEN(redis, fairSharesKey(queueKey), queueKey('prioritized'), queueKey('wait'), clientId);
 }

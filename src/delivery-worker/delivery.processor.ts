@@ -2,16 +2,30 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { fairSharesKey, forgetIfIdle, turnTaken } from '../delivery-queue/fair-shares.js';
+import { turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { QueueShards } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
+import { redisScript } from '../redis/redis-script.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
-/** The member of a delivery's `order:` set that says it is through. */
-const THROUGH = 'through';
-/** How long that mark stays: far longer than a job takes from its load to its move back to the queue. */
-const THROUGH_MARK_MS = 30_000;
+/**
+ * The order marks beside the queue (`order:<delivery>`, a set): the jobs waiting for a delivery, and `through` once it
+ * is. WAIT_FOR notes a waiting job and says whether the delivery is through already; THROUGH returns the waiting jobs
+ * and leaves only the mark, for 30 s: far longer than a job takes from its load to its move back to the queue. One
+ * script each, one round trip. KEYS: the set. ARGV: the waiting job and the set's lifetime (WAIT_FOR).
+ */
+const WAIT_FOR = redisScript<number>(
+  'orderWaitFor',
+  1,
+  `redis.call('SADD', KEYS[1], ARGV[1]) redis.call('PEXPIRE', KEYS[1], ARGV[2]) return redis.call('SISMEMBER', KEYS[1], 'through')`,
+);
+const THROUGH = redisScript<string[]>(
+  'orderThrough',
+  1,
+  `local waiting = redis.call('SMEMBERS', KEYS[1]) redis.call('DEL', KEYS[1]) redis.call('SADD', KEYS[1], 'through')
+redis.call('PEXPIRE', KEYS[1], 30000) return waiting`,
+);
 
 /** Carries the delay the delivery service chose (schedule, jitter, Retry-After) to BullMQ's backoff. */
 export class RetryLaterError extends Error {
@@ -63,19 +77,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
       });
       worker.on('error', (error) => this.onError(error));
       worker.on('failed', (job, error) => this.onFailed(job, error));
-      worker.on('drained', () => void this.forgetFairShares(queue));
       return worker;
     });
-  }
-
-  /** Nothing waits in this queue: its clients' counts of waiting deliveries are all zero, whatever drifted (fair-shares.ts). */
-  private async forgetFairShares(queue: Queue<WebhookJobData>): Promise<void> {
-    try {
-      const redis = (await queue.backend.client) as unknown as Redis;
-      await forgetIfIdle(redis, (type) => queue.toKey(type));
-    } catch (error) {
-      this.logger.warn(`fair shares: ${(error as Error).message}`);
-    }
   }
 
   /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
@@ -88,11 +91,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
       const redis = (await queue.backend.client) as unknown as Redis;
-      turnTaken(
-        redis,
-        fairSharesKey((type) => queue.toKey(type)),
-        job.data.clientId,
-      ).catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
+      turnTaken(redis, (type) => queue.toKey(type), job.data.clientId).catch((error: Error) =>
+        this.logger.warn(`fair shares: ${error.message}`),
+      );
     }
     const outcome = await this.deliveries.attempt(job.data.deliveryId, queue);
     if (outcome.kind === 'held') {
@@ -117,14 +118,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    */
   private async waitFor(queue: Queue<WebhookJobData>, older: string, waiting: string): Promise<boolean> {
     const redis = (await queue.backend.client) as unknown as Redis;
-    const key = queue.toKey(`order:${older}`);
-    const replies = await redis
-      .multi()
-      .sadd(key, waiting)
-      .pexpire(key, this.config.webhook.orderHoldMs + 60_000)
-      .sismember(key, THROUGH)
-      .exec();
-    return replies?.[2]?.[1] === 1;
+    return (await WAIT_FOR(redis, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
   }
 
   /**
@@ -134,9 +128,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private async wakeWaiting(queue: Queue<WebhookJobData>, deliveryId: string): Promise<void> {
     try {
       const redis = (await queue.backend.client) as unknown as Redis;
-      const key = queue.toKey(`order:${deliveryId}`);
-      const replies = await redis.multi().smembers(key).del(key).sadd(key, THROUGH).pexpire(key, THROUGH_MARK_MS).exec();
-      const waiting = ((replies?.[0]?.[1] as string[] | undefined) ?? []).filter((id) => id !== THROUGH);
+      const waiting = (await THROUGH(redis, queue.toKey(`order:${deliveryId}`))).filter((id) => id !== 'through');
       // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
       // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it.
       await Promise.all(waiting.map((id) => queue.backend.promote(id).catch(() => undefined)));
