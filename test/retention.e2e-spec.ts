@@ -94,4 +94,23 @@ describe('retention of delivery history', () => {
     // Nothing left to prune.
     expect(await retention.prune()).toMatchObject({ deliveries: 0, statusChanges: 0 });
   }, 60_000);
+
+  it('prunes bulk recoveries older than either retention; a younger one stays readable', async () => {
+    const agent = await agentWithEvents(t, { extension_name: 'recovered@ringme.ru' }, []);
+    const recover = () =>
+      t
+        .http()
+        .post(`/client/${agent.clientId}/delivery/recover`)
+        .set(admin)
+        .send({ since: new Date(Date.now() - 3600_000).toISOString() })
+        .expect(202);
+    const [old, young] = [(await recover()).body.id as string, (await recover()).body.id as string];
+    await age('delivery_recoveries', 'created_at', 91, [old]);
+    await age('delivery_recoveries', 'created_at', 89, [young]);
+
+    expect(await t.app.get(RetentionService).prune()).toMatchObject({ recoveries: 1 });
+    await t.http().get(`/client/${agent.clientId}/delivery/recover/${old}`).set(admin).expect(404);
+    const kept = await t.http().get(`/client/${agent.clientId}/delivery/recover/${young}`).set(admin).expect(200);
+    expect(kept.body).toMatchObject({ id: young, matched: 0, queued: 0 });
+  });
 });

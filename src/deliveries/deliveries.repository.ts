@@ -414,6 +414,15 @@ export class DeliveriesRepository {
     });
   }
 
+  /** Up to `limit` bulk recoveries made before `cutoff` (their progress is no longer readable); returns how many went. */
+  async pruneRecoveries(manager: EntityManager, cutoff: Date, limit: number): Promise<number> {
+    const result = (await manager.query('DELETE FROM delivery_recoveries WHERE created_at < ? ORDER BY created_at LIMIT ?', [
+      cutoff,
+      limit,
+    ])) as { affectedRows: number };
+    return result.affectedRows;
+  }
+
   async recovery(clientId: string, recoveryId: string): Promise<RecoveryRow | undefined> {
     const [row] = (await this.dataSource.query(
       `SELECT id, client_id, since, agent_event_id, state, matched, queued, created_at

@@ -12,6 +12,8 @@ const DAY_MS = 24 * 3600_000;
 export interface RetentionPass {
   deliveries: number;
   statusChanges: number;
+  /** Bulk recoveries (`POST …/delivery/recover`) older than either retention: their progress is no longer readable. */
+  recoveries: number;
   batches: number;
   /** The longest single batch transaction, in ms: how long any row lock of this pass was held at most. */
   longestBatchMs: number;
@@ -22,7 +24,8 @@ export interface RetentionPass {
 /**
  * Prunes old delivery history: succeeded and superseded deliveries (with their attempts) `RETENTION_SUCCEEDED_DAYS`
  * after they were created, dead ones after `RETENTION_DEAD_DAYS`, and the status changes no delivery refers to any more (only
- * the delivery log reads them; an agent's sequence lives on the agent row). Each batch of at most 1,000
+ * the delivery log reads them; an agent's sequence lives on the agent row), and bulk recoveries older than either
+ * retention. Each batch of at most 1,000
  * deliveries is its own short READ COMMITTED transaction that skips rows another worker has locked, so several
  * workers may prune at once and no lock is held for long.
  */
@@ -44,9 +47,9 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
     const tick = () => {
       this.running = this.prune()
         .then((pass) => {
-          if (pass.deliveries || pass.statusChanges) {
+          if (pass.deliveries || pass.statusChanges || pass.recoveries) {
             this.logger.log(
-              `pruned ${pass.deliveries} deliveries and ${pass.statusChanges} status changes (longest batch ${pass.longestBatchMs} ms)`,
+              `pruned ${pass.deliveries} deliveries, ${pass.statusChanges} status changes and ${pass.recoveries} bulk recoveries (longest batch ${pass.longestBatchMs} ms)`,
             );
           }
         })
@@ -67,7 +70,7 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** One pass over everything that is due; returns what it removed. */
   async prune(now = new Date()): Promise<RetentionPass> {
-    const pass: RetentionPass = { deliveries: 0, statusChanges: 0, batches: 0, longestBatchMs: 0, batchMs: [] };
+    const pass: RetentionPass = { deliveries: 0, statusChanges: 0, recoveries: 0, batches: 0, longestBatchMs: 0, batchMs: [] };
     const { succeededDays, deadDays } = this.config.retention;
     for (const [state, days] of [
       ['succeeded', succeededDays],
@@ -90,6 +93,11 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
       pass.statusChanges += page.removed;
       if (page.last === null) break;
       after = page.last;
+    }
+    while (!this.stopped) {
+      const removed = await this.batch(pass, (manager) => this.deliveries.pruneRecoveries(manager, cutoff, BATCH));
+      pass.recoveries += removed;
+      if (removed < BATCH) break;
     }
     return pass;
   }
