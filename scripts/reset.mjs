@@ -14,7 +14,12 @@ const prefixes = shards > 1 ? (await import('../dist/src/redis/queue-prefixes.js
 const database = new URL(databaseUrl);
 const what =
   `the database ${database.pathname.slice(1)} on ${database.host} and the Redis keys starting with ` +
-  `${prefixes.map((prefix) => `"${prefix}:"`).join(', ')} on ${new URL(redisUrl).host}`;
+  `${prefixes.map((prefix) => `"${prefix}:"`).join(', ')} on ` +
+  (process.env.REDIS_CLUSTER_NODES
+    ? `every master of the cluster ${process.env.REDIS_CLUSTER_NODES}`
+    : process.env.REDIS_SENTINELS
+      ? `the master the sentinels ${process.env.REDIS_SENTINELS} name`
+      : new URL(redisUrl).host);
 
 if (!process.argv.includes('--yes')) {
   const prompt = createInterface({ input: process.stdin, output: process.stdout });
@@ -27,10 +32,41 @@ if (!process.argv.includes('--yes')) {
     process.exit(1);
   }
 }
+/**
+ * With REDIS_CLUSTER_NODES or REDIS_SENTINELS, the keys are where the service keeps them: every master of the cluster
+ * is scanned (each holds its own slots), or the master the sentinels name. The connection is the service's own
+ * (dist/, as `npm start` builds it).
+ */
+async function deleteKeysOfTopology(pattern) {
+  const { loadConfig } = await import('../dist/src/config/configuration.js');
+  const { createRedis } = await import('../dist/src/redis/redis-connections.js');
+  const client = createRedis(loadConfig(process.env), 'health', { lazyConnect: false, enableOfflineQueue: true });
+  try {
+    await client.ping();
+    const servers = client.isCluster ? client.nodes('master') : [client];
+    let removed = 0;
+    for (const server of servers) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        // One key at a time: on a cluster a multi-key UNLINK needs its keys in one slot.
+        for (const key of keys) removed += await server.unlink(key);
+      } while (cursor !== '0');
+    }
+    return removed;
+  } finally {
+    client.disconnect();
+  }
+}
+const topology = process.env.REDIS_CLUSTER_NODES || process.env.REDIS_SENTINELS;
+
 try {
   await dropDatabase(databaseUrl);
   let keys = 0;
-  for (const prefix of prefixes) keys += await deleteRedisKeys(redisUrl, `${prefix}:*`);
+  for (const prefix of prefixes) {
+    keys += topology ? await deleteKeysOfTopology(`${prefix}:*`) : await deleteRedisKeys(redisUrl, `${prefix}:*`);
+  }
   console.log(`agent-events: deleted ${what} (${keys} keys); \`npm start\` creates them afresh.`);
 } catch (error) {
   console.error(`agent-events: reset failed: ${error.message}`);

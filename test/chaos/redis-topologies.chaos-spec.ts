@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { Cluster, Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
+import { shardPrefixes } from '../../src/redis/queue-prefixes.js';
 import request from 'supertest';
 import { agentsWithWebhooks, allSucceeded as allSucceededIn, burst, duplicates } from '../support/bursts.js';
 import { OwnRedisCluster, OwnRedisSentinels } from '../support/own-services.js';
@@ -175,4 +178,32 @@ describe.each([
         `the worker logged ${warnings(worker).length - warnedBefore} warnings`,
     );
   }, 180_000);
+
+  // Last: it drops the suite's database.
+  it('npm run reset deletes the queue keys where they are (every master of the cluster, the master the sentinels name), and nothing else', async () => {
+    const redis =
+      kind === 'cluster'
+        ? new Cluster([{ host: '127.0.0.1', port: cluster.masters(resources.queuePrefix).other }])
+        : new Redis({
+            sentinels: sentinels.addresses.split(',').map((address) => ({ host: '127.0.0.1', port: Number(address.split(':')[1]) })),
+            name: sentinels.name,
+          });
+    try {
+      // With three shards the queues' hash tags lie on different masters of the cluster.
+      const prefixes = shardPrefixes(resources.queuePrefix, 3);
+      for (const prefix of prefixes) await redis.set(`${prefix}:reset-probe`, '1');
+      await redis.set('{elsewhere}:keep', '1');
+      if (kind === 'cluster') expect(new Set(prefixes.map((prefix) => cluster.masters(prefix).owner)).size).toBeGreaterThan(1);
+
+      const run = spawnSync(process.execPath, ['scripts/reset.mjs', '--yes'], { env: { ...env, QUEUE_SHARDS: '3' }, encoding: 'utf8' });
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain(kind === 'cluster' ? 'every master of the cluster' : 'the master the sentinels');
+      for (const prefix of prefixes) expect(await redis.exists(`${prefix}:reset-probe`)).toBe(0);
+      expect(await redis.exists(`${resources.queuePrefix}:webhooks:meta`)).toBe(0);
+      expect(await redis.get('{elsewhere}:keep')).toBe('1');
+      await redis.del('{elsewhere}:keep');
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
 });
