@@ -64,7 +64,7 @@ describe('fair shares of the workers between clients', () => {
     const before = b.requests.length;
     await agent.setStatus('available');
     await b.waitFor(before + 1);
-    // The worker took the only job and found the queue drained: every count is gone, the drifted one too.
+    // The worker took the only job, and nothing waited after it: every count is gone, the drifted one too.
     await eventually(async () => (await t.redis.exists(fair)) === 0);
     expect(await t.redis.hget(fair, 'drifted')).toBeNull();
   });

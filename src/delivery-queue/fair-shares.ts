@@ -12,7 +12,7 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * second before the third, and so on: a client with a backlog of thousands does not hold up a client with one
  * delivery, and a client alone still has every worker (priorities only order the queue). Within one client,
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
- * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one when it is taken.
+ * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one script when it is taken.
  *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
  * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
