@@ -52,8 +52,14 @@ describe('receiver isolation shared by the workers through Redis', () => {
         () => random,
       );
     });
-  /** Waits until every connection has carried out what was sent on it (a release is sent, not awaited). */
-  const flushed = () => Promise.all(connections.map((redis) => redis.ping()));
+  /**
+   * Waits until every connection has carried out what was sent on it (a release is sent, not awaited), and what
+   * follows the replies has run (the promises they settle, before the next turn of the event loop).
+   */
+  const flushed = async () => {
+    await Promise.all(connections.map((redis) => redis.ping()));
+    await new Promise((resolve) => setImmediate(resolve));
+  };
   const send = async (isolation: HostIsolation, status: number, name = host) => {
     const admission = await isolation.run(name, () => Promise.resolve(status), failed);
     await flushed();
@@ -128,6 +134,39 @@ describe('receiver isolation shared by the workers through Redis', () => {
       expect((await held(b)).delayMs).toBe(1000);
       blocker.finish();
       await running;
+    });
+  });
+
+  describe('a slot given back unused (the delivery loaded beside it is not to be sent now)', () => {
+    it('frees the slot for either worker at once, and counts no outcome', async () => {
+      const [a, b] = workers({ concurrency: 1 });
+      const slot = await a.admit(host);
+      expect(slot.admitted).toBe(true);
+      await held(b);
+      if (slot.admitted) slot.cancel();
+      await flushed();
+      expect(await send(b, 200)).toEqual({ ran: true, value: 200 });
+      // Four admissions given back unused count as no failure: one success and two failures keep the circuit closed
+      // (counted as failures, they would make 6 of 7 and open it).
+      for (let n = 0; n < 4; n++) {
+        const unused = await a.admit(host);
+        if (unused.admitted) unused.cancel();
+      }
+      for (const isolation of [a, b]) await send(isolation, 500);
+      expect(changes).toEqual([]);
+    });
+
+    it("gives a half-open host's probe turn to the next request", async () => {
+      const [a, b] = workers();
+      for (const isolation of [a, b, a, b]) await send(isolation, 500);
+      now += 300;
+      const probe = await a.admit(host);
+      expect(probe.admitted).toBe(true);
+      expect((await held(b)).reason).toBe(`held: host ${host} circuit half-open, a probe is deciding`);
+      if (probe.admitted) probe.cancel();
+      await flushed();
+      expect(await send(b, 200)).toEqual({ ran: true, value: 200 }); // b probes, and closes it
+      expect(changes.at(-1)).toEqual([host, 'closed']);
     });
   });
 

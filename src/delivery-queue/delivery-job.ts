@@ -1,8 +1,21 @@
-/** What is queued for one delivery: its id (also the job id), its client (for fair shares) and a name for people. */
+/**
+ * What is queued for one delivery: its id (also the job id), its client (for fair shares), its receiver's host (the
+ * worker asks for the host's slot while it loads the delivery) and a name for people.
+ */
 export interface DeliveryJob {
   deliveryId: string;
   clientId: string;
+  host: string;
   name: string;
+}
+
+/** Deliveries are isolated per host name (any port): one receiver machine, one limit and one circuit. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
 }
 
 /** The job of a delivery, named after whose webhook it is: `client 12 · local agent 1 · agent-login · hooks.example.com`. */
@@ -19,6 +32,7 @@ export function deliveryJob(
   return {
     deliveryId,
     clientId: delivery.clientId,
+    host: hostOf(delivery.url),
     name: `client ${delivery.clientId} · ${delivery.agentType} agent ${delivery.agentId} · ${delivery.eventType} · ${host}`,
   };
 }

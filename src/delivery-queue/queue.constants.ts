@@ -6,6 +6,8 @@ export interface WebhookJobData {
   deliveryId: string;
   /** The delivery's client: its share of the workers is counted per client (fair-shares.ts). */
   clientId?: string;
+  /** The receiver's host name (hostOf in delivery-job.ts): its slot is asked for while the delivery loads. */
+  host?: string;
 }
 
 /** Every delivery job's options, for the worker's queue and the producer's alike. */

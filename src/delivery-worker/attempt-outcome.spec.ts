@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import type { SendResult } from '../webhook-sender/webhook-sender.service.js';
-import { failedHost, hostOf, judgeAttempt, type AttemptOutcome, type RetryPolicy } from './attempt-outcome.js';
+import { hostOf } from '../delivery-queue/delivery-job.js';
+import { failedHost, judgeAttempt, type AttemptOutcome, type RetryPolicy } from './attempt-outcome.js';
 
 /** A delay before each attempt: the first at once, then 1 s, 10 s and 100 s (3 retries). */
 const policy: RetryPolicy = { retryScheduleMs: [0, 1000, 10_000, 100_000], retryAfterMaxMs: 600_000 };

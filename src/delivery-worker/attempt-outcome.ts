@@ -40,15 +40,6 @@ export function judgeAttempt(result: SendResult, attemptsInRound: number, now: D
   return { kind: 'retry', delayMs: asked ?? scheduled, reason };
 }
 
-/** Deliveries are isolated per host name (any port): one receiver machine, one limit and one circuit. */
-export function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return '';
-  }
-}
-
 /**
  * What counts against a host: a timeout, a failed connection or a 5xx (not a 4xx, a redirect or a refused target). The
  * sender's errors start with their class: `timeout`, `connection_failed` or `target_not_allowed` (webhook-sender.service.ts).

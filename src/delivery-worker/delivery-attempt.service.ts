@@ -1,14 +1,16 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import { hostOf } from '../delivery-queue/delivery-job.js';
 import type { WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { changeFacts, DeliveriesRepository, sqlTime, type DeliveryToSend, type HoldToRecord } from '../deliveries/deliveries.repository.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { Refusal, Slot } from '../receiver-isolation/host-isolation.js';
 import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
 import { agentEventPayload } from '../status/status-rules.js';
 import { WebhookSenderService, type SendResult } from '../webhook-sender/webhook-sender.service.js';
-import { failedHost, hostOf, judgeAttempt, type AttemptOutcome } from './attempt-outcome.js';
+import { failedHost, judgeAttempt, type AttemptOutcome } from './attempt-outcome.js';
 import { ORDER_WAIT_MS, orderDecision } from './ordering.js';
 
 export type { AttemptOutcome } from './attempt-outcome.js';
@@ -54,27 +56,41 @@ export class DeliveryAttemptService {
   /** The deliveries this process is sending now, each with the outcome its attempt will have. */
   private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
 
-  /** `queue`: the delivery's queue, its client's, where the other deliveries of its agent are too. */
-  async attempt(deliveryId: string, queue: Queue<WebhookJobData>): Promise<AttemptOutcome> {
-    const delivery = await this.loads.add(deliveryId);
-    if (!delivery || delivery.state !== 'pending') return { kind: 'skipped' };
+  /**
+   * `queue`: the delivery's queue, its client's, where the other deliveries of its agent are too. `host`: its
+   * receiver's host as the job names it; the host's slot is then asked for while the delivery loads (one round trip
+   * less before the request), and given back unused if the delivery is not to be sent now.
+   */
+  async attempt(deliveryId: string, queue: Queue<WebhookJobData>, host?: string): Promise<AttemptOutcome> {
+    const admitting = host ? this.isolation.admit(host) : undefined;
+    const unused = () => void admitting?.then((slot) => slot.admitted && slot.cancel());
+    const delivery = await this.loads.add(deliveryId).catch((error: unknown) => {
+      unused();
+      throw error;
+    });
+    if (!delivery || delivery.state !== 'pending') {
+      unused();
+      return { kind: 'skipped' };
+    }
+    const ahead = delivery.older_id !== null || Number(delivery.newer_sent) === 1;
+    // Out of order, or for another host than the job said: the slot is asked for again when the delivery goes.
+    if (ahead || hostOf(delivery.url) !== host) unused();
+    if (!ahead) return this.sendInTurn(delivery, hostOf(delivery.url) === host ? admitting : undefined);
     const olderSending = delivery.older_id === null ? undefined : this.sending.get(delivery.older_id);
     // The one before it is being sent by this process: wait for that attempt here, rather than go back to the queue
     // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.
     if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery);
-    if (delivery.older_id !== null || Number(delivery.newer_sent) === 1) {
-      const held = await this.keepOrder(delivery, queue);
-      if (held) return held;
-    }
+    const held = await this.keepOrder(delivery, queue);
+    if (held) return held;
     return this.sendInTurn(delivery);
   }
 
   /** Sends, known to this process as sending until the attempt's outcome is recorded (see `attempt`). */
-  private async sendInTurn(delivery: DeliveryToSend): Promise<AttemptOutcome> {
+  private async sendInTurn(delivery: DeliveryToSend, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
     let settle!: (kind: AttemptOutcome['kind']) => void;
     this.sending.set(delivery.id, new Promise((resolve) => (settle = resolve)));
     try {
-      const outcome = await this.send(delivery);
+      const outcome = await this.send(delivery, admitting);
       settle(outcome.kind);
       return outcome;
     } catch (error) {
@@ -85,33 +101,34 @@ export class DeliveryAttemptService {
     }
   }
 
-  private async send(delivery: DeliveryToSend): Promise<AttemptOutcome> {
-    let startedAt = new Date();
-    const admission = await this.isolation.run(
-      hostOf(delivery.url),
-      () => {
-        startedAt = new Date(); // after any wait for a slot of the host
-        return this.sender.send({
-          id: delivery.id,
-          method: delivery.method,
-          url: delivery.url,
-          payload: agentEventPayload(changeFacts(delivery)),
-          secrets: this.signingSecrets(delivery, startedAt),
-          sequence: delivery.sequence,
-          changedAt: delivery.changed_at,
-          extraHeaders: delivery.kind === 'sync' ? SYNC_HEADERS : undefined,
-        });
-      },
-      failedHost,
-    );
-    if (!admission.ran) {
+  /** `admitting`: the host's slot, asked for already (see `attempt`); otherwise it is asked for here. */
+  private async send(delivery: DeliveryToSend, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
+    const slot = await (admitting ?? this.isolation.admit(hostOf(delivery.url)));
+    if (!slot.admitted) {
       // A wait of a second or more shows in the log; a shorter one (a busy fast host) is not worth a write.
-      if (admission.delayMs >= SHOWN_HOLD_MS) {
-        await this.holds.add({ deliveryId: delivery.id, reason: admission.reason, until: new Date(Date.now() + admission.delayMs) });
+      if (slot.delayMs >= SHOWN_HOLD_MS) {
+        await this.holds.add({ deliveryId: delivery.id, reason: slot.reason, until: new Date(Date.now() + slot.delayMs) });
       }
-      return { kind: 'held', delayMs: admission.delayMs, reason: admission.reason };
+      return { kind: 'held', delayMs: slot.delayMs, reason: slot.reason };
     }
-    const result = admission.value;
+    const startedAt = new Date();
+    let result: SendResult;
+    try {
+      result = await this.sender.send({
+        id: delivery.id,
+        method: delivery.method,
+        url: delivery.url,
+        payload: agentEventPayload(changeFacts(delivery)),
+        secrets: this.signingSecrets(delivery, startedAt),
+        sequence: delivery.sequence,
+        changedAt: delivery.changed_at,
+        extraHeaders: delivery.kind === 'sync' ? SYNC_HEADERS : undefined,
+      });
+    } catch (error) {
+      slot.done(true, Date.now() - startedAt.getTime());
+      throw error;
+    }
+    slot.done(failedHost(result), result.durationMs);
     const attemptNumber = delivery.attempts + 1;
     const judged = judgeAttempt(result, attemptNumber - delivery.attempts_before_retry, startedAt, this.config.webhook);
     const outcome = await this.records.add({

@@ -95,7 +95,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
         this.logger.warn(`fair shares: ${error.message}`),
       );
     }
-    const outcome = await this.deliveries.attempt(job.data.deliveryId, queue);
+    const outcome = await this.deliveries.attempt(job.data.deliveryId, queue, job.data.host);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
       const olderThrough = outcome.waitingFor ? await this.waitFor(queue, outcome.waitingFor, job.id!) : false;

@@ -25,6 +25,20 @@ export interface HostIsolationOptions {
 /** Either the request ran (and here is what it returned), or it did not start and should be tried again later. */
 export type Admission<T> = { ran: true; value: T } | { ran: false; reason: string; delayMs: number };
 
+/** A request may not start now: when to try again, and why (for the delivery log). */
+export interface Refusal {
+  admitted: false;
+  reason: string;
+  delayMs: number;
+}
+
+/** A slot of the host, held from `admit` until the request is `done` (its outcome counted) or `cancel`led unused. */
+export interface Slot {
+  admitted: true;
+  done(failed: boolean, durationMs: number): void;
+  cancel(): void;
+}
+
 /** What a host's requests are assumed to take before the first one finished. */
 const INITIAL_LATENCY_MS = 50;
 /** A slot (and a probe) of a worker that died mid-request is free again this long after the request's timeout. */
@@ -117,9 +131,16 @@ end
 if total >= tonumber(ARGV[7]) and failures * 100 > tonumber(ARGV[6]) * total then return open() end
 return 'closed'`;
 
+/** A slot given back unused: no outcome to count; a probe's turn is free again. KEYS: slots, circuit. ARGV: lease id, probe (1/0). */
+const CANCEL = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then redis.call('HDEL', KEYS[2], 'probe_until') end
+return 0`;
+
 type RedisWithIsolation = RedisClient & {
   acquireHostSlot(...args: (string | number)[]): Promise<[Verdict['kind'], number]>;
   releaseHostSlot(...args: (string | number)[]): Promise<CircuitState>;
+  cancelHostSlot(...args: (string | number)[]): Promise<number>;
 };
 
 /**
@@ -147,6 +168,7 @@ export class HostIsolation {
     this.redis = redis as RedisWithIsolation;
     this.redis.defineCommand('acquireHostSlot', { numberOfKeys: 2, lua: ACQUIRE });
     this.redis.defineCommand('releaseHostSlot', { numberOfKeys: 3, lua: RELEASE });
+    this.redis.defineCommand('cancelHostSlot', { numberOfKeys: 2, lua: CANCEL });
   }
 
   /**
@@ -154,7 +176,25 @@ export class HostIsolation {
    * `failed` says which results count against the host; a throw counts against it too and is passed on.
    */
   async run<T>(host: string, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
-    if (this.clock() < this.redisAwayUntil) return this.runUnshared(host, action);
+    const slot = await this.admit(host);
+    if (!slot.admitted) return { ran: false, reason: slot.reason, delayMs: slot.delayMs };
+    const startedAt = this.clock();
+    let hostFailed = true;
+    try {
+      const value = await action();
+      hostFailed = failed(value);
+      return { ran: true, value };
+    } finally {
+      slot.done(hostFailed, this.clock() - startedAt);
+    }
+  }
+
+  /**
+   * One round trip: a slot of `host` if it has a free one and a closed circuit (or this is the half-open probe), or
+   * when to try again. The caller ends the slot with `done` once its request is through, or `cancel` if it sends none.
+   */
+  async admit(host: string): Promise<Slot | Refusal> {
+    if (this.clock() < this.redisAwayUntil) return this.admitUnshared(host);
     const { concurrency, openMs, probeMs, windowMs } = this.options;
     const leaseMs = probeMs + LEASE_MARGIN_MS;
     const idleMs = 2 * windowMs + openMs;
@@ -175,63 +215,66 @@ export class HostIsolation {
       verdict = kind === 'open' ? { kind, openUntil: time } : kind === 'full' ? { kind, bookedUntil: time } : { kind };
     } catch (error) {
       this.redisAway(error as Error);
-      return this.runUnshared(host, action);
+      return this.admitUnshared(host);
     }
     this.show(host, circuitState(verdict));
     if (verdict.kind !== 'run' && verdict.kind !== 'probe') {
-      return { ran: false, ...hold(host, verdict, this.clock(), this.options, this.random()) };
+      return { admitted: false, ...hold(host, verdict, this.clock(), this.options, this.random()) };
     }
-    const startedAt = this.clock();
-    let hostFailed = true;
-    try {
-      const value = await action();
-      hostFailed = failed(value);
-      return { ran: true, value };
-    } finally {
-      // Not awaited: the outcome does not wait for Redis. This connection sends it before any later acquire.
-      const { errorPercent, minRequests } = this.options;
-      const now = this.clock();
-      this.redis
-        .releaseHostSlot(
-          ...keys,
-          `${this.keyPrefix}:host:${host}:window`,
-          now,
-          lease,
-          hostFailed ? 1 : 0,
-          verdict.kind === 'probe' ? 1 : 0,
-          now - startedAt,
-          errorPercent,
-          minRequests,
-          windowMs,
-          openMs,
-          idleMs,
-          INITIAL_LATENCY_MS,
-        )
-        .then(
-          (state) => this.show(host, state),
-          (error: Error) => this.redisAway(error), // the lease expires by itself
+    const probe = verdict.kind === 'probe';
+    // Not awaited: the outcome does not wait for Redis. This connection sends it before any later acquire.
+    const release = (script: Promise<CircuitState | number>) =>
+      script.then(
+        (state) => typeof state === 'string' && this.show(host, state),
+        (error: Error) => this.redisAway(error), // the lease expires by itself
+      );
+    return {
+      admitted: true,
+      done: (failed, durationMs) => {
+        const { errorPercent, minRequests } = this.options;
+        void release(
+          this.redis.releaseHostSlot(
+            ...keys,
+            `${this.keyPrefix}:host:${host}:window`,
+            this.clock(),
+            lease,
+            failed ? 1 : 0,
+            probe ? 1 : 0,
+            durationMs,
+            errorPercent,
+            minRequests,
+            windowMs,
+            openMs,
+            idleMs,
+            INITIAL_LATENCY_MS,
+          ),
         );
-    }
+      },
+      // No request went out: the slot is free again, and a probe's turn goes to the next request.
+      cancel: () => void release(this.redis.cancelHostSlot(...keys, lease, probe ? 1 : 0)),
+    };
   }
 
   /** The per-process limit while Redis is away: no breaker, and no booking (a held request comes back in about 1 s). */
-  private async runUnshared<T>(host: string, action: () => Promise<T>): Promise<Admission<T>> {
+  private admitUnshared(host: string): Slot | Refusal {
     const inFlight = this.unshared.get(host) ?? 0;
     if (inFlight >= this.options.concurrency) {
       return {
-        ran: false,
+        admitted: false,
         reason: `held: host ${host} at its limit of ${this.options.concurrency} concurrent requests`,
         delayMs: Math.round(UNSHARED_HOLD_MS * (0.9 + 0.2 * this.random())),
       };
     }
     this.unshared.set(host, inFlight + 1);
-    try {
-      return { ran: true, value: await action() };
-    } finally {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
       const left = (this.unshared.get(host) ?? 1) - 1;
       if (left > 0) this.unshared.set(host, left);
       else this.unshared.delete(host);
-    }
+    };
+    return { admitted: true, done: end, cancel: end };
   }
 
   private redisAway(error: Error): void {
