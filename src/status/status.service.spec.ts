@@ -69,7 +69,7 @@ describe('StatusService (the events domain service, with a fake repository and q
     expect(repository.calls[0][0]).toMatchObject({ agent: 1, status: 'available', event_type: 'agent-login', source: 'api' });
     expect(result).toMatchObject({ changed: true, agent: { id: 1, agentStatus: 'available', statusSequence: 1, extensionName: '001' } });
     expect(result.deliveries).toEqual([
-      { deliveryId: 'd1', clientId: 'c', name: 'client c · local agent 1 · agent-login · hooks.example.com' },
+      { deliveryId: 'd1', clientId: 'c', host: 'hooks.example.com', name: 'client c · local agent 1 · agent-login · hooks.example.com' },
     ]);
     expect(enqueued).toEqual([result.deliveries]);
   });
