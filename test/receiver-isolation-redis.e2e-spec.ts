@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { failedHost } from '../src/delivery-worker/attempt-outcome.js';
-import { HostIsolation, type Admission, type CircuitState, type HostIsolationOptions } from '../src/receiver-isolation/host-isolation.js';
+import { HostIsolation, type CircuitState, type HostIsolationOptions } from '../src/receiver-isolation/host-isolation.js';
 import type { SendResult } from '../src/webhook-sender/webhook-sender.service.js';
 import { deleteQueueKeys, suiteResources } from './support/test-app.js';
 
@@ -11,6 +11,9 @@ import { deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 const base: HostIsolationOptions = { concurrency: 2, errorPercent: 50, minRequests: 4, windowMs: 10_000, openMs: 300, probeMs: 1000 };
 const failed = (status: number) => status >= 500;
+
+/** Either the request ran (and here is what it returned), or it did not start and should be tried again later. */
+type Admission<T> = { ran: true; value: T } | { ran: false; reason: string; delayMs: number };
 
 /** A request that answers `status` when `finish` is called; `started` says whether it ran at all. */
 function pending(status: number) {
@@ -38,6 +41,29 @@ describe('receiver isolation shared by the workers through Redis', () => {
   let host: string;
   let changes: [string, CircuitState][];
 
+  /**
+   * A request to `host` the way the worker makes one: a slot, the request, then the slot done with the outcome (a throw
+   * counts against the host and is passed on).
+   */
+  async function run<T>(
+    isolation: HostIsolation,
+    host: string,
+    action: () => Promise<T>,
+    failed: (value: T) => boolean,
+  ): Promise<Admission<T>> {
+    const slot = await isolation.admit(host);
+    if (!slot.admitted) return { ran: false, reason: slot.reason, delayMs: slot.delayMs };
+    const startedAt = now;
+    let hostFailed = true;
+    try {
+      const value = await action();
+      hostFailed = failed(value);
+      return { ran: true, value };
+    } finally {
+      slot.done(hostFailed, now - startedAt);
+    }
+  }
+
   /** Two workers' isolations on the suite's prefix, each on a connection of its own. */
   const workers = (overrides: Partial<HostIsolationOptions> = {}) =>
     [1, 2].map(() => {
@@ -61,14 +87,14 @@ describe('receiver isolation shared by the workers through Redis', () => {
     await new Promise((resolve) => setImmediate(resolve));
   };
   const send = async (isolation: HostIsolation, status: number, name = host) => {
-    const admission = await isolation.run(name, () => Promise.resolve(status), failed);
+    const admission = await run(isolation, name, () => Promise.resolve(status), failed);
     await flushed();
     return admission;
   };
   /** Runs a request that must not start, and returns how it was held. */
   const held = async (isolation: HostIsolation, name = host) => {
     const request = pending(200);
-    const admission = await isolation.run(name, request.action, failed);
+    const admission = await run(isolation, name, request.action, failed);
     expect(request.started).toBe(false);
     expect(admission.ran).toBe(false);
     return admission as Extract<Admission<number>, { ran: false }>;
@@ -89,7 +115,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
       const [a, b] = workers();
       const first = pending(200);
       const second = pending(200);
-      const running = [a.run(host, first.action, failed), b.run(host, second.action, failed)];
+      const running = [run(a, host, first.action, failed), run(b, host, second.action, failed)];
       await flushed();
       expect([first.started, second.started]).toEqual([true, true]);
       expect((await held(a)).reason).toBe(`held: host ${host} at its limit of 2 concurrent requests`);
@@ -100,7 +126,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
       expect(await running[0]).toEqual({ ran: true, value: 200 });
       await flushed();
       const third = pending(200);
-      const thirdRunning = b.run(host, third.action, failed);
+      const thirdRunning = run(b, host, third.action, failed);
       await flushed();
       expect(third.started).toBe(true);
       await held(a);
@@ -112,7 +138,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
     it('frees the slot of a worker that died mid-request once the request timeout plus 5 s have passed', async () => {
       const [a, b] = workers({ concurrency: 1 });
       const hung = pending(200); // never finishes: the worker died with its lease
-      void a.run(host, hung.action, failed);
+      void run(a, host, hung.action, failed);
       await flushed();
       now += 5999; // probeMs 1000 + 5000
       await held(b);
@@ -123,7 +149,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
     it("books each held request the host's latency after the one before, counting a running request as at least as slow", async () => {
       const [a, b] = workers({ concurrency: 1, openMs: 10_000 });
       const blocker = pending(200);
-      const running = a.run(host, blocker.action, failed);
+      const running = run(a, host, blocker.action, failed);
       await flushed();
       expect((await held(a)).delayMs).toBe(50); // the assumed 50 ms before any request finished
       expect((await held(b)).delayMs).toBe(100); // booked after the first
@@ -195,7 +221,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
       for (const isolation of [a, b, a, b]) await send(isolation, 500);
       now += 300;
       const probe = pending(503);
-      const probing = a.run(host, probe.action, failed);
+      const probing = run(a, host, probe.action, failed);
       await flushed();
       expect(probe.started).toBe(true);
       random = 1;
@@ -244,7 +270,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
     ])('with errorPercent %i and minRequests %i, answers %j open the circuit: %s', async (errorPercent, minRequests, answers, open) => {
       const [a, b] = workers({ errorPercent, minRequests, concurrency: 10 });
       for (const [index, status] of answers.entries()) await send(index % 2 ? b : a, status);
-      const next = await a.run(host, () => Promise.resolve(200), failed);
+      const next = await run(a, host, () => Promise.resolve(200), failed);
       expect(next.ran).toBe(!open);
     });
 
@@ -269,7 +295,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
         durationMs: 1,
       });
       const sendResult = async (isolation: HostIsolation, name: string, value: SendResult) => {
-        const admission = await isolation.run(name, () => Promise.resolve(value), failedHost);
+        const admission = await run(isolation, name, () => Promise.resolve(value), failedHost);
         await flushed();
         return admission;
       };
@@ -281,7 +307,7 @@ describe('receiver isolation shared by the workers through Redis', () => {
       await sendResult(b, `b-${host}`, result(null, 'ECONNREFUSED'));
       await held(a, `b-${host}`);
       await sendResult(a, `c-${host}`, result(503));
-      await expect(b.run(`c-${host}`, () => Promise.reject(new Error('boom')), failedHost)).rejects.toThrow('boom');
+      await expect(run(b, `c-${host}`, () => Promise.reject(new Error('boom')), failedHost)).rejects.toThrow('boom');
       await flushed();
       await held(b, `c-${host}`);
     });
@@ -299,15 +325,15 @@ describe('receiver isolation shared by the workers through Redis', () => {
       () => random,
     );
     const blocker = pending(500);
-    const running = isolation.run(host, blocker.action, failed);
+    const running = run(isolation, host, blocker.action, failed);
     while (!blocker.started) await new Promise((resolve) => setTimeout(resolve, 5));
     expect((await held(isolation)).reason).toBe(`held: host ${host} at its limit of 1 concurrent requests`);
     blocker.finish();
     await running;
-    for (let i = 0; i < 5; i++) expect(await isolation.run(host, () => Promise.resolve(500), failed)).toEqual({ ran: true, value: 500 });
+    for (let i = 0; i < 5; i++) expect(await run(isolation, host, () => Promise.resolve(500), failed)).toEqual({ ran: true, value: 500 });
     expect(told).toHaveLength(1);
     now += 5000;
-    await isolation.run(host, () => Promise.resolve(200), failed);
+    await run(isolation, host, () => Promise.resolve(200), failed);
     expect(told).toHaveLength(2);
     away.disconnect();
   });

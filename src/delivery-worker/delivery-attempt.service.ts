@@ -73,9 +73,10 @@ export class DeliveryAttemptService {
       return { kind: 'skipped' };
     }
     const ahead = delivery.older_id !== null || Number(delivery.newer_sent) === 1;
+    const slotAskedFor = hostOf(delivery.url) === host;
     // Out of order, or for another host than the job said: the slot is asked for again when the delivery goes.
-    if (ahead || hostOf(delivery.url) !== host) unused();
-    if (!ahead) return this.sendInTurn(delivery, hostOf(delivery.url) === host ? admitting : undefined);
+    if (ahead || !slotAskedFor) unused();
+    if (!ahead) return this.sendInTurn(delivery, slotAskedFor ? admitting : undefined);
     const olderSending = delivery.older_id === null ? undefined : this.sending.get(delivery.older_id);
     // The one before it is being sent by this process: wait for that attempt here, rather than go back to the queue
     // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.

@@ -22,9 +22,6 @@ export interface HostIsolationOptions {
   onRedisAway?: (error: Error, retryMs: number) => void;
 }
 
-/** Either the request ran (and here is what it returned), or it did not start and should be tried again later. */
-export type Admission<T> = { ran: true; value: T } | { ran: false; reason: string; delayMs: number };
-
 /** A request may not start now: when to try again, and why (for the delivery log). */
 export interface Refusal {
   admitted: false;
@@ -169,24 +166,6 @@ export class HostIsolation {
     this.redis.defineCommand('acquireHostSlot', { numberOfKeys: 2, lua: ACQUIRE });
     this.redis.defineCommand('releaseHostSlot', { numberOfKeys: 3, lua: RELEASE });
     this.redis.defineCommand('cancelHostSlot', { numberOfKeys: 2, lua: CANCEL });
-  }
-
-  /**
-   * Runs `action` for `host` if the host has a free slot and a closed circuit (or this is the half-open probe).
-   * `failed` says which results count against the host; a throw counts against it too and is passed on.
-   */
-  async run<T>(host: string, action: () => Promise<T>, failed: (value: T) => boolean): Promise<Admission<T>> {
-    const slot = await this.admit(host);
-    if (!slot.admitted) return { ran: false, reason: slot.reason, delayMs: slot.delayMs };
-    const startedAt = this.clock();
-    let hostFailed = true;
-    try {
-      const value = await action();
-      hostFailed = failed(value);
-      return { ran: true, value };
-    } finally {
-      slot.done(hostFailed, this.clock() - startedAt);
-    }
   }
 
   /**
