@@ -183,8 +183,9 @@ export class OwnRedisCluster {
 
   /** The master that owns the hash slot of this key (of a queue prefix's hash tag), and a master that does not. */
   masters(key: string): { owner: number; other: number } {
-    const slot = Number(redisCli(this.nodes[0].port, 'CLUSTER', 'KEYSLOT', key).trim());
+    // Asked of a node still running: a test may have killed any of them.
     const live = this.nodes.filter((node) => node.child.exitCode === null && node.child.signalCode === null);
+    const slot = Number(redisCli(live[0].port, 'CLUSTER', 'KEYSLOT', key).trim());
     // CLUSTER NODES: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link> <slot ranges…>`.
     const masters = redisCli(live[0].port, 'CLUSTER', 'NODES')
       .split('\n')
