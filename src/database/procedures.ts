@@ -12,6 +12,7 @@ import type { QueryRunner } from 'typeorm';
  * before the change would otherwise keep the old body.
  */
 export const PROCEDURE_FILES = {
+  change_agent: '../status/change_agent.sql',
   change_agents: '../status/change_agents.sql',
   record_attempts: '../deliveries/record_attempts.sql',
 } as const;
