@@ -12,7 +12,7 @@ import { ChangeAgentsSetBased1764360000000 } from './migrations/1764360000000-ch
 import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-status-change-facts.js';
 import { DeliveryOrder1764410000000 } from './migrations/1764410000000-delivery-order.js';
 import { CatchUp1764420000000 } from './migrations/1764420000000-catch-up.js';
-import { ChangeAgentAlone1764430000000 } from './migrations/1764430000000-change-agent-alone.js';
+import { ProceduresForOne1764430000000 } from './migrations/1764430000000-procedures-for-one.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -28,7 +28,7 @@ export const MIGRATIONS = [
   StatusChangeFacts1764400000000,
   DeliveryOrder1764410000000,
   CatchUp1764420000000,
-  ChangeAgentAlone1764430000000,
+  ProceduresForOne1764430000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -14,6 +14,7 @@ import type { QueryRunner } from 'typeorm';
 export const PROCEDURE_FILES = {
   change_agent: '../status/change_agent.sql',
   change_agents: '../status/change_agents.sql',
+  record_attempt: '../deliveries/record_attempt.sql',
   record_attempts: '../deliveries/record_attempts.sql',
 } as const;
 

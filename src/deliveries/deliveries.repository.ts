@@ -148,7 +148,8 @@ export function sqlTime(date: Date): string {
 
 /**
  * The delivery table family: `deliveries` (the outbox rows `change_agents` writes) and `delivery_attempts`. Every
- * statement on them is here; `record_attempts`' one current definition is record_attempts.sql beside this file.
+ * statement on them is here; attempts are recorded by `record_attempts` (a batch) or `record_attempt` (an attempt
+ * alone), whose one current definitions are record_attempts.sql and record_attempt.sql beside this file.
  */
 @Injectable()
 export class DeliveriesRepository {
@@ -185,10 +186,34 @@ export class DeliveriesRepository {
    */
   async recordAttempts(attempts: AttemptToRecord[]): Promise<Map<string, number>> {
     const batch = [...attempts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const [locked] = (await retryDeadlocks(() => this.dataSource.query('CALL record_attempts(?)', [JSON.stringify(batch)]))) as [
-      { id: string; manual_retries: number }[],
-    ];
+    const [locked] = (await retryDeadlocks(() =>
+      batch.length === 1 ? this.recordAttemptAlone(batch[0]) : this.recordAttemptBatch(batch),
+    )) as [{ id: string; manual_retries: number }[]];
     return new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
+  }
+
+  /** `record_attempts`: the batch as JSON, in id order (record_attempts.sql). */
+  recordAttemptBatch(batch: AttemptToRecord[]): Promise<unknown> {
+    return this.dataSource.query('CALL record_attempts(?)', [JSON.stringify(batch)]);
+  }
+
+  /** `record_attempt`: an attempt alone (the everyday case), its fields as parameters (record_attempt.sql). */
+  recordAttemptAlone(attempt: AttemptToRecord): Promise<unknown> {
+    return this.dataSource.query('CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      attempt.id,
+      attempt.attempt,
+      attempt.started_at,
+      attempt.duration_ms,
+      attempt.status_code ?? null,
+      attempt.error ?? null,
+      attempt.snippet ?? null,
+      attempt.manual_retries,
+      attempt.state,
+      attempt.last_error ?? null,
+      attempt.next_attempt_at ?? null,
+      attempt.delivered_at ?? null,
+      attempt.finished_at,
+    ]);
   }
 
   /**
