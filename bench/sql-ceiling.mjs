@@ -1,5 +1,5 @@
 // `node bench/sql-ceiling.mjs`: the SQL ceiling alone (bench/lib/sql-ceiling.mjs), for quick runs, then MariaDB's CPU
-// per status change by batch size (1, 8, 32 changes per `change_agents` call). A database of its own
+// per status change by batch size (a change alone through `change_agent`; 1, 8, 32 changes per `change_agents` call). A database of its own
 // (ae_ceiling_<stamp>), migrated by the service's own command, dropped at the end.
 //
 //   BENCH_SQL_CEILING_SECONDS (15; 5 with BENCH_QUICK=1) · BENCH_CEILING_CONNECTIONS (64) · BENCH_CEILING_AGENTS (640)
@@ -47,7 +47,8 @@ try {
   if (!result.ok) exitCode = 1;
   const batches = await measureChangeBatches({ databaseUrl });
   for (const { size, mariadbCpuMsPerChange, msPerCall } of batches) {
-    log(`change_agents, batches of ${size}: MariaDB ${mariadbCpuMsPerChange} CPU ms per change, ${msPerCall} ms per call (one connection)`);
+    const what = size === 'alone' ? 'change_agent, a change alone' : `change_agents, batches of ${size}`;
+    log(`${what}: MariaDB ${mariadbCpuMsPerChange} CPU ms per change, ${msPerCall} ms per call (one connection)`);
   }
 } catch (error) {
   exitCode = 1;

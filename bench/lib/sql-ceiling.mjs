@@ -18,20 +18,31 @@ const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent
 /** The service's statements, as it sends them; `n` is the batch size where the service batches (here always 1). */
 const SQL = {
   // src/status/status-changes.repository.ts (StatusChangesRepository.apply, called by StatusService.apply in
-  // src/status/status.service.ts): the whole status change, one round trip (here a batch of one).
+  // src/status/status.service.ts): the whole status change, one round trip; a change alone goes to `change_agent`
+  // with its fields as parameters, a batch to `change_agents` as JSON.
+  changeAgent: 'CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   changeAgents: 'CALL change_agents(?, ?)',
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load in
   // src/delivery-worker/delivery-attempt.service.ts): everything a webhook request needs, the status change's facts
-  // its payload is built from included.
-  load: (n) => `SELECT d.id, d.url, d.method, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, ${FACTS},
-              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at
+  // its payload is built from included, and the facts of the per-agent order.
+  load: (
+    n,
+  ) => `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
+              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
+              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
+                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
+                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
+              EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
+                       WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
+                         AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
         WHERE d.id IN (${marks(n)})`,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
-  // in src/delivery-worker/delivery-attempt.service.ts): the batch's attempts and outcomes, one round trip.
-  recordAttempts: 'CALL record_attempts(?)',
+  // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
+  // goes to `record_attempt` with its fields as parameters.
+  recordAttempt: 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
 };
 
 /**
@@ -62,10 +73,11 @@ async function retryDeadlocks(tally, work) {
   }
 }
 
-/** The status change of src/status/status.service.ts: the procedure's second result set is the new deliveries. */
+/** A change alone, as StatusChangesRepository.applyAlone sends it: the procedure's second result set is the new deliveries. */
 async function changeStatus(connection, tally, clientId, agent) {
-  const change = changeOf(clientId, agent);
-  const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgents, [JSON.stringify([change]), new Date()]));
+  const c = changeOf(clientId, agent);
+  const params = [c.client, c.type, c.agent, null, null, c.status, c.event_type, c.source, c.id_base, new Date()];
+  const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgent, params));
   return deliveries;
 }
 
@@ -90,20 +102,24 @@ async function deliver(connection, tally, id, agent) {
   const startedAt = new Date();
   const durationMs = 3;
   const finishedAt = sqlTime(new Date(startedAt.getTime() + durationMs));
-  // As DeliveryAttemptService.record sends a 200's attempt (a batch of one).
-  const attempt = {
+  // As DeliveriesRepository.recordAttemptAlone sends a 200's attempt (id, attempt, started_at, duration_ms, status_code,
+  // error, snippet, manual_retries, state, last_error, next_attempt_at, delivered_at, finished_at).
+  const attempt = [
     id,
-    attempt: row.attempts + 1,
-    started_at: sqlTime(startedAt),
-    duration_ms: durationMs,
-    status_code: 200,
-    snippet: 'ok',
-    manual_retries: row.manual_retries,
-    state: 'succeeded',
-    delivered_at: finishedAt,
-    finished_at: finishedAt,
-  };
-  await retryDeadlocks(tally, () => connection.query(SQL.recordAttempts, [JSON.stringify([attempt])]));
+    row.attempts + 1,
+    sqlTime(startedAt),
+    durationMs,
+    200,
+    null,
+    'ok',
+    row.manual_retries,
+    'succeeded',
+    null,
+    null,
+    finishedAt,
+    finishedAt,
+  ];
+  await retryDeadlocks(tally, () => connection.query(SQL.recordAttempt, attempt));
   tally.deliveries++;
 }
 
@@ -231,13 +247,14 @@ export async function measureSqlCeiling({
 }
 
 /**
- * MariaDB's CPU per status change by batch size: `CALL change_agents` as StatusService sends it, with `size` changes of
- * distinct agents per call, from one connection, `changes` changes per size and round. The API batches the changes
- * that arrive together, so a change alone (a quiet moment) and a change in a batch (a shift change) cost differently.
+ * MariaDB's CPU per status change by batch size: `CALL change_agents` as StatusService sends a batch, with `size`
+ * changes of distinct agents per call, and size `alone`: `CALL change_agent`, as it sends a change alone; from one
+ * connection, `changes` changes per size and round. The API batches the changes that arrive together, so a change
+ * alone (a quiet moment) and a change in a batch (a shift change) cost differently.
  */
 export async function measureChangeBatches({
   databaseUrl,
-  sizes = [1, 8, 32],
+  sizes = ['alone', 1, 8, 32],
   changes = 3000,
   rounds = 3,
   agents = 256,
@@ -250,22 +267,40 @@ export async function measureChangeBatches({
     const tally = { deadlocks: 0 };
     const out = [];
     for (const size of sizes) {
-      const calls = Math.ceil(changes / size);
+      const alone = size === 'alone';
+      const n = alone ? 1 : size;
+      const calls = Math.ceil(changes / n);
       const samples = [];
       for (let round = 0; round < rounds; round++) {
         const before = cpuSnapshot(pids);
         for (let call = 0; call < calls; call++) {
-          const agentsOfCall = all.slice((call * size) % agents, ((call * size) % agents) + size);
+          const agentsOfCall = all.slice((call * n) % agents, ((call * n) % agents) + n);
           const batch = agentsOfCall.map((agent) => {
             agent.status = agent.status === 'available' ? 'logged_out' : 'available';
             return changeOf(clientId, agent);
           });
-          const [[, deliveries]] = await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
+          const [[, deliveries]] = alone
+            ? await retryDeadlocks(tally, () => {
+                const c = batch[0];
+                return db.query(SQL.changeAgent, [
+                  c.client,
+                  c.type,
+                  c.agent,
+                  null,
+                  null,
+                  c.status,
+                  c.event_type,
+                  c.source,
+                  c.id_base,
+                  new Date(),
+                ]);
+              })
+            : await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
           if (deliveries.length !== batch.length)
             throw new Error(`a batch of ${batch.length} changes made ${deliveries.length} deliveries`);
         }
         const cpu = cpuSince(before, cpuSnapshot(pids));
-        samples.push({ cpuMs: (cpu.cpuSeconds.mysql * 1000) / (calls * size), wallMs: (cpu.wallSeconds * 1000) / calls });
+        samples.push({ cpuMs: (cpu.cpuSeconds.mysql * 1000) / (calls * n), wallMs: (cpu.wallSeconds * 1000) / calls });
       }
       const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
       out.push({
