@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-connections.js';
+import { redisScript } from '../redis/redis-script.js';
 import { circuitState, hold, type CircuitState, type Verdict } from './host-policy.js';
 
 export type { CircuitState } from './host-policy.js';
@@ -134,11 +135,10 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then redis.call('HDEL', KEYS[2], 'probe_until') end
 return 0`;
 
-type RedisWithIsolation = RedisClient & {
-  acquireHostSlot(...args: (string | number)[]): Promise<[Verdict['kind'], number]>;
-  releaseHostSlot(...args: (string | number)[]): Promise<CircuitState>;
-  cancelHostSlot(...args: (string | number)[]): Promise<number>;
-};
+/** The three scripts above, one round trip each (redis-script.ts), on the connection the isolation is given. */
+const ACQUIRE_SLOT = redisScript<[Verdict['kind'], number]>('acquireHostSlot', 2, ACQUIRE);
+const RELEASE_SLOT = redisScript<CircuitState>('releaseHostSlot', 3, RELEASE);
+const CANCEL_SLOT = redisScript<number>('cancelHostSlot', 2, CANCEL);
 
 /**
  * Keeps one receiver host from taking capacity from the others, across every worker of the deployment: at most
@@ -148,7 +148,6 @@ type RedisWithIsolation = RedisClient & {
  * own requests per host instead, without a breaker, and tries Redis again every few seconds.
  */
 export class HostIsolation {
-  private readonly redis: RedisWithIsolation;
   /** Hosts whose circuit this process last saw open or half-open. */
   private readonly shown = new Map<string, CircuitState>();
   /** Requests in flight per host while Redis is away. */
@@ -156,17 +155,12 @@ export class HostIsolation {
   private redisAwayUntil = 0;
 
   constructor(
-    redis: RedisClient,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     private readonly options: HostIsolationOptions,
     private readonly clock: () => number = Date.now,
     private readonly random: () => number = Math.random,
-  ) {
-    this.redis = redis as RedisWithIsolation;
-    this.redis.defineCommand('acquireHostSlot', { numberOfKeys: 2, lua: ACQUIRE });
-    this.redis.defineCommand('releaseHostSlot', { numberOfKeys: 3, lua: RELEASE });
-    this.redis.defineCommand('cancelHostSlot', { numberOfKeys: 2, lua: CANCEL });
-  }
+  ) {}
 
   /**
    * One round trip: a slot of `host` if it has a free one and a closed circuit (or this is the half-open probe), or
@@ -181,7 +175,8 @@ export class HostIsolation {
     const lease = randomUUID();
     let verdict: Verdict;
     try {
-      const [kind, time] = await this.redis.acquireHostSlot(
+      const [kind, time] = await ACQUIRE_SLOT(
+        this.redis,
         ...keys,
         this.clock(),
         lease,
@@ -212,7 +207,8 @@ export class HostIsolation {
       done: (failed, durationMs) => {
         const { errorPercent, minRequests } = this.options;
         void release(
-          this.redis.releaseHostSlot(
+          RELEASE_SLOT(
+            this.redis,
             ...keys,
             `${this.keyPrefix}:host:${host}:window`,
             this.clock(),
@@ -230,7 +226,7 @@ export class HostIsolation {
         );
       },
       // No request went out: the slot is free again, and a probe's turn goes to the next request.
-      cancel: () => void release(this.redis.cancelHostSlot(...keys, lease, probe ? 1 : 0)),
+      cancel: () => void release(CANCEL_SLOT(this.redis, ...keys, lease, probe ? 1 : 0)),
     };
   }
 
