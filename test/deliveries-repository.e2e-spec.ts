@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DeliveriesRepository, sqlTime, type AttemptToRecord } from '../src/deliveries/deliveries.repository.js';
+import { DeliveriesRepository, loadToSendSql, sqlTime, type AttemptToRecord } from '../src/deliveries/deliveries.repository.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 /**
@@ -93,6 +93,76 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
     snippet: fc.option(fc.string({ maxLength: 40 })),
     retriedMeanwhile: fc.boolean(),
     durationMs: fc.integer({ min: 0, max: 10_000 }),
+  });
+
+  /** Rows MariaDB read per table while running `sql` (ANALYZE FORMAT=JSON: each table's r_rows times its r_loops). */
+  async function rowsRead(sql: string, params: unknown[]): Promise<Map<string, number>> {
+    const [row] = await t.sql<Record<string, string>>(`ANALYZE FORMAT=JSON ${sql}`, params);
+    const read = new Map<string, number>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== 'object') return;
+      const table = node as { table_name?: string; r_rows?: number | null; r_loops?: number };
+      if (typeof table.table_name === 'string') {
+        const rows = (table.r_rows ?? 0) * (table.r_loops ?? 0);
+        read.set(table.table_name, (read.get(table.table_name) ?? 0) + rows);
+      }
+      Object.values(node).forEach(walk);
+    };
+    walk(JSON.parse(Object.values(row)[0]));
+    return read;
+  }
+
+  it("loads a batch of agents' newest deliveries without reading their histories, and still sees a newer one gone out", async () => {
+    const HISTORY = 300;
+    const agents: number[] = [];
+    for (const name of ['h1', 'h2']) {
+      const { insertId } = (await t.sql(
+        "INSERT INTO agents (client_id, agent_type, extension_name, status_sequence) VALUES ('d1', 'local', ?, ?)",
+        [name, HISTORY],
+      )) as unknown as { insertId: number };
+      agents.push(insertId);
+      const changes = Array.from({ length: HISTORY }, (_, i) => [
+        'd1',
+        insertId,
+        'local',
+        i % 2 ? 'available' : 'logged_out',
+        i % 2 ? 'logged_out' : 'available',
+        'api',
+        i + 1,
+        name,
+      ]);
+      await t.sql(
+        'INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at) VALUES ' +
+          changes.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, NOW(3))').join(', '),
+        changes.flat(),
+      );
+      // Every change but the newest went out; the newest is pending.
+      await t.sql(
+        `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, state, attempts, created_at)
+         SELECT CONCAT('msg_hist', LPAD(s.agent_id, 8, '0'), LPAD(s.sequence, 6, '0')), 'd1', s.agent_id, ?, s.id, 'https://hooks.example.com/a', 'GET',
+                IF(s.sequence = ?, 'pending', 'succeeded'), IF(s.sequence = ?, 0, 1), NOW(3)
+           FROM status_changes s WHERE s.agent_id = ?`,
+        [agentEventId, HISTORY, HISTORY, insertId],
+      );
+    }
+    const newest = agents.map((agent) => `msg_hist${String(agent).padStart(8, '0')}${String(HISTORY).padStart(6, '0')}`);
+    const read = await rowsRead(loadToSendSql(newest.length), newest);
+    // The deliveries, their changes, client and agents, and the agents' pending deliveries: nothing of the 2 × 300 changes.
+    const total = [...read.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(20);
+    const loaded = await repository.loadToSend(newest);
+    expect(newest.map((id) => [loaded.get(id)?.state, Number(loaded.get(id)?.newer_sent), loaded.get(id)?.older_id])).toEqual([
+      ['pending', 0, null],
+      ['pending', 0, null],
+    ]);
+
+    // An older delivery of the first agent, pending again (retried by hand): a newer one has gone out.
+    const older = `msg_hist${String(agents[0]).padStart(8, '0')}${String(HISTORY - 2).padStart(6, '0')}`;
+    await t.sql("UPDATE deliveries SET state = 'pending' WHERE id = ?", [older]);
+    const again = await repository.loadToSend([older, newest[0]]);
+    expect(Number(again.get(older)?.newer_sent)).toBe(1);
+    expect(again.get(newest[0])?.older_id).toBe(older);
   });
 
   it('answers and writes the same for every starting state and outcome, manual retries meanwhile included', async () => {

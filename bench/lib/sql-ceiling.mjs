@@ -22,7 +22,7 @@ const SQL = {
   // with its fields as parameters, a batch to `change_agents` as JSON.
   changeAgent: 'CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   changeAgents: 'CALL change_agents(?, ?)',
-  // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load in
+  // src/deliveries/deliveries.repository.ts (loadToSendSql, DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load in
   // src/delivery-worker/delivery-attempt.service.ts): everything a webhook request needs, the status change's facts
   // its payload is built from included, and the facts of the per-agent order.
   load: (
@@ -32,12 +32,14 @@ const SQL = {
               (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
                 WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
                 ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
-              EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
-                       WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
-                         AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
+              (a.id IS NULL OR a.status_sequence > s.sequence)
+                AND EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
+                             WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
+                               AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
+         LEFT JOIN agents a ON a.id = d.agent_id
         WHERE d.id IN (${marks(n)})`,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone

@@ -147,6 +147,30 @@ export function sqlTime(date: Date): string {
 }
 
 /**
+ * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). A newer change's deliveries are looked for
+ * only when the agent has a newer change than the delivery's (its status_sequence is past the change's): on the
+ * healthy path a delivery is its agent's newest, and the agent's history is not read at all. Looked for, they are
+ * found by the agent's status changes, which in a batch MariaDB reads by agent (all of them, not only the newer):
+ * the guard keeps that off the healthy path, where it made a batch's load grow with its agents' histories.
+ */
+export function loadToSendSql(count: number): string {
+  return `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
+              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
+              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
+                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
+                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
+              (a.id IS NULL OR a.status_sequence > s.sequence)
+                AND EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
+                             WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
+                               AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
+         FROM deliveries d
+         JOIN status_changes s ON s.id = d.status_change_id
+         JOIN clients c ON c.id = d.client_id
+         LEFT JOIN agents a ON a.id = d.agent_id
+        WHERE d.id IN (${marks(count)})`;
+}
+
+/**
  * The delivery table family: `deliveries` (the outbox rows `change_agents` writes) and `delivery_attempts`. Every
  * statement on them is here; attempts are recorded by `record_attempts` (a batch) or `record_attempt` (an attempt
  * alone), whose one current definitions are record_attempts.sql and record_attempt.sql beside this file.
@@ -159,24 +183,10 @@ export class DeliveriesRepository {
    * Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets, and the
    * facts of the per-agent order: the newest older pending delivery to the same URL (by the agent's pending
    * deliveries, idx_deliveries_agent_state) and whether a newer one has gone out (by the agent's newer status changes,
-   * of which a delivery on the healthy path has none).
+   * of which a delivery on the healthy path has none: loadToSendSql).
    */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
-    const rows = (await this.dataSource.query(
-      `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
-              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
-              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
-                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
-                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
-              EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
-                       WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
-                         AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
-         FROM deliveries d
-         JOIN status_changes s ON s.id = d.status_change_id
-         JOIN clients c ON c.id = d.client_id
-        WHERE d.id IN (${marks(ids.length)})`,
-      ids,
-    )) as DeliveryToSend[];
+    const rows = (await this.dataSource.query(loadToSendSql(ids.length), ids)) as DeliveryToSend[];
     return new Map(rows.map((row) => [row.id, row]));
   }
 
