@@ -57,8 +57,8 @@ describe('StatusChangesRepository: a change alone and a batch of one', () => {
     askedType: 'own' | 'other';
     status?: 'available' | 'logged_out';
     name?: string;
-    /** Found by name (a change from the phone): by its name now, or by a name it does not have. */
-    foundBy?: 'current' | 'stale';
+    /** Found by name (a change from the phone): by its name now, by a name it does not have, or by its name in other case. */
+    foundBy?: 'current' | 'stale' | 'case';
   }
 
   const step: fc.Arbitrary<Step> = fc.record(
@@ -66,11 +66,18 @@ describe('StatusChangesRepository: a change alone and a batch of one', () => {
       agent: fc.constantFrom('local' as const, 'remote' as const),
       askedType: fc.constantFrom('own' as const, 'own' as const, 'own' as const, 'other' as const),
       status: fc.constantFrom('available' as const, 'logged_out' as const),
-      name: fc.constantFrom('101', '102', '5550102', '777'),
-      foundBy: fc.constantFrom('current' as const, 'stale' as const),
+      name: fc.constantFrom('101', '102', '5550102', 'Desk7', 'desk7'),
+      foundBy: fc.constantFrom('current' as const, 'stale' as const, 'case' as const),
     },
     { requiredKeys: ['agent', 'askedType'] },
   );
+
+  /** The name as it is, or with its letters' case swapped (`Desk7` → `dESK7`; a name of digits has no other case). */
+  function caseOf(how: 'current' | 'case', name: string): string {
+    if (how === 'current') return name;
+    const swapped = [...name].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join('');
+    return swapped === name ? `${name}x` : swapped;
+  }
 
   function toApply(client: string, agents: { local: number; remote: number }, names: Map<number, string>, s: Step): ChangeToApply {
     const type = s.askedType === 'own' ? s.agent : s.agent === 'local' ? 'remote' : 'local';
@@ -79,7 +86,7 @@ describe('StatusChangesRepository: a change alone and a batch of one', () => {
       client,
       type,
       agent,
-      found_by: s.foundBy === undefined ? undefined : s.foundBy === 'current' ? names.get(agent) : 'no-such-name',
+      found_by: s.foundBy === undefined ? undefined : s.foundBy === 'stale' ? 'no-such-name' : caseOf(s.foundBy, names.get(agent)!),
       name: s.name,
       status: s.status,
       event_type: s.status === undefined ? undefined : eventTypeFor(s.status),
@@ -175,6 +182,8 @@ describe('StatusChangesRepository: a change alone and a batch of one', () => {
               { agent: 'remote', askedType: 'own', status: 'available', name: '5550102' },
               { agent: 'local', askedType: 'own', status: 'logged_out', foundBy: 'current' },
               { agent: 'local', askedType: 'own', status: 'available', foundBy: 'stale' },
+              { agent: 'local', askedType: 'own', name: 'Desk7' },
+              { agent: 'local', askedType: 'own', status: 'available', foundBy: 'case' },
               { agent: 'remote', askedType: 'other', status: 'logged_out' },
               { agent: 'remote', askedType: 'own', status: 'available' },
             ],

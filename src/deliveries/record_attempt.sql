@@ -11,11 +11,14 @@
 --   its manual_retries moved since the attempt began (p_manual_retries): then it stays pending and goes out again at
 --   once (p_finished_at), on a fresh schedule (attempts_before_retry = this attempt), and keeps its delivered_at.
 -- - A delivery that left pending while its attempt was in flight is not brought back by the attempt's failure.
--- - Times are UTC 'YYYY-MM-DD hh:mm:ss.fff' strings, as the connection writes dates.
-CREATE PROCEDURE record_attempt(IN p_id varchar(40), IN p_attempt int unsigned, IN p_started_at datetime(3), IN p_duration_ms int unsigned,
-                                IN p_status_code smallint unsigned, IN p_error varchar(512), IN p_snippet text,
-                                IN p_manual_retries int unsigned, IN p_state varchar(16), IN p_last_error varchar(512),
-                                IN p_next_attempt_at datetime(3), IN p_delivered_at datetime(3), IN p_finished_at datetime(3))
+-- - Times are UTC 'YYYY-MM-DD hh:mm:ss.fff' strings, as the connection writes dates; text parameters are utf8mb4_bin,
+--   as the tables' columns, whatever the database's default collation.
+CREATE PROCEDURE record_attempt(IN p_id varchar(40) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_attempt int unsigned, IN p_started_at datetime(3),
+                                IN p_duration_ms int unsigned, IN p_status_code smallint unsigned,
+                                IN p_error varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_snippet text CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+                                IN p_manual_retries int unsigned, IN p_state varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+                                IN p_last_error varchar(512) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_next_attempt_at datetime(3),
+                                IN p_delivered_at datetime(3), IN p_finished_at datetime(3))
 MODIFIES SQL DATA
 BEGIN
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;

@@ -12,18 +12,21 @@
 --   agent's name at that moment) and one deliveries row per subscription of p_event_type, with ids p_id_base and four
 --   base-32 characters of the subscription's ordinal; then the agent takes its new name and status.
 -- - READ COMMITTED, as change_agents.
+-- - Every text parameter and variable compares as the tables' columns do (utf8mb4_bin): a name looked up by differs from
+--   one that differs only in case, as in change_agents, whatever the database's default collation.
 -- - The same two result sets as change_agents: the agent as it is after the change (none when it was not found), then
 --   the new deliveries, in id order; `position` is 0.
-CREATE PROCEDURE change_agent(IN p_client varchar(64), IN p_type varchar(8), IN p_agent int unsigned, IN p_found_by varchar(255),
-                              IN p_name varchar(255), IN p_status varchar(16), IN p_event_type varchar(16), IN p_source varchar(8),
-                              IN p_id_base varchar(26), IN p_changed_at datetime(3))
+CREATE PROCEDURE change_agent(IN p_client varchar(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_type varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_agent int unsigned,
+                              IN p_found_by varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_name varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+                              IN p_status varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_event_type varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin,
+                              IN p_source varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_id_base varchar(26) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, IN p_changed_at datetime(3))
 MODIFIES SQL DATA
 BEGIN
   DECLARE base32 char(32) DEFAULT '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
   DECLARE v_id int unsigned DEFAULT NULL;
-  DECLARE v_status varchar(16);
+  DECLARE v_status varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
   DECLARE v_sequence int unsigned;
-  DECLARE v_name varchar(255);
+  DECLARE v_name varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
   DECLARE v_found boolean DEFAULT FALSE;
   DECLARE v_changed boolean DEFAULT FALSE;
   DECLARE v_position bigint unsigned DEFAULT NULL;

@@ -10,8 +10,8 @@ export class ProceduresForOne1764430000000 implements MigrationInterface {
   name = 'ProceduresForOne1764430000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await replaceProcedure(queryRunner, 'change_agent', '4a1a74c74a7f033d738e90332bd9ed5ee0b40d99ecd71d9d1a6716f1e7d0291d');
-    await replaceProcedure(queryRunner, 'record_attempt', '83c7683a53b517a96783f780d7f1b7b97539703da46cabdcf0cac361a8815e80');
+    await replaceProcedure(queryRunner, 'change_agent', 'e067858fe5c8a24f5b2fccb1ffc3fef851f634186d6aaa1734b01331e9ada27f');
+    await replaceProcedure(queryRunner, 'record_attempt', '0dc58595b0db4ce36886710b726ec2d766a45881a25bcf7e085a40bf7599d094');
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
