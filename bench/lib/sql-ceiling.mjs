@@ -6,14 +6,10 @@ import { ulid } from 'ulid';
 import { cpuSince, cpuSnapshot, counterDelta, mysqlCounters, round2, serverPids } from './infra.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const marks = (n) => Array.from({ length: n }, () => '?').join(', ');
 /** As newMessageIdBase (src/common/message-id.ts): a change's delivery ids are this and four characters. */
 const newIdBase = () => `msg_${ulid(undefined, Math.random)}`.slice(0, 26);
 /** As sqlTime in src/deliveries/deliveries.repository.ts: UTC, as the connection writes dates. */
 const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
-
-/** The status change's columns the repository reads with a delivery (FACTS in src/deliveries/deliveries.repository.ts). */
-const FACTS = 's.agent_id, s.agent_type, s.agent_status, s.event_source, s.agent_name, s.sequence, s.changed_at';
 
 /** The service's statements, as it sends them; `n` is the batch size where the service batches (here always 1). */
 const SQL = {
@@ -22,30 +18,21 @@ const SQL = {
   // with its fields as parameters, a batch to `change_agents` as JSON.
   changeAgent: 'CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   changeAgents: 'CALL change_agents(?, ?)',
-  // src/deliveries/deliveries.repository.ts (loadToSendSql, DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load in
-  // src/delivery-worker/delivery-attempt.service.ts): everything a webhook request needs, the status change's facts
-  // its payload is built from included, and the facts of the per-agent order.
-  load: (
-    n,
-  ) => `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
-              c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
-              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
-                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
-                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
-              (a.id IS NULL OR a.status_sequence > s.sequence)
-                AND EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
-                             WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
-                               AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
-         FROM deliveries d
-         JOIN status_changes s ON s.id = d.status_change_id
-         JOIN clients c ON c.id = d.client_id
-         LEFT JOIN agents a ON a.id = d.agent_id
-        WHERE d.id IN (${marks(n)})`,
+  // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load
+  // in src/delivery-worker/delivery-attempt.service.ts): the service's own statement (loadToSendSql, from the build,
+  // set by `serviceStatements`): everything a webhook request needs, and the facts of the per-agent order.
+  load: undefined,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
   // goes to `record_attempt` with its fields as parameters.
   recordAttempt: 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
 };
+
+/** The statements the service builds itself, read from its build (dist/, made before a bench runs). */
+async function serviceStatements() {
+  const { loadToSendSql } = await import('../../dist/src/deliveries/deliveries.repository.js');
+  SQL.load = loadToSendSql;
+}
 
 /**
  * One change as StatusService.apply puts it in the `change_agents` batch (JSON.stringify leaves out what is
@@ -163,6 +150,7 @@ export async function measureSqlCeiling({
   clientId = 'bench-ceiling',
   keepRows = false,
 }) {
+  await serviceStatements();
   const options = { uri: databaseUrl, timezone: 'Z', charset: 'utf8mb4_unicode_ci', enableKeepAlive: true };
   const db = await mysql.createConnection(options);
   const pool = mysql.createPool({ ...options, connectionLimit: connections });
