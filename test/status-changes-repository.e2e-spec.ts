@@ -199,6 +199,31 @@ describe('StatusChangesRepository: a change alone and a batch of one', () => {
     expect(Number(deliveries)).toBeGreaterThanOrEqual(5);
   });
 
+  it("numbers a new client's first changes, made at once through change_agent, 1 and 2 (in 20 rounds)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const client = `first-${round}`;
+      const agents = await seedClient(client);
+      const change = (agent: number): ChangeToApply => ({
+        client,
+        type: agent === agents.local ? 'local' : 'remote',
+        agent,
+        status: 'available',
+        event_type: 'agent-login',
+        source: 'api',
+        id_base: newMessageIdBase(),
+      });
+      const at = new Date();
+      await Promise.all([repository.applyAlone(change(agents.local), at), repository.applyAlone(change(agents.remote), at)]);
+      const positions = await t.sql<{ feed_position: string }>(
+        'SELECT feed_position FROM status_changes WHERE client_id = ? ORDER BY feed_position',
+        [client],
+      );
+      expect(positions.map((row) => Number(row.feed_position))).toEqual([1, 2]);
+      const [feed] = await t.sql<{ last_position: string }>('SELECT last_position FROM status_change_feed WHERE client_id = ?', [client]);
+      expect(Number(feed.last_position)).toBe(2);
+    }
+  });
+
   it('refuses a rename to a name the client has, through either, and changes nothing', async () => {
     const agents = await seedClient('taken');
     const before = await state('taken', agents);

@@ -213,7 +213,7 @@ describe('the status-change feed', () => {
         const [{ committed }] = await t.sql<{ committed: number }>('SELECT COUNT(*) AS committed FROM status_changes WHERE agent_id = ?', [
           quick,
         ]);
-        return Number(committed) === 1 || (await running('SELECT % FROM status_change_feed')) === 1;
+        return Number(committed) === 1 || (await running('% status_change_feed')) === 1;
       });
       const between = await page('f5', { after: start });
       expect(between.status_changes).toEqual([]);

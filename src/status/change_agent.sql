@@ -8,7 +8,8 @@
 -- - The agent is locked by primary key first. It is found when it has the client and type asked for and, for a change
 --   from the phone (p_found_by, looked up by name), still has that name under the lock.
 -- - A real change (a status asked for that differs from the agent's) takes the client's next feed position (the
---   counter locked for update first, then written), gets a status_changes row (sequence one more than the agent's, the
+--   counter counted up, or made at 1 for a client's first change, and locked by that to COMMIT, so a change numbered
+--   after another commits after it; two first changes at once are 1 and 2), gets a status_changes row (sequence one more than the agent's, the
 --   agent's name at that moment) and one deliveries row per subscription of p_event_type, with ids p_id_base and four
 --   base-32 characters of the subscription's ordinal; then the agent takes its new name and status.
 -- - READ COMMITTED, as change_agents.
@@ -43,10 +44,9 @@ BEGIN
   SET v_changed = v_found AND p_status IS NOT NULL AND p_status <> v_status;
 
   IF v_changed THEN
-    SELECT last_position INTO v_position FROM status_change_feed WHERE client_id = p_client FOR UPDATE;
-    SET v_position = COALESCE(v_position, 0) + 1;
-    INSERT INTO status_change_feed (client_id, last_position) VALUES (p_client, v_position)
-      ON DUPLICATE KEY UPDATE last_position = VALUES(last_position);
+    INSERT INTO status_change_feed (client_id, last_position) VALUES (p_client, 1)
+      ON DUPLICATE KEY UPDATE last_position = last_position + 1;
+    SELECT last_position INTO v_position FROM status_change_feed WHERE client_id = p_client;
     INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at,
                                 feed_position)
       VALUES (p_client, v_id, p_type, v_status, p_status, p_source, v_sequence + 1, COALESCE(p_name, v_name), p_changed_at, v_position);

@@ -10,7 +10,7 @@ export class ProceduresForOne1764430000000 implements MigrationInterface {
   name = 'ProceduresForOne1764430000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    await replaceProcedure(queryRunner, 'change_agent', 'e067858fe5c8a24f5b2fccb1ffc3fef851f634186d6aaa1734b01331e9ada27f');
+    await replaceProcedure(queryRunner, 'change_agent', 'fc8a8542e77ff31ce7fd79c9137811e4a126275037fc2b7468cfde3e8af74b28');
     await replaceProcedure(queryRunner, 'record_attempt', '0dc58595b0db4ce36886710b726ec2d766a45881a25bcf7e085a40bf7599d094');
   }
 
