@@ -24,6 +24,15 @@ const chaos = process.argv.includes('--chaos');
 if (chaos) process.env.AE_CHAOS = '1';
 const args = process.argv.slice(2).filter((arg) => arg !== '--chaos');
 
+// The suites that run the compiled service build it first (test/support/processes.ts), as does `npm start` in the
+// operations suite, while other suites' processes run from dist/. Built once here, before any suite, those builds find
+// nothing changed (tsconfig.build.json is incremental) and write nothing: a process never loads a file being rewritten.
+const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('agent-events: the service does not compile (tsc -p tsconfig.build.json); the tests were not run.');
+  process.exit(1);
+}
+
 process.env.AE_TEST_RUN ||= `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim();
 const result = spawnSync(process.execPath, ['node_modules/jest/bin/jest.js', chaos ? '--runInBand' : '--maxWorkers=2', ...args], {
