@@ -62,10 +62,12 @@ async function retryDeadlocks(tally, work) {
   }
 }
 
+/** `change_agent`'s parameters for a change, as StatusChangesRepository.applyAlone passes them. */
+const aloneParams = (c) => [c.client, c.type, c.agent, null, null, c.status, c.event_type, c.source, c.id_base, new Date()];
+
 /** A change alone, as StatusChangesRepository.applyAlone sends it: the procedure's second result set is the new deliveries. */
 async function changeStatus(connection, tally, clientId, agent) {
-  const c = changeOf(clientId, agent);
-  const params = [c.client, c.type, c.agent, null, null, c.status, c.event_type, c.source, c.id_base, new Date()];
+  const params = aloneParams(changeOf(clientId, agent));
   const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgent, params));
   return deliveries;
 }
@@ -270,21 +272,7 @@ export async function measureChangeBatches({
             return changeOf(clientId, agent);
           });
           const [[, deliveries]] = alone
-            ? await retryDeadlocks(tally, () => {
-                const c = batch[0];
-                return db.query(SQL.changeAgent, [
-                  c.client,
-                  c.type,
-                  c.agent,
-                  null,
-                  null,
-                  c.status,
-                  c.event_type,
-                  c.source,
-                  c.id_base,
-                  new Date(),
-                ]);
-              })
+            ? await retryDeadlocks(tally, () => db.query(SQL.changeAgent, aloneParams(batch[0])))
             : await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
           if (deliveries.length !== batch.length)
             throw new Error(`a batch of ${batch.length} changes made ${deliveries.length} deliveries`);
