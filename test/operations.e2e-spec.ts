@@ -153,7 +153,7 @@ describe('operating the service', () => {
       for (const state of ['waiting', 'delayed', 'active']) expect(metric(page, `agent_events_queue_jobs{state="${state}"}`)).toBe(0);
     });
 
-    it("shows the worker's attempts by outcome, their duration, the change-to-receipt latency and the queue depth", async () => {
+    it("shows the worker's attempts by outcome, their duration, the change-to-receipt latency the queue depth and its limit of jobs in flight", async () => {
       const page = (await request(workerBase).get('/metrics').auth('admin', ADMIN).expect(200)).text;
       expect(page.split('\n')).toContain('# TYPE agent_events_change_to_receipt_seconds histogram');
       expect(metric(page, 'agent_events_delivery_attempts_total{outcome="succeeded"}')).toBe(1);
@@ -163,6 +163,8 @@ describe('operating the service', () => {
       expect(metric(page, 'agent_events_reconciler_requeued_total')).toBe(0);
       for (const state of ['waiting', 'delayed', 'active']) expect(metric(page, `agent_events_queue_jobs{state="${state}"}`)).toBe(0);
       expect(page).toContain('# TYPE agent_events_breaker_state gauge');
+      // WORKER_CONCURRENCY's default: a worker with less work than its limit keeps the limit (adaptive-concurrency.ts).
+      expect(metric(page, 'agent_events_worker_concurrency')).toBe(64);
       expect(deliveryId).toMatch(/^msg_/);
     });
 

@@ -15,6 +15,14 @@ describe('loadConfig', () => {
     });
     expect(config.webhook.retryScheduleMs).toEqual([0, 5000, 30000, 120000, 600000, 1800000, 3600000, 10800000, 21600000]);
     expect(config.webhook.allowedCidrs).toEqual([]);
+    expect(config.webhook).toMatchObject({ concurrency: 64, minConcurrency: 32 });
+  });
+
+  it("keeps the worker's least concurrency at most its concurrency", () => {
+    expect(loadConfig({ WORKER_CONCURRENCY: '10' }).webhook).toMatchObject({ concurrency: 10, minConcurrency: 5 });
+    expect(loadConfig({ WORKER_CONCURRENCY: '10', WORKER_MIN_CONCURRENCY: '50' }).webhook).toMatchObject({ concurrency: 10, minConcurrency: 10 });
+    expect(loadConfig({ WORKER_MIN_CONCURRENCY: '4' }).webhook).toMatchObject({ concurrency: 64, minConcurrency: 4 });
+    expect(() => loadConfig({ WORKER_MIN_CONCURRENCY: '0' })).toThrow(ConfigError);
   });
 
   it('reads a Redis Cluster or a Sentinel set-up from REDIS_CLUSTER_NODES or REDIS_SENTINELS', () => {

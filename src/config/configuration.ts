@@ -36,6 +36,8 @@ export interface AppConfig {
     retryAfterMaxMs: number;
     allowedCidrs: string[];
     concurrency: number;
+    /** The fewest jobs in flight the worker goes down to while its event loop is saturated (adaptive-concurrency.ts). */
+    minConcurrency: number;
     maxResponseBytes: number;
     secretOverlapMs: number;
     /** Most requests in flight to one host, across every worker (kept in Redis). */
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
   const timeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   const breakerWindowMs = int(env, 'WEBHOOK_BREAKER_WINDOW_MS', 60_000, 1000, 3600_000);
+  const workerConcurrency = int(env, 'WORKER_CONCURRENCY', 64, 1, 1000);
   // A timed-out request is counted when it ends: a window shorter than two timeouts would forget its start.
   if (breakerWindowMs < 2 * timeoutMs) {
     throw new ConfigError(
@@ -238,7 +241,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       retryScheduleMs,
       retryAfterMaxMs: int(env, 'WEBHOOK_RETRY_AFTER_MAX_MS', 6 * 3600_000, 0),
       allowedCidrs,
-      concurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 1000),
+      concurrency: workerConcurrency,
+      minConcurrency: Math.min(int(env, 'WORKER_MIN_CONCURRENCY', Math.ceil(workerConcurrency / 2), 1, 1000), workerConcurrency),
       maxResponseBytes: 64 * 1024,
       secretOverlapMs: 24 * 3600_000,
       hostConcurrency: int(env, 'WEBHOOK_HOST_CONCURRENCY', 16, 1, 1000),

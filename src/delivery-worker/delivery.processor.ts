@@ -6,7 +6,9 @@ import { turnTaken } from '../delivery-queue/fair-shares.js';
 import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { QueueShards } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { redisScript } from '../redis/redis-script.js';
+import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
 /**
@@ -43,7 +45,8 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
 }
 
 /**
- * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS), sharing WORKER_CONCURRENCY equally. They
+ * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS), sharing the process's limit of jobs in
+ * flight equally: WORKER_CONCURRENCY, lowered while the event loop is saturated (adaptive-concurrency.ts). They
  * are built here rather than through `@Processor`, whose options are fixed when the class is defined: the lock (how
  * long a job stays with a worker that stopped answering before another takes it over) comes from the configuration.
  */
@@ -54,16 +57,30 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private readonly logError = throttledLog(this.logger);
   /** The BullMQ workers, one per queue, from application bootstrap on (the worker's health check reads them). */
   workers: Worker<WebhookJobData, string>[] = [];
+  /** The jobs in flight this process allows now, shared by its workers. */
+  readonly concurrency: AdaptiveConcurrency;
 
   constructor(
     private readonly deliveries: DeliveryAttemptService,
     private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    const { minConcurrency: min, concurrency: max } = config.webhook;
+    this.concurrency = new AdaptiveConcurrency({ min, max }, (limit) => {
+      for (const worker of this.workers) worker.concurrency = this.perWorker(limit);
+      metrics.workerConcurrencyChanged(limit);
+    });
+    metrics.workerConcurrencyChanged(max);
+  }
+
+  private perWorker(limit: number): number {
+    return Math.ceil(limit / this.shards.queues.length);
+  }
 
   onApplicationBootstrap(): void {
     const lockMs = this.config.workerLockMs;
-    const concurrency = Math.ceil(this.config.webhook.concurrency / this.shards.queues.length);
+    const concurrency = this.perWorker(this.concurrency.limit);
     this.workers = this.shards.queues.map((queue) => {
       const worker = new Worker<WebhookJobData, string>(WEBHOOK_QUEUE, (job, token) => this.process(queue, job, token), {
         connection: queue.opts.connection,
@@ -79,15 +96,26 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
       worker.on('failed', (job, error) => this.onFailed(job, error));
       return worker;
     });
+    this.concurrency.start();
   }
 
   /** Stop taking jobs and wait for the in-flight ones, before MySQL and the HTTP agents are closed. */
   async beforeApplicationShutdown(): Promise<void> {
+    this.concurrency.stop();
     await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
   /** One job of `queue`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
   async process(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
+    this.concurrency.started();
+    try {
+      return await this.attempt(queue, job, token);
+    } finally {
+      this.concurrency.finished();
+    }
+  }
+
+  private async attempt(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
       const redis = (await queue.backend.client) as unknown as Redis;

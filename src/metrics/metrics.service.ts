@@ -61,6 +61,11 @@ export class MetricsService {
     labelNames: ['host'],
     registers: [this.registry],
   });
+  private readonly workerConcurrency = new Gauge({
+    name: 'agent_events_worker_concurrency',
+    help: "The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.",
+    registers: [this.registry],
+  });
   private readonly requeued = new Counter({
     name: 'agent_events_reconciler_requeued_total',
     help: 'Pending deliveries the reconciler found without a job and enqueued again.',
@@ -95,6 +100,10 @@ export class MetricsService {
           );
       },
     });
+  }
+
+  workerConcurrencyChanged(limit: number): void {
+    this.workerConcurrency.set(limit);
   }
 
   statusChanged(eventSource: EventSource): void {
