@@ -20,7 +20,10 @@ describe('loadConfig', () => {
 
   it("keeps the worker's least concurrency at most its concurrency", () => {
     expect(loadConfig({ WORKER_CONCURRENCY: '10' }).webhook).toMatchObject({ concurrency: 10, minConcurrency: 5 });
-    expect(loadConfig({ WORKER_CONCURRENCY: '10', WORKER_MIN_CONCURRENCY: '50' }).webhook).toMatchObject({ concurrency: 10, minConcurrency: 10 });
+    expect(loadConfig({ WORKER_CONCURRENCY: '10', WORKER_MIN_CONCURRENCY: '50' }).webhook).toMatchObject({
+      concurrency: 10,
+      minConcurrency: 10,
+    });
     expect(loadConfig({ WORKER_MIN_CONCURRENCY: '4' }).webhook).toMatchObject({ concurrency: 64, minConcurrency: 4 });
     expect(() => loadConfig({ WORKER_MIN_CONCURRENCY: '0' })).toThrow(ConfigError);
   });

@@ -63,7 +63,7 @@ export class MetricsService {
   });
   private readonly workerConcurrency = new Gauge({
     name: 'agent_events_worker_concurrency',
-    help: "The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.",
+    help: 'The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.',
     registers: [this.registry],
   });
   private readonly requeued = new Counter({
