@@ -129,23 +129,17 @@ export class DeliveryAttemptService {
       slot.done(true, Date.now() - startedAt.getTime());
       throw error;
     }
+    slot.done(failedHost(result), result.durationMs);
     const attemptNumber = delivery.attempts + 1;
     const judged = judgeAttempt(result, attemptNumber - delivery.attempts_before_retry, startedAt, this.config.webhook);
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await this.records.add({
-        deliveryId: delivery.id,
-        attemptNumber,
-        startedAt,
-        result,
-        outcome: judged,
-        manualRetries: delivery.manual_retries,
-      });
-    } finally {
-      // Given back once the attempt is recorded, in the same write as the processor's order mark (one auto-pipelined
-      // connection, see ReceiverIsolationService): the slot is held a MySQL round trip longer, one write fewer.
-      slot.done(failedHost(result), result.durationMs);
-    }
+    const outcome = await this.records.add({
+      deliveryId: delivery.id,
+      attemptNumber,
+      startedAt,
+      result,
+      outcome: judged,
+      manualRetries: delivery.manual_retries,
+    });
     this.metrics.deliveryAttempted({
       deliveryId: delivery.id,
       url: delivery.url,

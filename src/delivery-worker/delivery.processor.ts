@@ -6,8 +6,7 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.cons
 import { QueueShards } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ReceiverIsolationService } from '../receiver-isolation/receiver-isolation.service.js';
-import type { RedisClient } from '../redis/redis-connections.js';
+import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 import { redisScript } from '../redis/redis-script.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
@@ -59,8 +58,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   /** The BullMQ workers, one per queue, from application bootstrap on (the worker's health check reads them). */
   workers: Worker<WebhookJobData, string>[] = [];
   /**
-   * The fair shares' and order marks' scripts, beside the queue's keys but on receiver isolation's auto-pipelined
-   * connection (see there): each goes out in the same write as a host slot's script. BullMQ's own connection stays
+   * The order marks' and fair shares' scripts, beside the queue but on a connection of their own, auto-pipelined: the
+   * scripts of the jobs that go on in one turn of the event loop (a batch's worth, when a load or record batch
+   * returns) leave in one write, rather than one write and one wake-up of Redis each. BullMQ's own connection stays
    * as BullMQ wants it.
    */
   private readonly scripts: RedisClient;
@@ -72,7 +72,6 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: MetricsService,
-    isolation: ReceiverIsolationService,
   ) {
     const { minConcurrency: min, concurrency: max } = config.webhook;
     this.concurrency = new AdaptiveConcurrency({ min, max }, (limit) => {
@@ -80,7 +79,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
       metrics.workerConcurrencyChanged(limit);
     });
     metrics.workerConcurrencyChanged(max);
-    this.scripts = isolation.connection;
+    this.scripts = createRedis(config, 'queue', { enableAutoPipelining: true });
   }
 
   private perWorker(limit: number): number {
@@ -112,6 +111,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.concurrency.stop();
     await Promise.all(this.workers.map((worker) => worker.close()));
+    this.scripts.disconnect();
   }
 
   /** One job of `queue`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
@@ -153,9 +153,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * whether `older` is already through (it went through after this job's load read it pending): look again at once.
    */
   private async waitFor(queue: Queue<WebhookJobData>, older: string, waiting: string): Promise<boolean> {
-    // On BullMQ's connection, which waits for Redis: a failure here would fail the job.
-    const redis = (await queue.backend.client) as unknown as RedisClient;
-    return (await WAIT_FOR(redis, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
+    return (await WAIT_FOR(this.scripts, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
   }
 
   /**

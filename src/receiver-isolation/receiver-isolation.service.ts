@@ -8,17 +8,12 @@ import { HostIsolation } from './host-isolation.js';
 /** The deployment's per-host concurrency limits and circuit breakers, shared by every worker through Redis. */
 @Injectable()
 export class ReceiverIsolationService extends HostIsolation implements OnApplicationShutdown {
-  /**
-   * Auto-pipelined, and also the connection of the worker's other scripts on a delivery's path (fair shares, order
-   * marks): the scripts one turn of the event loop issues leave in one write. A job's turn taken and its host slot go
-   * together at its start, its slot's release and its order mark together at its end, and when a batch returns, a
-   * batch's worth of them at once.
-   */
-  readonly connection: RedisClient;
+  private readonly connection: RedisClient;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, metrics: MetricsService) {
     const log = throttledLog(new Logger(ReceiverIsolationService.name));
     // On every delivery's path: a Redis that does not answer costs a delivery at most a second, then none for a while.
+    // Auto-pipelined: the admissions and releases of the jobs that go on in one turn of the event loop leave in one write.
     const redis = createRedis(config, 'rate-limits', { commandTimeout: 1000, enableAutoPipelining: true });
     super(redis, config.queuePrefix, {
       concurrency: config.webhook.hostConcurrency,
