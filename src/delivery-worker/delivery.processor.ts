@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { turnTaken } from '../delivery-queue/fair-shares.js';
@@ -6,7 +7,6 @@ import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.cons
 import { QueueShards } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 import { redisScript } from '../redis/redis-script.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
@@ -57,13 +57,6 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private readonly logError = throttledLog(this.logger);
   /** The BullMQ workers, one per queue, from application bootstrap on (the worker's health check reads them). */
   workers: Worker<WebhookJobData, string>[] = [];
-  /**
-   * The order marks' and fair shares' scripts, beside the queue but on a connection of their own, auto-pipelined: the
-   * scripts of the jobs that go on in one turn of the event loop (a batch's worth, when a load or record batch
-   * returns) leave in one write, rather than one write and one wake-up of Redis each. BullMQ's own connection stays
-   * as BullMQ wants it.
-   */
-  private readonly scripts: RedisClient;
   /** The jobs in flight this process allows now, shared by its workers. */
   readonly concurrency: AdaptiveConcurrency;
 
@@ -79,7 +72,6 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
       metrics.workerConcurrencyChanged(limit);
     });
     metrics.workerConcurrencyChanged(max);
-    this.scripts = createRedis(config, 'queue', { enableAutoPipelining: true });
   }
 
   private perWorker(limit: number): number {
@@ -111,7 +103,6 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.concurrency.stop();
     await Promise.all(this.workers.map((worker) => worker.close()));
-    this.scripts.disconnect();
   }
 
   /** One job of `queue`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
@@ -127,7 +118,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private async attempt(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
-      turnTaken(this.scripts, (type) => queue.toKey(type), job.data.clientId).catch((error: Error) =>
+      const redis = (await queue.backend.client) as unknown as Redis;
+      turnTaken(redis, (type) => queue.toKey(type), job.data.clientId).catch((error: Error) =>
         this.logger.warn(`fair shares: ${error.message}`),
       );
     }
@@ -153,7 +145,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * whether `older` is already through (it went through after this job's load read it pending): look again at once.
    */
   private async waitFor(queue: Queue<WebhookJobData>, older: string, waiting: string): Promise<boolean> {
-    return (await WAIT_FOR(this.scripts, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
+    const redis = (await queue.backend.client) as unknown as Redis;
+    return (await WAIT_FOR(redis, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
   }
 
   /**
@@ -162,7 +155,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    */
   private async wakeWaiting(queue: Queue<WebhookJobData>, deliveryId: string): Promise<void> {
     try {
-      const waiting = (await THROUGH(this.scripts, queue.toKey(`order:${deliveryId}`))).filter((id) => id !== 'through');
+      const redis = (await queue.backend.client) as unknown as Redis;
+      const waiting = (await THROUGH(redis, queue.toKey(`order:${deliveryId}`))).filter((id) => id !== 'through');
       // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
       // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it.
       await Promise.all(waiting.map((id) => queue.backend.promote(id).catch(() => undefined)));

@@ -13,8 +13,7 @@ export class ReceiverIsolationService extends HostIsolation implements OnApplica
   constructor(@Inject(APP_CONFIG) config: AppConfig, metrics: MetricsService) {
     const log = throttledLog(new Logger(ReceiverIsolationService.name));
     // On every delivery's path: a Redis that does not answer costs a delivery at most a second, then none for a while.
-    // Auto-pipelined: the admissions and releases of the jobs that go on in one turn of the event loop leave in one write.
-    const redis = createRedis(config, 'rate-limits', { commandTimeout: 1000, enableAutoPipelining: true });
+    const redis = createRedis(config, 'rate-limits', { commandTimeout: 1000 });
     super(redis, config.queuePrefix, {
       concurrency: config.webhook.hostConcurrency,
       ...config.webhook.breaker,

@@ -3,7 +3,6 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { AppConfig } from '../config/configuration.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { redisOptions } from './redis-options.js';
-import { defineScripts } from './redis-script.js';
 
 /** A connection to the configured Redis: one server, a Cluster (REDIS_CLUSTER_NODES) or a Sentinel set (REDIS_SENTINELS). */
 export type RedisClient = Redis | Cluster;
@@ -40,9 +39,9 @@ export function createRedis(
   const topology = config.redisTopology;
   let client: RedisClient;
   if (topology.kind === 'cluster') {
-    // Offline queue, lazy start and auto-pipelining belong to the cluster; every other option to its connection to each node.
-    const { enableOfflineQueue, lazyConnect, enableAutoPipelining, db: _db, ...nodeOptions } = options;
-    client = new Cluster(topology.nodes, { enableOfflineQueue, lazyConnect, enableAutoPipelining, redisOptions: nodeOptions });
+    // Offline queue and lazy start belong to the cluster; every other option to its connection to each node.
+    const { enableOfflineQueue, lazyConnect, db: _db, ...nodeOptions } = options;
+    client = new Cluster(topology.nodes, { enableOfflineQueue, lazyConnect, redisOptions: nodeOptions });
   } else if (topology.kind === 'sentinel') {
     client = new Redis({
       ...options,
@@ -54,8 +53,6 @@ export function createRedis(
   } else {
     client = new Redis({ host, port, ...options });
   }
-  // Every script before the first command: see defineScripts.
-  if (options.enableAutoPipelining) defineScripts(client);
   const log = throttledLog(new Logger('Redis'));
   client.on('error', (error: Error) => log(`${purpose}: ${error.message}`));
   return client;
