@@ -95,6 +95,21 @@ export async function runFairness(ctx, { addReceiver, log }) {
   return out;
 }
 
+/** The worker's `agent_events_worker_concurrency` every 250 ms until `done()`, from its `/metrics`. */
+async function sampleWorkerConcurrency(env, done) {
+  const values = [];
+  const auth = `Basic ${Buffer.from(`admin:${env.ADMIN_TOKEN}`).toString('base64')}`;
+  while (!done()) {
+    const page = await fetch(`http://127.0.0.1:${env.WORKER_HEALTH_PORT}/metrics`, { headers: { authorization: auth } })
+      .then((response) => response.text())
+      .catch(() => '');
+    const line = page.split('\n').find((row) => row.startsWith('agent_events_worker_concurrency '));
+    if (line) values.push(Number(line.split(' ')[1]));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return values;
+}
+
 /**
  * One backlog: the bench client's agents toggled in turn (64 PUTs in flight) with the worker stopped, then a fresh
  * worker drains it, the neighbour changing its status every `neighbourIntervalMs` meanwhile if `withNeighbour`.
@@ -113,6 +128,7 @@ async function drainRound(ctx, { bench, neighbour, neighbourAgent, name, withNei
         maxMs: config.drainSeconds * 1000,
       })
     : undefined;
+  const limits = sampleWorkerConcurrency(ctx.env, () => drained);
   await bench.settle(name, config.drainSeconds * 1000);
   drained = true;
   await ticking;
@@ -127,6 +143,8 @@ async function drainRound(ctx, { bench, neighbour, neighbourAgent, name, withNei
     // Between the 5th and the 95th percentile arrival, as the worker-alone figure (start-up and tail left out).
     deliveriesPerSecond: steadyRate(times),
     drainSeconds: round2((last - workerReady) / 1000),
+    // The worker's limit of jobs in flight (agent_events_worker_concurrency, adaptive-concurrency.ts) every 250 ms.
+    workerConcurrency: summarize(await limits),
   };
   if (!withNeighbour) return { check, figures };
   await neighbour.settle(neighbourPhase, 30_000);

@@ -411,11 +411,14 @@ function fairnessRows({ fairness: f }, width) {
       f.drainRatio == null ? '–' : `${f.drainRatio.toFixed(2)}× ${yes(drainOk)}`,
     ],
     [
-      '  diagnostic: worker concurrency ÷ drain rate with the neighbour (the time a job spends in the saturated worker)',
+      '  diagnostic: worker jobs in flight (its limit, p50 over the drain) ÷ drain rate with the neighbour (the time a job spends in the saturated worker)',
       ...at(
         f.drains
           .filter((d) => d.withNeighbour && d.deliveriesPerSecond)
-          .map((d) => ms((f.concurrency / d.deliveriesPerSecond) * 1000))
+          .map((d) => {
+            const limit = d.workerConcurrency?.p50 ?? f.concurrency;
+            return `${fmt(limit, 0)} ÷ ${fmt(d.deliveriesPerSecond)}/s = ${ms((limit / d.deliveriesPerSecond) * 1000)}`;
+          })
           .join(' · ') || '–',
       ),
       '',
