@@ -6,10 +6,11 @@ import type { Readable } from 'node:stream';
 import { buildWebhookRequest, readLimited, signatureHeader, snippet } from '#webhook';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { USER_AGENT } from './user-agent.js';
+import { webhookAdapter } from './webhook-adapter.js';
 import { TargetPolicyService } from '../target-policy/target-policy.service.js';
 
-/** The TCP keep-alive delay axios's HTTP adapter gives every request's socket. */
-const AXIOS_SOCKET_KEEPALIVE_MS = 60_000;
+/** The TCP keep-alive delay of the connections to receivers (set once per connection by the agents). */
+const SOCKET_KEEPALIVE_MS = 60_000;
 
 export interface OutgoingWebhook {
   id: string;
@@ -45,9 +46,6 @@ export const CONNECTION_FAILED =
 export class WebhookSenderService implements OnApplicationShutdown {
   private readonly logger = new Logger('WebhookSender');
   // Keep-alive to receivers; `lookup` checks the address actually connected to (no DNS rebinding).
-  // axios sets TCP keep-alive on a request's socket with a 60 s delay, and an agent sets its own delay (1 s unless
-  // told) when the socket comes back to it: alternating, they cost 8 setsockopt system calls per request. With the
-  // same delay on both sides Node sets it once per connection.
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
 
@@ -57,7 +55,7 @@ export class WebhookSenderService implements OnApplicationShutdown {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const lookup = targets.policy.lookup;
-    const options = { keepAlive: true, keepAliveMsecs: AXIOS_SOCKET_KEEPALIVE_MS, maxSockets: 256, lookup };
+    const options = { keepAlive: true, keepAliveMsecs: SOCKET_KEEPALIVE_MS, maxSockets: 256, lookup };
     this.httpAgent = new http.Agent(options);
     this.httpsAgent = new https.Agent(options);
   }
@@ -102,16 +100,13 @@ export class WebhookSenderService implements OnApplicationShutdown {
           'Agent-Event-Changed-At': webhook.changedAt.toISOString(),
           ...webhook.extraHeaders,
         },
+        // One request as it is: no redirect followed, no proxy, any status code an answer (webhook-adapter.ts).
+        adapter: webhookAdapter,
         httpAgent: this.httpAgent,
         httpsAgent: this.httpsAgent,
-        maxRedirects: 0,
-        timeout: this.config.webhook.timeoutMs,
         signal: deadline.signal,
         responseType: 'stream',
-        decompress: true,
-        validateStatus: () => true,
         transformRequest: [(data: unknown) => data],
-        proxy: false,
       });
       const body = await readLimited(response.data, this.config.webhook.maxResponseBytes);
       const retryAfter = response.headers['retry-after'];
@@ -158,15 +153,17 @@ function hostOf(url: string): string {
  * cause within it: whether a port is closed or a name unknown must not show), and `detail`, for the operator's log.
  */
 function describeError(error: unknown, timeoutMs: number, refusal: string): { tenant: string; detail: string; refused: boolean } {
-  const { code, message, cause } = error as {
+  // Node's error as it is (webhook-adapter.ts), or wrapped by axios with Node's as its cause.
+  const { code, message, cause, address } = error as {
     code?: string;
     message?: string;
+    address?: string;
     cause?: { code?: string; message?: string; address?: string };
   };
   const causeCode = cause?.code ?? code;
   const detail = `${causeCode ?? 'error'}: ${cause?.message ?? message ?? String(error)}`.slice(0, 500);
   if (causeCode === 'TARGET_NOT_ALLOWED') {
-    return { tenant: `target_not_allowed: ${refusal}`, detail: `${detail} (address ${cause?.address ?? '?'})`, refused: true };
+    return { tenant: `target_not_allowed: ${refusal}`, detail: `${detail} (address ${cause?.address ?? address ?? '?'})`, refused: true };
   }
   if (code === 'ECONNABORTED' || code === 'ERR_CANCELED' || causeCode === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
     return { tenant: `timeout: no complete answer within ${timeoutMs} ms`, detail, refused: false };
