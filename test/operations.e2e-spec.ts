@@ -151,6 +151,7 @@ describe('operating the service', () => {
       ).toBe(1);
       expect(page).not.toContain('route="/client/ops1');
       for (const state of ['waiting', 'delayed', 'active']) expect(metric(page, `agent_events_queue_jobs{state="${state}"}`)).toBe(0);
+      expect(page).not.toContain('agent_events_worker_concurrency');
     });
 
     it("shows the worker's attempts by outcome, their duration, the change-to-receipt latency the queue depth and its limit of jobs in flight", async () => {

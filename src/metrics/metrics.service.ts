@@ -61,11 +61,8 @@ export class MetricsService {
     labelNames: ['host'],
     registers: [this.registry],
   });
-  private readonly workerConcurrency = new Gauge({
-    name: 'agent_events_worker_concurrency',
-    help: 'The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.',
-    registers: [this.registry],
-  });
+  /** Only in a worker process: made when the worker first sets it, so the API's page does not show a 0. */
+  private workerConcurrency?: Gauge;
   private readonly requeued = new Counter({
     name: 'agent_events_reconciler_requeued_total',
     help: 'Pending deliveries the reconciler found without a job and enqueued again.',
@@ -103,6 +100,11 @@ export class MetricsService {
   }
 
   workerConcurrencyChanged(limit: number): void {
+    this.workerConcurrency ??= new Gauge({
+      name: 'agent_events_worker_concurrency',
+      help: 'The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.',
+      registers: [this.registry],
+    });
     this.workerConcurrency.set(limit);
   }
 
