@@ -153,19 +153,13 @@ function hostOf(url: string): string {
  * cause within it: whether a port is closed or a name unknown must not show), and `detail`, for the operator's log.
  */
 function describeError(error: unknown, timeoutMs: number, refusal: string): { tenant: string; detail: string; refused: boolean } {
-  // Node's error as it is (webhook-adapter.ts), or wrapped by axios with Node's as its cause.
-  const { code, message, cause, address } = error as {
-    code?: string;
-    message?: string;
-    address?: string;
-    cause?: { code?: string; message?: string; address?: string };
-  };
-  const causeCode = cause?.code ?? code;
-  const detail = `${causeCode ?? 'error'}: ${cause?.message ?? message ?? String(error)}`.slice(0, 500);
-  if (causeCode === 'TARGET_NOT_ALLOWED') {
-    return { tenant: `target_not_allowed: ${refusal}`, detail: `${detail} (address ${cause?.address ?? address ?? '?'})`, refused: true };
+  // Node's error as it is (webhook-adapter.ts), or axios's CanceledError when the deadline aborted the request.
+  const { code, message, address } = error as { code?: string; message?: string; address?: string };
+  const detail = `${code ?? 'error'}: ${message ?? String(error)}`.slice(0, 500);
+  if (code === 'TARGET_NOT_ALLOWED') {
+    return { tenant: `target_not_allowed: ${refusal}`, detail: `${detail} (address ${address ?? '?'})`, refused: true };
   }
-  if (code === 'ECONNABORTED' || code === 'ERR_CANCELED' || causeCode === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
+  if (code === 'ERR_CANCELED' || code === 'ABORT_ERR' || /timeout|aborted/i.test(message ?? '')) {
     return { tenant: `timeout: no complete answer within ${timeoutMs} ms`, detail, refused: false };
   }
   return { tenant: CONNECTION_FAILED, detail, refused: false };
