@@ -230,26 +230,37 @@ async function prepareOwn(tag, extraEnv = {}) {
   if ((await migrate.exited).code !== 0) throw new Error(`migrations failed:\n${migrate.output()}`);
   const db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z', multipleStatements: false });
   state.levelDbs.push(db);
+  // BENCH_LANES=split: this worker serves the backlog lane, and a second worker process the first lane.
+  const split = config.lanes === 'split';
+  if (split) env.WORKER_LANES = 'backlog';
+  const firstEnv = split ? { ...env, WORKER_LANES: 'first', WORKER_HEALTH_PORT: String(await freePort()) } : undefined;
   const services = await startServices(env, tag);
   const api = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
-  const stopWorker = async () => {
-    await services.worker.stop();
-    state.services = state.services.filter((service) => service !== services.worker);
-  };
-  const startWorker = async (label) => {
-    const worker = runService('worker', env, {
+  const runWorker = (workerEnv, label) => {
+    const worker = runService('worker', workerEnv, {
       label: 'worker',
       logFile: config.logDir ? join(config.logDir, `worker-${label}.log`) : undefined,
       nodeArgs: [...WORKER_NODE_FLAGS, ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `worker-${label}`) : [])],
     });
     state.services.push(worker);
+    return worker;
+  };
+  let firstLane = firstEnv ? runWorker(firstEnv, `${tag}-first`) : undefined;
+  await firstLane?.waitFor('Delivery worker running', 60_000);
+  const stopWorker = async () => {
+    await Promise.all([services.worker.stop(), firstLane?.stop()]);
+    state.services = state.services.filter((service) => service !== services.worker && service !== firstLane);
+  };
+  const startWorker = async (label) => {
+    const worker = runWorker(env, label);
     services.worker = worker;
-    await worker.waitFor('Delivery worker running', 60_000);
+    firstLane = firstEnv ? runWorker(firstEnv, `${label}-first`) : undefined;
+    await Promise.all([worker.waitFor('Delivery worker running', 60_000), firstLane?.waitFor('Delivery worker running', 60_000)]);
     return worker;
   };
   const stop = async () => {
     api.close();
-    await stopServices(services);
+    await Promise.all([stopServices(services), firstLane?.stop()]);
   };
   return { tag, env, db, api, services, stopWorker, startWorker, stop };
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { getPriority, setPriority } from 'node:os';
 import { NestFactory } from '@nestjs/core';
 import { AppLogger } from './logging/app-logger.js';
 import { baseUrl, listeningLine, loadConfigOrExit, stopGracefully } from './bootstrap.js';
@@ -7,6 +8,9 @@ import { shardPrefixes } from './redis/queue-prefixes.js';
 import { WorkerModule } from './worker.module.js';
 
 const config = await loadConfigOrExit();
+// A worker of the backlog lane alone runs below the other processes' CPU priority (WORKER_NICE; raising one's own
+// niceness needs no privilege; a process started nicer already stays so).
+if (config.workerNice > getPriority()) setPriority(config.workerNice);
 const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { bufferLogs: true });
 app.useLogger(app.get(AppLogger));
 stopGracefully(app, config.shutdownGraceMs);
@@ -19,4 +23,8 @@ if (port !== undefined) {
   console.log(`Metrics     ${base}/metrics  (user admin, password: the admin token)`);
 }
 const queues = shardPrefixes(config.queuePrefix, config.queueShards);
-console.log(`Delivery worker running (queue prefix ${queues.join(', ')}, concurrency ${config.webhook.concurrency})`);
+const lanes = config.workerLanes.join(' and ');
+console.log(
+  `Delivery worker running (queue prefix ${queues.join(', ')}, lanes ${lanes}, concurrency ${config.webhook.concurrency} per lane` +
+    `${config.workerNice > 0 ? `, nice ${config.workerNice}` : ''})`,
+);

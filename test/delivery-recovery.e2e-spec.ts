@@ -251,8 +251,8 @@ describe('bulk recovery of dead deliveries', () => {
           const answer = await recover(clientA, { since: new Date(anHourAgo.getTime() - 1000).toISOString() }).expect(202);
           expect(answer.body).toMatchObject({ matched: BACKLOG, queued: BACKLOG });
           recoveryId = answer.body.id as string;
-          // B changes once A's jobs are queued ahead of it (the enqueue goes on after the answer).
-          const waiting = `${t.config.queuePrefix}:webhooks:prioritized`;
+          // B changes once A's jobs are queued (the enqueue goes on after the answer): all but A's first are its backlog.
+          const waiting = `${t.config.queuePrefix}:webhooks-backlog:prioritized`;
           await eventually(async () => (await t.redis.zcard(waiting)) + a.requests.length >= BACKLOG / 2);
         },
       });

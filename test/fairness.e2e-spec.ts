@@ -1,5 +1,5 @@
 import { agentWithEvents } from './support/delivery-fixtures.js';
-import { expectFairAndExact, noisyNeighbour } from './support/fair-order.js';
+import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
 import { eventually, Receiver } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
@@ -52,6 +52,15 @@ describe('fair shares of the workers between clients', () => {
     expectFairAndExact(run, 4 * CONCURRENCY);
     expect(a.requests).toHaveLength(run.aTotal);
     expect(b.requests).toHaveLength(CHANGES);
+    // B's every delivery was its client's only one waiting: each went through the queue's first lane, where no backlog
+    // is; A's went through the backlog lane, but for its first (one per burst of logins at most, if A's count came
+    // back to zero in between).
+    const queue = { redis: t.redis, queuePrefix: t.config.queuePrefix };
+    expect(await lanesOf(t, queue, 'e2e-quiet')).toEqual({ first: CHANGES, backlog: 0, none: 0 });
+    const lanesOfA = await lanesOf(t, queue, 'e2e-noisy');
+    expect(lanesOfA.none).toBe(0);
+    expect(lanesOfA.first).toBeGreaterThanOrEqual(1);
+    expect(lanesOfA.first).toBeLessThanOrEqual(AGENTS);
   }, 180_000);
 
   it("forgets a client's count that drifted (a delivery counted in and never taken) once nothing waits in the queue", async () => {

@@ -176,7 +176,7 @@ describe('hostile input: what a tenant learns about the network', () => {
       return response.body.state === 'dead' ? response.body : undefined;
     });
     // The row is written before the worker hands the job back to BullMQ: wait for the job to be failed too.
-    const queue = t.app.get(QueueShards).of(agent.clientId);
+    const queue = t.app.get(QueueShards).of(agent.clientId).first;
     const job = await eventually(async () => {
       const found = await queue.getJob(id);
       return found && (await found.isFailed()) ? found : undefined;

@@ -271,3 +271,64 @@ describe('per agent and URL order of webhooks', () => {
     ]);
   });
 });
+
+describe('per agent and URL order across the two lanes of the queue', () => {
+  let t: TestApp;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    // One job in flight per lane: a second change queued while the first is on its way waits in the first lane, and
+    // the changes after it are the client's backlog.
+    t = await createTestApp(
+      'ordering_lanes',
+      { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WORKER_CONCURRENCY: '1', ORDER_HOLD_MS: '600000' },
+      { withWorker: true },
+    );
+    receiver = await new Receiver().start();
+  });
+  afterAll(async () => {
+    await receiver.stop();
+    await t.close();
+  });
+
+  it("sends an agent's changes in order when the older ones wait in the first lane and the newer in the backlog lane", async () => {
+    const url = receiver.url('/lanes');
+    const agent = await agentWithEvents(t, { extension_name: 'lanes@ringme.ru' }, [
+      { url, event_type: 'agent-login', method: 'GET' },
+      { url, event_type: 'agent-logout', method: 'GET' },
+    ]);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const sequences: number[] = [];
+    receiver.answer((request) => {
+      const sequence = Number(request.headers['agent-event-sequence']);
+      sequences.push(sequence);
+      return sequence === 1 ? { status: 200, release: held } : { status: 200 };
+    });
+    // Change 1 is taken and held at the receiver; change 2 then waits in the first lane (its one slot is busy), and
+    // changes 3 and 4 are the client's backlog: the backlog lane's worker takes them at once, and they must wait.
+    await agent.setStatus('available');
+    await receiver.waitFor(1);
+    for (let change = 2; change <= 4; change++) await agent.setStatus(change % 2 === 0 ? 'logged_out' : 'available');
+    const rows = await t.sql<{ id: string; sequence: number }>(
+      `SELECT d.id, s.sequence FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id WHERE d.agent_id = ? ORDER BY s.sequence`,
+      [agent.agentId],
+    );
+    const lane = async (id: string) =>
+      (await t.redis.exists(`${t.config.queuePrefix}:webhooks-backlog:${id}`)) === 1 ? 'backlog' : 'first';
+    expect(await Promise.all(rows.map((row) => lane(row.id)))).toEqual(['first', 'first', 'backlog', 'backlog']);
+    // The backlog lane's worker took 3 and 4 and put each back to wait for the one before it: nothing newer went out.
+    const delayed = `${t.config.queuePrefix}:webhooks-backlog:delayed`;
+    await eventually(
+      async () => (await t.redis.zscore(delayed, rows[2].id)) !== null && (await t.redis.zscore(delayed, rows[3].id)) !== null,
+    );
+    expect(sequences).toEqual([1]);
+
+    release();
+    await receiver.waitFor(4);
+    expect(sequences).toEqual([1, 2, 3, 4]);
+    await eventually(
+      async () => (await t.sql('SELECT id FROM deliveries WHERE agent_id = ? AND state = ?', [agent.agentId, 'pending'])).length === 0,
+    );
+  });
+});

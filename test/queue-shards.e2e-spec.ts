@@ -63,11 +63,13 @@ describe('deliveries spread over three queues', () => {
     return agents;
   }
 
-  /** Which queues hold a job of this id: the prefixes of those whose job hash exists. */
+  /** Which queues hold a job of this id: the prefixes of those whose job hash exists (in either lane). */
   async function queuesHolding(id: string): Promise<string[]> {
     const prefixes = shardPrefixes(t.config.queuePrefix, SHARDS);
-    const found = await Promise.all(prefixes.map((prefix) => t.redis.exists(`${prefix}:webhooks:${id}`)));
-    return prefixes.filter((_, index) => found[index] === 1);
+    const found = await Promise.all(
+      prefixes.map((prefix) => t.redis.exists(`${prefix}:webhooks:${id}`, `${prefix}:webhooks-backlog:${id}`)),
+    );
+    return prefixes.filter((_, index) => found[index] > 0);
   }
 
   const deliveriesOf = (clientIds: string[]) =>
@@ -154,7 +156,9 @@ describe('deliveries spread over three queues', () => {
   }, 60_000);
 
   it("is ready once every queue's keys take writes, and it probes each queue's hash slot", async () => {
-    expect(shards.queues.map((queue) => queue.opts.prefix)).toEqual(shardPrefixes(t.config.queuePrefix, SHARDS));
+    expect(shards.shards.map((shard) => [shard.first.opts.prefix, shard.backlog.opts.prefix])).toEqual(
+      shardPrefixes(t.config.queuePrefix, SHARDS).map((prefix) => [prefix, prefix]),
+    );
     await t.http().get('/health/ready').expect(200);
     for (const prefix of shardPrefixes(t.config.queuePrefix, SHARDS)) expect(await t.redis.exists(`${prefix}:health`)).toBe(1);
   });
@@ -185,12 +189,12 @@ describe('Bull Board with three queues', () => {
     redis.disconnect();
   });
 
-  it('lists each queue under its prefix', async () => {
+  it('lists each queue, both its lanes, under its prefix', async () => {
     const answer = await eventually(async () => {
       const response = await request(base).get('/admin/queues/api/queues').auth('admin', ADMIN_TOKEN);
       return response.status === 200 && response;
     });
     const names = (answer.body as { queues: { name: string }[] }).queues.map((queue) => queue.name);
-    expect(names.sort()).toEqual(prefixes.map((prefix) => `${prefix}:webhooks`).sort());
+    expect(names.sort()).toEqual(prefixes.flatMap((prefix) => [`${prefix}:webhooks`, `${prefix}:webhooks-backlog`]).sort());
   });
 });

@@ -60,8 +60,11 @@ describe('receiver isolation', () => {
     // this test is about the hanging host, not the backlog, so the flow starts once the worker has taken each up once
     // (or after 5 s), and then runs through the hanging host's first timeouts, its circuit opening, and its probes.
     const queued = Date.now();
+    // Both lanes of the queue: the client's first delivery, and the rest of its backlog.
     const waiting = async () =>
-      (await t.redis.llen(`${t.config.queuePrefix}:webhooks:wait`)) + (await t.redis.zcard(`${t.config.queuePrefix}:webhooks:prioritized`));
+      (await t.redis.llen(`${t.config.queuePrefix}:webhooks:wait`)) +
+      (await t.redis.llen(`${t.config.queuePrefix}:webhooks-backlog:wait`)) +
+      (await t.redis.zcard(`${t.config.queuePrefix}:webhooks-backlog:prioritized`));
     while ((await waiting()) > 0 && Date.now() - queued < 5000) await sleep(20);
     // A steady flow of status changes on the healthy receiver's agent while the 500 deliveries press on the worker.
     let changes = 0;
@@ -92,7 +95,8 @@ describe('receiver isolation', () => {
     // Each one still has its job in the queue (delayed or waiting), so nothing waits for a reconciler to find it.
     const jobs = await eventually(async () => {
       const pipeline = t.redis.pipeline();
-      for (const row of rows) pipeline.exists(`${t.config.queuePrefix}:webhooks:${row.id}`);
+      for (const row of rows)
+        pipeline.exists(`${t.config.queuePrefix}:webhooks:${row.id}`, `${t.config.queuePrefix}:webhooks-backlog:${row.id}`);
       const found = (await pipeline.exec())!.filter(([, exists]) => exists === 1).length;
       return found === HANGING_DELIVERIES && found;
     }, 5000);

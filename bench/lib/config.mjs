@@ -35,6 +35,12 @@ export const config = {
       .filter(([key]) => key.startsWith('BENCH_SERVICE_'))
       .map(([key, value]) => [key.slice('BENCH_SERVICE_'.length), value]),
   ),
+  /**
+   * The fairness, ordering and recovery phases' workers: `split` (a worker process per lane, WORKER_LANES=first and
+   * WORKER_LANES=backlog: the deployment for tenants that must not feel each other's bursts, docs/scaling.md) or `one`
+   * (one worker process serving both lanes, as `npm start` and the e2e levels run it).
+   */
+  lanes: process.env.BENCH_LANES === 'one' ? 'one' : 'split',
   /** A directory to write the API's and worker's whole output to (for AE_LOG_SQL and the like). */
   logDir: process.env.BENCH_LOG_DIR || '',
   /** The worker concurrency, the same for the service's worker and the floor. */

@@ -39,6 +39,7 @@ export async function runFairness(ctx, { addReceiver, log }) {
     intervalMs: interval,
     neighbourHost: config.neighbourHost,
     concurrency: Number(ctx.env.WORKER_CONCURRENCY),
+    lanes: config.lanes,
     phases: {},
     drains: [],
   };

@@ -381,7 +381,7 @@ function fairnessRows({ fairness: f }, width) {
   const drainOk = f.drainRatio != null && f.drainRatio >= TARGETS.drainWithNeighbour;
   return [
     [
-      `fairness: neighbour change → receipt, idle service (${idle.count} changes, one per ${fmt(f.intervalMs, 0)} ms, own receiver host)`,
+      `fairness: neighbour change → receipt, idle service (${idle.count} changes, one per ${fmt(f.intervalMs, 0)} ms, own receiver host; ${f.lanes === 'split' ? 'a worker process per lane' : 'one worker process, both lanes'})`,
       ...at(`p50 ${ms(idle.p50)} · p99 ${ms(idle.p99)} · max ${ms(idle.max)}`),
       '',
       checked ? 'checks PASS' : 'CHECK FAILED',

@@ -28,6 +28,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKER_MIN_CONCURRENCY: '0' })).toThrow(ConfigError);
   });
 
+  it('serves both lanes of the queue by default, or the one WORKER_LANES names; a backlog worker yields the CPU', () => {
+    expect(loadConfig({})).toMatchObject({ workerLanes: ['first', 'backlog'], workerNice: 0 });
+    expect(loadConfig({ WORKER_LANES: 'first' })).toMatchObject({ workerLanes: ['first'], workerNice: 0 });
+    expect(loadConfig({ WORKER_LANES: 'backlog' })).toMatchObject({ workerLanes: ['backlog'], workerNice: 10 });
+    expect(loadConfig({ WORKER_LANES: 'backlog', WORKER_NICE: '0' })).toMatchObject({ workerNice: 0 });
+    expect(() => loadConfig({ WORKER_LANES: 'express' })).toThrow('WORKER_LANES must be one of all, first, backlog, got "express".');
+    expect(() => loadConfig({ WORKER_NICE: '-5' })).toThrow(ConfigError);
+  });
+
   it('reads a Redis Cluster or a Sentinel set-up from REDIS_CLUSTER_NODES or REDIS_SENTINELS', () => {
     expect(loadConfig({}).redisTopology).toEqual({ kind: 'single' });
     expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001,redis-2:7002' }).redisTopology).toEqual({

@@ -50,6 +50,16 @@ export interface AppConfig {
   retention: { succeededDays: number; deadDays: number; intervalMs: number };
   reconcileIntervalMs: number;
   workerLockMs: number;
+  /**
+   * The lanes of the delivery queues this worker process serves (WORKER_LANES; delivery-queue/queue.constants.ts):
+   * both by default; a process of the first lane alone never runs another client's backlog.
+   */
+  workerLanes: ('first' | 'backlog')[];
+  /**
+   * The worker process's CPU niceness (WORKER_NICE, 0–19): by default 10 for a process of the backlog lane alone, so
+   * a backlog's drain yields the CPU to the first lane, the API, MySQL and Redis on a shared machine; 0 otherwise.
+   */
+  workerNice: number;
   shutdownGraceMs: number;
   /** The worker's own HTTP port for /health/live, /health/ready and /metrics (on `host`, like the API). */
   workerHealthPort: number;
@@ -208,6 +218,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const timeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   const breakerWindowMs = int(env, 'WEBHOOK_BREAKER_WINDOW_MS', 60_000, 1000, 3600_000);
   const workerConcurrency = int(env, 'WORKER_CONCURRENCY', 64, 1, 1000);
+  const lanes = oneOf(env, 'WORKER_LANES', 'all', ['all', 'first', 'backlog'] as const);
+  const workerLanes: AppConfig['workerLanes'] = lanes === 'all' ? ['first', 'backlog'] : [lanes];
   // A timed-out request is counted when it ends: a window shorter than two timeouts would forget its start.
   if (breakerWindowMs < 2 * timeoutMs) {
     throw new ConfigError(
@@ -261,6 +273,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     reconcileIntervalMs: int(env, 'RECONCILE_INTERVAL_MS', 5000, 100),
     workerLockMs: int(env, 'WORKER_LOCK_MS', 30_000, 500),
+    workerLanes,
+    workerNice: int(env, 'WORKER_NICE', workerLanes.length === 1 && workerLanes[0] === 'backlog' ? 10 : 0, 0, 19),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 15_000, 0),
     workerHealthPort: int(env, 'WORKER_HEALTH_PORT', 3001, 0, 65535),
     bullBoardReadOnly: flag(env, 'BULL_BOARD_READ_ONLY', production),

@@ -3,7 +3,9 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import type { DeliveryJob } from './delivery-job.js';
+import { laneOfTurn } from './fair-shares.js';
 import type { WebhookJobData } from './queue.constants.js';
+import type { ShardQueue } from './queue-shards.js';
 import { WebhookProducer } from './webhook-producer.js';
 
 /** Adds delivery jobs to BullMQ, each to its client's queue; the job id is the delivery id, so adding one twice is harmless. */
@@ -30,29 +32,46 @@ export class DeliveryQueueService {
   async enqueue(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
     if (!this.producer.ready) throw new Error('Redis is not connected');
-    await Promise.all(this.shards.split(jobs, (job) => job.clientId).map(([queue, ofQueue]) => this.add(queue, ofQueue)));
+    await Promise.all(this.shards.split(jobs, (job) => job.clientId).map(([shard, ofShard]) => this.add(shard, ofShard)));
   }
 
-  /** Adds jobs of one queue's clients to it. */
-  private async add(queue: Queue<WebhookJobData>, jobs: DeliveryJob[]): Promise<void> {
+  /**
+   * Adds jobs of one shard's clients to it: each client's first waiting delivery to the first lane, in arrival order;
+   * the rest to the backlog lane, by priority (fair-shares.ts).
+   */
+  private async add(shard: ShardQueue, jobs: DeliveryJob[]): Promise<void> {
     const priorities = await this.producer.takeTurns(
-      queue,
+      shard,
       jobs.map((job) => job.clientId),
     );
+    const first = jobs.filter((_, index) => laneOfTurn(priorities[index]) === 'first');
+    const backlog = jobs.flatMap((job, index) =>
+      laneOfTurn(priorities[index]) === 'backlog' ? [{ job, priority: priorities[index] }] : [],
+    );
+    await Promise.all([
+      first.length > 0 &&
+        this.addTo(
+          shard.first,
+          first.map((job) => ({ job })),
+        ),
+      backlog.length > 0 && this.addTo(shard.backlog, backlog),
+    ]);
+  }
+
+  private async addTo(queue: Queue<WebhookJobData>, entries: { job: DeliveryJob; priority?: number }[]): Promise<void> {
+    const jobOf = ({ job: { deliveryId, clientId, host, name }, priority }: { job: DeliveryJob; priority?: number }) => ({
+      name,
+      data: { deliveryId, clientId, host },
+      opts: priority === undefined ? { jobId: deliveryId } : { jobId: deliveryId, priority },
+    });
     // A job alone (a quiet moment's change, a retry) goes in with `add`, one script call. `addBulk` builds an ioredis
     // pipeline, whose constructor copies every script BullMQ defined onto it: 60 µs for a job against 140 µs.
-    if (jobs.length === 1) {
-      const [{ deliveryId, clientId, host, name }] = jobs;
-      await queue.add(name, { deliveryId, clientId, host }, { jobId: deliveryId, priority: priorities[0] });
+    if (entries.length === 1) {
+      const { name, data, opts } = jobOf(entries[0]);
+      await queue.add(name, data, opts);
       return;
     }
-    await queue.addBulk(
-      jobs.map(({ deliveryId, clientId, host, name }, index) => ({
-        name,
-        data: { deliveryId, clientId, host },
-        opts: { jobId: deliveryId, priority: priorities[index] },
-      })),
-    );
+    await queue.addBulk(entries.map(jobOf));
   }
 
   /**
@@ -66,34 +85,39 @@ export class DeliveryQueueService {
     const found = await Promise.all(
       this.shards
         .split(deliveries, (delivery) => delivery.clientId)
-        .map(([queue, ofQueue]) =>
+        .map(([shard, ofShard]) =>
           this.withoutLiveJobIn(
-            queue,
-            ofQueue.map((delivery) => delivery.id),
+            shard,
+            ofShard.map((delivery) => delivery.id),
           ),
         ),
     );
     return found.flat();
   }
 
-  private async withoutLiveJobIn(queue: Queue<WebhookJobData>, ids: string[]): Promise<string[]> {
+  private async withoutLiveJobIn(shard: ShardQueue, ids: string[]): Promise<string[]> {
     // The producer's ioredis connection (BullMQ types it as its backend-neutral client).
-    const redis = (await queue.backend.client) as unknown as Redis;
-    // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed.
+    const redis = (await shard.first.backend.client) as unknown as Redis;
+    // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed. A job is
+    // in one lane or the other: both are asked.
+    const lanes = [shard.first, shard.backlog];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(queue.toKey(id), 'timestamp', 'finishedOn');
+    for (const id of ids) for (const queue of lanes) pipeline.hmget(queue.toKey(id), 'timestamp', 'finishedOn');
     const replies = (await pipeline.exec()) ?? [];
     const missing: string[] = [];
-    const finished: string[] = [];
+    const finished: [Queue<WebhookJobData>, string][] = [];
     ids.forEach((id, index) => {
-      const [error, fields] = replies[index] ?? [new Error('no reply'), null];
-      if (error) throw error;
-      const [addedAt, finishedOn] = fields as [string | null, string | null];
-      if (addedAt === null) missing.push(id);
-      else if (finishedOn !== null) finished.push(id);
+      const found = lanes.flatMap((queue, lane) => {
+        const [error, fields] = replies[index * lanes.length + lane] ?? [new Error('no reply'), null];
+        if (error) throw error;
+        const [addedAt, finishedOn] = fields as [string | null, string | null];
+        return addedAt === null ? [] : [{ queue, finished: finishedOn !== null }];
+      });
+      if (found.length === 0) missing.push(id);
+      else if (found.every((job) => job.finished)) finished.push(...found.map(({ queue }): [Queue<WebhookJobData>, string] => [queue, id]));
     });
-    await Promise.all(finished.map((id) => queue.remove(id)));
-    return [...missing, ...finished];
+    await Promise.all(finished.map(([queue, id]) => queue.remove(id)));
+    return [...missing, ...new Set(finished.map(([, id]) => id))];
   }
 
   /**
@@ -103,18 +127,18 @@ export class DeliveryQueueService {
    */
   async replace(job: DeliveryJob): Promise<void> {
     const { deliveryId } = job;
-    const queue = this.shards.of(job.clientId);
+    const shard = this.shards.of(job.clientId);
     try {
       if (!this.producer.ready) throw new Error('Redis is not connected');
-      let state = await queue.getJobState(deliveryId);
+      let state = await shard.jobState(deliveryId);
       // An attempt that has just recorded its outcome ends within milliseconds; a slow one sees the retry itself.
       for (let wait = 0; state === 'active' && wait < 10; wait++) {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        state = await queue.getJobState(deliveryId);
+        state = await shard.jobState(deliveryId);
       }
       if (state === 'active') return;
       // A worker may take the job in between: it is then locked (remove answers 0) and its attempt sees the retry.
-      if (state !== 'unknown' && (await queue.remove(deliveryId)) === 0) return;
+      if (state !== 'unknown' && (await shard.removeJob(deliveryId)) === 0) return;
       await this.enqueue([job]);
     } catch (error) {
       this.logger.warn(`enqueue of retried delivery ${deliveryId} deferred to the reconciler: ${(error as Error).message}`);

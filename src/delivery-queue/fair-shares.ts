@@ -1,5 +1,7 @@
 import type { RedisClient } from '../redis/redis-connections.js';
 import { redisScript } from '../redis/redis-script.js';
+import type { Lane } from './queue.constants.js';
+import type { ShardQueue } from './queue-shards.js';
 
 /** BullMQ's largest job priority (2^21 - 1); a lower number goes first. */
 export const PRIORITY_LIMIT = 2 ** 21 - 1;
@@ -14,6 +16,13 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
  * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one script when it is taken.
  *
+ * A client's first waiting delivery (count 1: at an everyday rate, nearly every delivery) goes to the queue's first
+ * lane, the rest of a backlog to its backlog lane, by that priority (queue.constants.ts). A worker serves each lane
+ * with slots of its own, so a first delivery never waits for a slot a backlog holds; and a worker process of the
+ * first lane alone (WORKER_LANES=first) never runs a backlog's jobs at all, so the webhook of a client with little
+ * to send never shares an event loop with another client's backlog. The lane costs nothing more: the count decides
+ * it.
+ *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
  * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
  * script that counts a delivery taken also clears every count when that was the last job waiting (one script per
@@ -23,9 +32,14 @@ export function priorityOfTurn(turn: number): number {
   return Math.min(Math.max(Math.trunc(turn), 1), PRIORITY_LIMIT);
 }
 
-/** The hash of counts, under the queue's own prefix and hash tag (`{prefix}:webhooks:fair`). */
-export function fairSharesKey(queueKey: (type: string) => string): string {
-  return queueKey('fair');
+/** The lane of a delivery queued with this priority: its client's first waiting delivery, or part of a backlog. */
+export function laneOfTurn(priority: number): Lane {
+  return priority <= 1 ? 'first' : 'backlog';
+}
+
+/** The hash of counts, under the queue's own prefix and hash tag (`{prefix}:webhooks:fair`), for both lanes. */
+export function fairSharesKey(shard: ShardQueue): string {
+  return shard.key('fair');
 }
 
 /** Counts these deliveries in, one per entry; returns each one's priority, in order. */
@@ -43,17 +57,26 @@ export async function takeTurns(redis: RedisClient, key: string, clientIds: stri
 
 /**
  * A worker took one of the client's deliveries: one fewer waits (never below zero: a count lost with Redis's data).
- * If no job waits any more, every count is cleared, whatever drifted. KEYS: the counts, the queue's prioritized set
- * and wait list. ARGV: the client.
+ * If no job waits any more in either lane, every count is cleared, whatever drifted. KEYS: the counts, the first
+ * lane's wait list, the backlog lane's prioritized set and wait list. ARGV: the client.
  */
 const TURN_TAKEN = redisScript<unknown>(
   'fairTurnTaken',
-  3,
+  4,
   `if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-if redis.call('ZCARD', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then redis.call('DEL', KEYS[1]) end`,
+if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('LLEN', KEYS[4]) == 0 then
+  redis.call('DEL', KEYS[1])
+end`,
 );
 
-/** One round trip (the script above) on the connection of the job's queue; `queueKey` names the queue's keys. */
-export async function turnTaken(redis: RedisClient, queueKey: (type: string) => string, clientId: string): Promise<void> {
-  await TURN_TAKEN(redis, fairSharesKey(queueKey), queueKey('prioritized'), queueKey('wait'), clientId);
+/** One round trip (the script above) on the connection of the shard's queues. */
+export async function turnTaken(redis: RedisClient, shard: ShardQueue, clientId: string): Promise<void> {
+  await TURN_TAKEN(
+    redis,
+    fairSharesKey(shard),
+    shard.first.toKey('wait'),
+    shard.backlog.toKey('prioritized'),
+    shard.backlog.toKey('wait'),
+    clientId,
+  );
 }

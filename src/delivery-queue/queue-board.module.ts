@@ -76,7 +76,8 @@ export class LocalBoardAdapter extends ExpressAdapter {
 }
 
 /**
- * Bull Board at /admin/queues, showing the delivery queue (every one with QUEUE_SHARDS, each named after its prefix).
+ * Bull Board at /admin/queues, showing the delivery queue in its two lanes, `webhooks` and `webhooks-backlog` (every
+ * one with QUEUE_SHARDS, each named after its prefix).
  * Only `main.ts` imports it: @bull-board/nestjs is CommonJS and require()s the ESM-only Nest 12, which Node (>= 20.19)
  * allows but jest's module runtime does not, so the e2e suites check Bull Board on the real compiled service instead.
  */
@@ -103,10 +104,11 @@ export class QueueBoardModule implements OnModuleInit {
 
   /** The delivery queues, read-only when BULL_BOARD_READ_ONLY says so (BullBoardModule.forFeature takes fixed options). */
   onModuleInit(): void {
-    const { queues } = this.shards;
+    const { shards, queues } = this.shards;
     for (const queue of queues) {
-      // The board tells queues apart by name: shards share the name `webhooks`, so each shows its prefix before it.
-      const prefix = queues.length > 1 ? `${queue.opts.prefix}:` : '';
+      // The board tells queues apart by name: shards share the names `webhooks` and `webhooks-backlog`, so each shows
+      // its prefix before it.
+      const prefix = shards.length > 1 ? `${queue.opts.prefix}:` : '';
       this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.config.bullBoardReadOnly, prefix }));
     }
   }

@@ -1,6 +1,15 @@
 import type { DefaultJobOptions } from 'bullmq';
 
+/**
+ * The two lanes of each delivery queue (fair-shares.ts): `webhooks` takes each client's first waiting delivery (at an
+ * everyday rate, nearly every delivery), `webhooks-backlog` the rest of a client's backlog, in fair-share order. A
+ * worker process serves both lanes, or one of them (WORKER_LANES): a process of the first lane alone never runs a
+ * backlog's jobs, so a quiet client's webhook never shares its event loop with another client's backlog.
+ */
 export const WEBHOOK_QUEUE = 'webhooks';
+export const BACKLOG_QUEUE = 'webhooks-backlog';
+export const LANES = ['first', 'backlog'] as const;
+export type Lane = (typeof LANES)[number];
 
 export interface WebhookJobData {
   deliveryId: string;

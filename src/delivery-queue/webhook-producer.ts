@@ -1,9 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { fairSharesKey, takeTurns } from './fair-shares.js';
-import type { WebhookJobData } from './queue.constants.js';
-import { QueueShards } from './queue-shards.js';
+import { QueueShards, type ShardQueue } from './queue-shards.js';
 import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
 /**
@@ -22,13 +20,9 @@ export class WebhookProducer implements OnApplicationShutdown {
     this.shards = QueueShards.create(this.redis, config);
   }
 
-  /** Counts deliveries of these clients, all of one queue, in (fair-shares.ts); returns each one's priority, in order. */
-  takeTurns(queue: Queue<WebhookJobData>, clientIds: string[]): Promise<number[]> {
-    return takeTurns(
-      this.redis,
-      fairSharesKey((type) => queue.toKey(type)),
-      clientIds,
-    );
+  /** Counts deliveries of these clients, all of one shard, in (fair-shares.ts); returns each one's priority, in order. */
+  takeTurns(shard: ShardQueue, clientIds: string[]): Promise<number[]> {
+    return takeTurns(this.redis, fairSharesKey(shard), clientIds);
   }
 
   /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { hostOf } from '../delivery-queue/delivery-job.js';
-import type { WebhookJobData } from '../delivery-queue/queue.constants.js';
+import type { ShardQueue } from '../delivery-queue/queue-shards.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { changeFacts, DeliveriesRepository, sqlTime, type DeliveryToSend, type HoldToRecord } from '../deliveries/deliveries.repository.js';
@@ -57,11 +56,11 @@ export class DeliveryAttemptService {
   private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
 
   /**
-   * `queue`: the delivery's queue, its client's, where the other deliveries of its agent are too. `host`: its
+   * `shard`: the delivery's queue, its client's, where the other deliveries of its agent are too (in either lane). `host`: its
    * receiver's host as the job names it; the host's slot is then asked for while the delivery loads (one round trip
    * less before the request), and given back unused if the delivery is not to be sent now.
    */
-  async attempt(deliveryId: string, queue: Queue<WebhookJobData>, host?: string): Promise<AttemptOutcome> {
+  async attempt(deliveryId: string, shard: ShardQueue, host?: string): Promise<AttemptOutcome> {
     const admitting = host ? this.isolation.admit(host) : undefined;
     const unused = () => void admitting?.then((slot) => slot.admitted && slot.cancel());
     const delivery = await this.loads.add(deliveryId).catch((error: unknown) => {
@@ -81,7 +80,7 @@ export class DeliveryAttemptService {
     // The one before it is being sent by this process: wait for that attempt here, rather than go back to the queue
     // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.
     if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery);
-    const held = await this.keepOrder(delivery, queue);
+    const held = await this.keepOrder(delivery, shard);
     if (held) return held;
     return this.sendInTurn(delivery);
   }
@@ -161,7 +160,7 @@ export class DeliveryAttemptService {
    * The per-agent order (ordering.ts), on the rare path where an older delivery to the same URL is pending or a newer
    * one has gone out: the outcome that stands in for sending now, or undefined to send.
    */
-  private async keepOrder(delivery: DeliveryToSend, queue: Queue<WebhookJobData>): Promise<AttemptOutcome | undefined> {
+  private async keepOrder(delivery: DeliveryToSend, shard: ShardQueue): Promise<AttemptOutcome | undefined> {
     const older = delivery.older_id === null ? undefined : await this.deliveries.orderTimes(delivery.older_id);
     const decision = orderDecision(
       { newerSent: Number(delivery.newer_sent) === 1, older: older && delivery.older_id ? { id: delivery.older_id, ...older } : null },
@@ -176,7 +175,7 @@ export class DeliveryAttemptService {
     if (decision.kind === 'supersede-older') {
       const reason = `waiting for delivery ${decision.olderId} to give way`;
       // Not while the older one is being sent: this one waits until that attempt is through and recorded.
-      if ((await queue.getJobState(decision.olderId)) === 'active')
+      if ((await shard.jobState(decision.olderId)) === 'active')
         return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       await this.deliveries.supersedeOlder(
         delivery.agent_id,
@@ -187,7 +186,7 @@ export class DeliveryAttemptService {
       );
       // Taken between the look and the update, it may have read its row before the update and be sending now: wait for
       // it. Not active now, it either never read its row before the update or is through and recorded.
-      if ((await queue.getJobState(decision.olderId)) === 'active')
+      if ((await shard.jobState(decision.olderId)) === 'active')
         return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason };
     }

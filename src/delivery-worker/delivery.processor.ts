@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { turnTaken } from '../delivery-queue/fair-shares.js';
-import { WEBHOOK_QUEUE, type WebhookJobData } from '../delivery-queue/queue.constants.js';
-import { QueueShards } from '../delivery-queue/queue-shards.js';
+import type { WebhookJobData } from '../delivery-queue/queue.constants.js';
+import { QueueShards, type ShardQueue } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { redisScript } from '../redis/redis-script.js';
@@ -12,7 +12,7 @@ import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
 /**
- * The order marks beside the queue (`order:<delivery>`, a set): the jobs waiting for a delivery, and `through` once it
+ * The order marks beside the queue (`order:<delivery>`, a set, shared by both lanes): the jobs waiting for a delivery, and `through` once it
  * is. WAIT_FOR notes a waiting job and says whether the delivery is through already; THROUGH returns the waiting jobs
  * and leaves only the mark, for 30 s: far longer than a job takes from its load to its move back to the queue. One
  * script each, one round trip. KEYS: the set. ARGV: the waiting job and the set's lifetime (WAIT_FOR).
@@ -45,8 +45,10 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
 }
 
 /**
- * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS), sharing the process's limit of jobs in
- * flight equally: WORKER_CONCURRENCY, lowered while the event loop is saturated (adaptive-concurrency.ts). They
+ * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS) and lane (WORKER_LANES), each lane sharing
+ * the process's limit of jobs in flight equally between its shards: WORKER_CONCURRENCY, lowered while the event loop
+ * is saturated (adaptive-concurrency.ts). Each lane has slots of its own, so a client's first waiting delivery never
+ * waits for a slot another client's backlog holds. They
  * are built here rather than through `@Processor`, whose options are fixed when the class is defined: the lock (how
  * long a job stays with a worker that stopped answering before another takes it over) comes from the configuration.
  */
@@ -55,7 +57,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private readonly logger = new Logger(DeliveryProcessor.name);
   /** BullMQ's worker retries a failing Redis command at once (a MOVED or CLUSTERDOWN loop): its errors, with backoff. */
   private readonly logError = throttledLog(this.logger);
-  /** The BullMQ workers, one per queue, from application bootstrap on (the worker's health check reads them). */
+  /** The BullMQ workers, one per queue and lane served, from application bootstrap on (the worker's health check reads them). */
   workers: Worker<WebhookJobData, string>[] = [];
   /** The jobs in flight this process allows now, shared by its workers. */
   readonly concurrency: AdaptiveConcurrency;
@@ -75,14 +77,15 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private perWorker(limit: number): number {
-    return Math.ceil(limit / this.shards.queues.length);
+    return Math.ceil(limit / this.shards.shards.length);
   }
 
   onApplicationBootstrap(): void {
     const lockMs = this.config.workerLockMs;
     const concurrency = this.perWorker(this.concurrency.limit);
-    this.workers = this.shards.queues.map((queue) => {
-      const worker = new Worker<WebhookJobData, string>(WEBHOOK_QUEUE, (job, token) => this.process(queue, job, token), {
+    const served = this.shards.shards.flatMap((shard) => this.config.workerLanes.map((lane) => ({ shard, queue: shard.lane(lane) })));
+    this.workers = served.map(({ shard, queue }) => {
+      const worker = new Worker<WebhookJobData, string>(queue.name, (job, token) => this.process(shard, job, token), {
         connection: queue.opts.connection,
         prefix: queue.opts.prefix,
         concurrency,
@@ -105,34 +108,33 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
-  /** One job of `queue`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
-  async process(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
+  /** One job of `shard`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
+  async process(shard: ShardQueue, job: Job<WebhookJobData>, token?: string): Promise<string> {
     this.concurrency.started();
     try {
-      return await this.attempt(queue, job, token);
+      return await this.attempt(shard, job, token);
     } finally {
       this.concurrency.finished();
     }
   }
 
-  private async attempt(queue: Queue<WebhookJobData>, job: Job<WebhookJobData>, token?: string): Promise<string> {
+  private async attempt(shard: ShardQueue, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
-      const redis = (await queue.backend.client) as unknown as Redis;
-      turnTaken(redis, (type) => queue.toKey(type), job.data.clientId).catch((error: Error) =>
+      turnTaken(await this.redisOf(shard), shard, job.data.clientId).catch((error: Error) =>
         this.logger.warn(`fair shares: ${error.message}`),
       );
     }
-    const outcome = await this.deliveries.attempt(job.data.deliveryId, queue, job.data.host);
+    const outcome = await this.deliveries.attempt(job.data.deliveryId, shard, job.data.host);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
-      const olderThrough = outcome.waitingFor ? await this.waitFor(queue, outcome.waitingFor, job.id!) : false;
+      const olderThrough = outcome.waitingFor ? await this.waitFor(shard, outcome.waitingFor, job.id!) : false;
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
       await job.moveToDelayed(Date.now() + (olderThrough ? 0 : outcome.delayMs), token);
       throw new DelayedError(outcome.reason);
     }
     // Through, one way or another: whatever waited for it looks again now.
-    if (outcome.kind !== 'retry') void this.wakeWaiting(queue, job.data.deliveryId);
+    if (outcome.kind !== 'retry') void this.wakeWaiting(shard, job.data.deliveryId);
     if (outcome.kind === 'retry') {
       throw new RetryLaterError(outcome.delayMs, `${outcome.reason}; next attempt in ${Math.ceil(outcome.delayMs / 1000)} s`);
     }
@@ -144,22 +146,29 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * Notes in Redis, beside the queue, that job `waiting` waits for delivery `older` (woken by `wakeWaiting`). Returns
    * whether `older` is already through (it went through after this job's load read it pending): look again at once.
    */
-  private async waitFor(queue: Queue<WebhookJobData>, older: string, waiting: string): Promise<boolean> {
-    const redis = (await queue.backend.client) as unknown as Redis;
-    return (await WAIT_FOR(redis, queue.toKey(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1;
+  private async waitFor(shard: ShardQueue, older: string, waiting: string): Promise<boolean> {
+    return (
+      (await WAIT_FOR(await this.redisOf(shard), shard.key(`order:${older}`), waiting, this.config.webhook.orderHoldMs + 60_000)) === 1
+    );
+  }
+
+  /** The connection both lanes of the shard's queue share (BullMQ types it as its backend-neutral client). */
+  private async redisOf(shard: ShardQueue): Promise<Redis> {
+    return (await shard.first.backend.client) as unknown as Redis;
   }
 
   /**
    * Promotes the delayed jobs that waited for this delivery, so they go out now rather than at their next look, and
    * leaves a mark for a while that it is through, for a job that read it pending just before.
    */
-  private async wakeWaiting(queue: Queue<WebhookJobData>, deliveryId: string): Promise<void> {
+  private async wakeWaiting(shard: ShardQueue, deliveryId: string): Promise<void> {
     try {
-      const redis = (await queue.backend.client) as unknown as Redis;
-      const waiting = (await THROUGH(redis, queue.toKey(`order:${deliveryId}`))).filter((id) => id !== 'through');
+      const waiting = (await THROUGH(await this.redisOf(shard), shard.key(`order:${deliveryId}`))).filter((id) => id !== 'through');
       // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
-      // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it.
-      await Promise.all(waiting.map((id) => queue.backend.promote(id).catch(() => undefined)));
+      // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it. The waiting
+      // job is in one lane or the other: both are asked (a waiting job is the rare path).
+      const lanes = [shard.first, shard.backlog];
+      await Promise.all(waiting.flatMap((id) => lanes.map((queue) => queue.backend.promote(id).catch(() => undefined))));
     } catch (error) {
       this.logger.warn(`waking deliveries that waited for ${deliveryId}: ${(error as Error).message}`);
     }

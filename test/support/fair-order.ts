@@ -289,13 +289,17 @@ async function stalled(service: Service, agentId: number, log: Answered[], queue
     text += `; the delivery it names: ${JSON.stringify(row)}`;
   }
   if (queue) {
+    // A job is in the queue's first lane (`webhooks`: its client's first waiting delivery) or its backlog lane.
+    const lane = async (id: string) =>
+      (await queue.redis.exists(`${queue.queuePrefix}:webhooks-backlog:${id}`)) === 1 ? 'webhooks-backlog' : 'webhooks';
     const pipeline = queue.redis.pipeline();
-    for (const row of pending) pipeline.hmget(`${queue.queuePrefix}:webhooks:${row.id}`, 'priority', 'ats');
+    for (const row of pending) pipeline.hmget(`${queue.queuePrefix}:${await lane(row.id)}:${row.id}`, 'priority', 'ats');
     const jobs = ((await pipeline.exec()) ?? []).map(([, fields]) => (fields as (string | null)[]).map(Number));
     const [headPriority, headRuns] = jobs[0];
     const ahead = jobs.slice(1).filter(([priority]) => priority < headPriority);
     const runs = jobs.slice(1).reduce((sum, [, taken]) => sum + taken, 0);
-    const key = (name: string) => `${queue.queuePrefix}:webhooks:${name}`;
+    const headLane = await lane(head.id);
+    const key = (name: string) => `${queue.queuePrefix}:${headLane}:${name}`;
     const [delayed, prioritized, active, failed, waiting] = await Promise.all([
       queue.redis.zscore(key('delayed'), head.id),
       queue.redis.zscore(key('prioritized'), head.id),
@@ -312,7 +316,7 @@ async function stalled(service: Service, agentId: number, log: Answered[], queue
     ].filter(Boolean);
     const reason = await queue.redis.hget(key(head.id), 'failedReason');
     if (delayed !== null) text += `; due in ${Math.round(Number(delayed) / 0x1000 - Date.now())} ms`;
-    text += `; its job is ${where.join(', ') || 'in no list'}${reason ? ` (failed: ${reason})` : ''}`;
+    text += `; its job (${headLane}) is ${where.join(', ') || 'in no list'}${reason ? ` (failed: ${reason})` : ''}`;
     text +=
       `; its job has priority ${headPriority} and was taken ${headRuns} times; ${ahead.length} of the ${jobs.length - 1} newer ` +
       `jobs waiting for it have a lower priority number (taken first), the newer jobs were taken ${Math.round(runs / Math.max(1, jobs.length - 1))} times each on average`;
@@ -340,4 +344,29 @@ export function inversions(accepted: number[], duplicates = true): number {
   return accepted.filter(
     (sequence, index) => index > 0 && (sequence < accepted[index - 1] || (duplicates && sequence === accepted[index - 1])),
   ).length;
+}
+
+/**
+ * Through which lane of the queue each of a client's deliveries went (its job hash stays under the lane's key after it
+ * completed): `first` (the client's first waiting delivery), `backlog`, or `none`.
+ */
+export async function lanesOf(
+  service: Service,
+  queue: { redis: Redis; queuePrefix: string },
+  clientId: string,
+): Promise<{ first: number; backlog: number; none: number }> {
+  const rows = await service.sql<{ id: string }>('SELECT id FROM deliveries WHERE client_id = ?', [clientId]);
+  const pipeline = queue.redis.pipeline();
+  for (const { id } of rows) {
+    pipeline.exists(`${queue.queuePrefix}:webhooks:${id}`);
+    pipeline.exists(`${queue.queuePrefix}:webhooks-backlog:${id}`);
+  }
+  const found = ((await pipeline.exec()) ?? []).map(([, exists]) => exists === 1);
+  const lanes = { first: 0, backlog: 0, none: 0 };
+  rows.forEach((_, index) => {
+    if (found[2 * index]) lanes.first++;
+    else if (found[2 * index + 1]) lanes.backlog++;
+    else lanes.none++;
+  });
+  return lanes;
 }
