@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { DeliveryQueueService } from '../src/delivery-queue/delivery-queue.service.js';
 import { QueueShards } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver } from './support/receiver.js';
@@ -74,5 +75,31 @@ describe('delivery jobs as Bull Board shows them', () => {
     await t.http().post(`/client/${agent.clientId}/delivery/${id}/retry`).set(admin).expect(202);
     const retried = await eventually(async () => queue.getJob(id));
     expect(retried.name).toBe(name);
+  });
+
+  it('keeps one job for a delivery enqueued by several at once, or again later: never one in each lane', async () => {
+    const deliveries = t.app.get(DeliveryQueueService);
+    const prefix = t.config.queuePrefix;
+    const holding = async (id: string) => {
+      const [first, backlog] = await Promise.all([
+        t.redis.exists(`${prefix}:webhooks:${id}`),
+        t.redis.exists(`${prefix}:webhooks-backlog:${id}`),
+      ]);
+      return [first === 1 && 'webhooks', backlog === 1 && 'webhooks-backlog'].filter(Boolean);
+    };
+    // The API's enqueue and two reconcilers' at once: the first counts the client's first delivery, the others its
+    // second and third, which alone would put them in the backlog lane beside the first's job.
+    const job = { deliveryId: `msg_twice${process.pid}`, clientId: 'twice', host: '127.0.0.1', name: 'twice' };
+    await Promise.all([deliveries.enqueue([job]), deliveries.enqueue([job]), deliveries.enqueue([job])]);
+    expect(await holding(job.deliveryId)).toEqual(['webhooks']);
+    // Long after (the lane noted beside the queue gone): its job still says where it is.
+    await t.redis.del(`${prefix}:webhooks:lane:${job.deliveryId}`);
+    await deliveries.enqueue([job]);
+    expect(await holding(job.deliveryId)).toEqual(['webhooks']);
+    // A backlog's delivery, enqueued again, stays in the backlog lane.
+    const busy = [1, 2, 3].map((n) => ({ deliveryId: `msg_busy${process.pid}x${n}`, clientId: 'busy', host: '127.0.0.1', name: 'busy' }));
+    await deliveries.enqueue(busy);
+    await Promise.all([deliveries.enqueue([busy[2]]), deliveries.enqueue([busy[2]])]);
+    expect(await holding(busy[2].deliveryId)).toEqual(['webhooks-backlog']);
   });
 });

@@ -3,7 +3,6 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import type { DeliveryJob } from './delivery-job.js';
-import { laneOfTurn } from './fair-shares.js';
 import type { WebhookJobData } from './queue.constants.js';
 import type { ShardQueue } from './queue-shards.js';
 import { WebhookProducer } from './webhook-producer.js';
@@ -40,14 +39,9 @@ export class DeliveryQueueService {
    * the rest to the backlog lane, by priority (fair-shares.ts).
    */
   private async add(shard: ShardQueue, jobs: DeliveryJob[]): Promise<void> {
-    const priorities = await this.producer.takeTurns(
-      shard,
-      jobs.map((job) => job.clientId),
-    );
-    const first = jobs.filter((_, index) => laneOfTurn(priorities[index]) === 'first');
-    const backlog = jobs.flatMap((job, index) =>
-      laneOfTurn(priorities[index]) === 'backlog' ? [{ job, priority: priorities[index] }] : [],
-    );
+    const turns = await this.producer.takeTurns(shard, jobs);
+    const first = jobs.filter((_, index) => turns[index].lane === 'first');
+    const backlog = jobs.flatMap((job, index) => (turns[index].lane === 'backlog' ? [{ job, priority: turns[index].priority }] : []));
     await Promise.all([
       first.length > 0 &&
         this.addTo(

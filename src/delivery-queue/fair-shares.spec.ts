@@ -1,4 +1,4 @@
-import { laneOfTurn, PRIORITY_LIMIT, priorityOfTurn } from './fair-shares.js';
+import { PRIORITY_LIMIT, priorityOfTurn } from './fair-shares.js';
 
 describe('priorityOfTurn', () => {
   it("is a client's count of queued deliveries: its first goes before anyone's second", () => {
@@ -9,11 +9,5 @@ describe('priorityOfTurn', () => {
     expect(priorityOfTurn(0)).toBe(1);
     expect(priorityOfTurn(-5)).toBe(1);
     expect(priorityOfTurn(PRIORITY_LIMIT + 1)).toBe(PRIORITY_LIMIT);
-  });
-});
-
-describe('laneOfTurn', () => {
-  it("puts a client's first waiting delivery in the first lane, and the rest of its backlog in the backlog lane", () => {
-    expect([1, 2, 3, PRIORITY_LIMIT].map(laneOfTurn)).toEqual(['first', 'backlog', 'backlog', 'backlog']);
   });
 });

@@ -14,7 +14,7 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * second before the third, and so on: a client with a backlog of thousands does not hold up a client with one
  * delivery, and a client alone still has every worker (priorities only order the queue). Within one client,
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
- * (ordering.ts). Cost per delivery: one HINCRBY when it is queued and one script when it is taken.
+ * (ordering.ts). Cost per delivery: one script when it is queued (its count and lane) and one when it is taken.
  *
  * A client's first waiting delivery (count 1: at an everyday rate, nearly every delivery) goes to the queue's first
  * lane, the rest of a backlog to its backlog lane, by that priority (queue.constants.ts). A worker serves each lane
@@ -32,27 +32,67 @@ export function priorityOfTurn(turn: number): number {
   return Math.min(Math.max(Math.trunc(turn), 1), PRIORITY_LIMIT);
 }
 
-/** The lane of a delivery queued with this priority: its client's first waiting delivery, or part of a backlog. */
-export function laneOfTurn(priority: number): Lane {
-  return priority <= 1 ? 'first' : 'backlog';
-}
-
 /** The hash of counts, under the queue's own prefix and hash tag (`{prefix}:webhooks:fair`), for both lanes. */
 export function fairSharesKey(shard: ShardQueue): string {
   return shard.key('fair');
 }
 
-/** Counts these deliveries in, one per entry; returns each one's priority, in order. */
-export async function takeTurns(redis: RedisClient, key: string, clientIds: string[]): Promise<number[]> {
-  // One delivery (a quiet moment's change) is one command; an ioredis pipeline costs more to build than it saves.
-  if (clientIds.length === 1) return [priorityOfTurn(await redis.hincrby(key, clientIds[0], 1))];
-  const pipeline = redis.pipeline();
-  for (const clientId of clientIds) pipeline.hincrby(key, clientId, 1);
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([error, count]) => {
-    if (error) throw error;
-    return priorityOfTurn(Number(count));
-  });
+/** A delivery's turn: its lane, and its priority there (its client's count of queued deliveries after it). */
+export interface Turn {
+  lane: Lane;
+  priority: number;
+}
+
+/**
+ * Counts deliveries in, one per entry, and gives each its lane: its client's first waiting one (count 1) goes to the
+ * first lane, the rest of a backlog to the backlog lane. A delivery already in a lane (its job there, or its lane
+ * chosen by another enqueue moments ago: the API's and a reconciler's, or two reconcilers') keeps that lane, so its
+ * second add is the no-op a job id makes it (a job of the same id in the other lane would be sent twice). The lane
+ * chosen is kept beside the queue for `LANE_HELD_MS`, far longer than from this script to the job's add. KEYS: the
+ * counts, then per delivery its held lane and its job hash in each lane. ARGV: the lane's lifetime, then each
+ * delivery's client.
+ */
+const TAKE_TURNS = redisScript<[number, Lane][]>(
+  'fairTakeTurns',
+  undefined,
+  `local out = {}
+for i = 1, (#KEYS - 1) / 3 do
+  local held, first, backlog = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
+  local count = redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
+  local lane = redis.call('GET', held)
+  if not lane then
+    if redis.call('EXISTS', first) == 1 then lane = 'first'
+    elseif redis.call('EXISTS', backlog) == 1 then lane = 'backlog'
+    elseif count <= 1 then lane = 'first'
+    else lane = 'backlog' end
+    redis.call('SET', held, lane, 'PX', ARGV[1])
+  end
+  out[i] = {count, lane}
+end
+return out`,
+);
+const LANE_HELD_MS = 10_000;
+
+/** One round trip (the script above), for deliveries of one shard's clients: each one's turn, in order. */
+export async function takeTurns(
+  redis: RedisClient,
+  shard: ShardQueue,
+  entries: { deliveryId: string; clientId: string }[],
+): Promise<Turn[]> {
+  const keys = entries.flatMap(({ deliveryId }) => [
+    shard.key(`lane:${deliveryId}`),
+    shard.first.toKey(deliveryId),
+    shard.backlog.toKey(deliveryId),
+  ]);
+  const turns = await TAKE_TURNS(
+    redis,
+    keys.length + 1,
+    fairSharesKey(shard),
+    ...keys,
+    LANE_HELD_MS,
+    ...entries.map((entry) => entry.clientId),
+  );
+  return turns.map(([count, lane]) => ({ lane, priority: priorityOfTurn(Number(count)) }));
 }
 
 /**

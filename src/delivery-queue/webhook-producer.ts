@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { fairSharesKey, takeTurns } from './fair-shares.js';
+import { takeTurns, type Turn } from './fair-shares.js';
 import { QueueShards, type ShardQueue } from './queue-shards.js';
 import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
@@ -20,9 +20,9 @@ export class WebhookProducer implements OnApplicationShutdown {
     this.shards = QueueShards.create(this.redis, config);
   }
 
-  /** Counts deliveries of these clients, all of one shard, in (fair-shares.ts); returns each one's priority, in order. */
-  takeTurns(shard: ShardQueue, clientIds: string[]): Promise<number[]> {
-    return takeTurns(this.redis, fairSharesKey(shard), clientIds);
+  /** Counts deliveries of one shard's clients in (fair-shares.ts); returns each one's lane and priority, in order. */
+  takeTurns(shard: ShardQueue, entries: { deliveryId: string; clientId: string }[]): Promise<Turn[]> {
+    return takeTurns(this.redis, shard, entries);
   }
 
   /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */
