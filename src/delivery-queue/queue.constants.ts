@@ -1,4 +1,5 @@
 import type { DefaultJobOptions } from 'bullmq';
+import type { AppConfig } from '../config/configuration.js';
 
 /**
  * The two lanes of each delivery queue (fair-shares.ts): `webhooks` takes each client's first waiting delivery (at an
@@ -8,8 +9,7 @@ import type { DefaultJobOptions } from 'bullmq';
  */
 export const WEBHOOK_QUEUE = 'webhooks';
 export const BACKLOG_QUEUE = 'webhooks-backlog';
-export const LANES = ['first', 'backlog'] as const;
-export type Lane = (typeof LANES)[number];
+export type Lane = AppConfig['workerLanes'][number];
 
 export interface WebhookJobData {
   deliveryId: string;
