@@ -56,9 +56,9 @@ export class DeliveryAttemptService {
   private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
 
   /**
-   * `shard`: the delivery's queue, its client's, where the other deliveries of its agent are too (in either lane). `host`: its
-   * receiver's host as the job names it; the host's slot is then asked for while the delivery loads (one round trip
-   * less before the request), and given back unused if the delivery is not to be sent now.
+   * `shard`: the delivery's queue, its client's, where the other deliveries of its agent are too (in either lane).
+   * `host`: its receiver's host as the job names it; the host's slot is then asked for while the delivery loads (one
+   * round trip less before the request), and given back unused if the delivery is not to be sent now.
    */
   async attempt(deliveryId: string, shard: ShardQueue, host?: string): Promise<AttemptOutcome> {
     const admitting = host ? this.isolation.admit(host) : undefined;

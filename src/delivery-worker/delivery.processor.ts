@@ -12,10 +12,10 @@ import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { DeliveryAttemptService } from './delivery-attempt.service.js';
 
 /**
- * The order marks beside the queue (`order:<delivery>`, a set, shared by both lanes): the jobs waiting for a delivery, and `through` once it
- * is. WAIT_FOR notes a waiting job and says whether the delivery is through already; THROUGH returns the waiting jobs
- * and leaves only the mark, for 30 s: far longer than a job takes from its load to its move back to the queue. One
- * script each, one round trip. KEYS: the set. ARGV: the waiting job and the set's lifetime (WAIT_FOR).
+ * The order marks beside the queue (`order:<delivery>`, a set, shared by both lanes): the jobs waiting for a delivery,
+ * and `through` once it is. WAIT_FOR notes a waiting job and says whether the delivery is through already; THROUGH
+ * returns the waiting jobs and leaves only the mark, for 30 s: far longer than a job takes from its load to its move
+ * back to the queue. One script each, one round trip. KEYS: the set. ARGV: the waiting job and the set's lifetime (WAIT_FOR).
  */
 const WAIT_FOR = redisScript<number>(
   'orderWaitFor',
@@ -48,16 +48,16 @@ export function deliveryBackoff(_attemptsMade: number, _type?: string, error?: E
  * The BullMQ workers of the delivery queues, one per shard (QUEUE_SHARDS) and lane (WORKER_LANES), each lane sharing
  * the process's limit of jobs in flight equally between its shards: WORKER_CONCURRENCY, lowered while the event loop
  * is saturated (adaptive-concurrency.ts). Each lane has slots of its own, so a client's first waiting delivery never
- * waits for a slot another client's backlog holds. They
- * are built here rather than through `@Processor`, whose options are fixed when the class is defined: the lock (how
- * long a job stays with a worker that stopped answering before another takes it over) comes from the configuration.
+ * waits for a slot another client's backlog holds. They are built here rather than through `@Processor`, whose options
+ * are fixed when the class is defined: the lock (how long a job stays with a worker that stopped answering before
+ * another takes it over) comes from the configuration.
  */
 @Injectable()
 export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeliveryProcessor.name);
   /** BullMQ's worker retries a failing Redis command at once (a MOVED or CLUSTERDOWN loop): its errors, with backoff. */
   private readonly logError = throttledLog(this.logger);
-  /** The BullMQ workers, one per queue and lane served, from application bootstrap on (the worker's health check reads them). */
+  /** The BullMQ workers, one per queue and lane served, from application bootstrap on (read by the health check). */
   workers: Worker<WebhookJobData, string>[] = [];
   /** The jobs in flight this process allows now, shared by its workers. */
   readonly concurrency: AdaptiveConcurrency;

@@ -102,7 +102,7 @@ export class MetricsService {
   workerConcurrencyChanged(limit: number): void {
     this.workerConcurrency ??= new Gauge({
       name: 'agent_events_worker_concurrency',
-      help: 'The jobs in flight this worker process allows now: WORKER_CONCURRENCY, or fewer while its event loop is saturated.',
+      help: 'The jobs in flight this worker process allows now in each lane it serves: WORKER_CONCURRENCY, or fewer while its event loop is saturated.',
       registers: [this.registry],
     });
     this.workerConcurrency.set(limit);
