@@ -1,6 +1,7 @@
+import mysql from 'mysql2/promise';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
-import { eventually, Receiver } from './support/receiver.js';
+import { eventually, Receiver, sleep } from './support/receiver.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const CONCURRENCY = 8;
@@ -76,5 +77,114 @@ describe('fair shares of the workers between clients', () => {
     // The worker took the only job, and nothing waited after it: every count is gone, the drifted one too.
     await eventually(async () => (await t.redis.exists(fair)) === 0);
     expect(await t.redis.hget(fair, 'drifted')).toBeNull();
+  });
+});
+
+describe('fair shares in one worker process while MySQL is slow for a backlog', () => {
+  let t: TestApp;
+  let a: Receiver;
+  let b: Receiver;
+
+  beforeAll(async () => {
+    // The worker runs in the test's process and serves both lanes, two jobs at a time in each.
+    t = await createTestApp(
+      'fairness_slow_records',
+      { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WORKER_CONCURRENCY: '2', WEBHOOK_HOST_CONCURRENCY: '8' },
+      { withWorker: true },
+    );
+    a = await new Receiver('127.0.0.1').start();
+    b = await new Receiver('127.0.0.2').start();
+  });
+  afterAll(async () => {
+    await a.stop();
+    await b.stop();
+    await t.close();
+  });
+
+  /** The state of each delivery of an agent, by id. */
+  const statesOf = async (agentId: number) =>
+    new Map(
+      (await t.sql<{ id: string; state: string }>('SELECT id, state FROM deliveries WHERE agent_id = ?', [agentId])).map((row) => [
+        row.id,
+        row.state,
+      ]),
+    );
+  /**
+   * Transactions of this suite's database waiting for a row lock. InnoDB refreshes INNODB_TRX only when it was last
+   * read more than 0.1 s before: read more often, it never changes, so each look first waits a little longer.
+   */
+  const lockWaits = async () => {
+    await sleep(150);
+    const [row] = await t.sql<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id
+        WHERE x.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()`,
+    );
+    return Number(row.n);
+  };
+
+  it("records a quiet client's webhook at once while the records of another client's backlog wait for MySQL", async () => {
+    const noisy = await agentWithEvents(
+      t,
+      { extension_name: 'noisy-records@ringme.ru' },
+      [1, 2, 3, 4].map((n) => ({ url: a.url(`/noisy/${n}`), event_type: 'agent-login' as const, method: 'GET' as const })),
+    );
+    const quiet = await agentWithEvents(t, { extension_name: 'quiet-records@ringme.ru' }, [
+      { url: b.url('/quiet'), event_type: 'agent-login', method: 'GET' },
+    ]);
+    // A holds every webhook until the test lets it go.
+    const releases = new Map<string, () => void>();
+    a.answer((request) => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      releases.set(String(request.headers['webhook-id']), release);
+      return { status: 200, release: held };
+    });
+    // One change, four deliveries: the client's first in the first lane, the three others its backlog.
+    await noisy.setStatus('available');
+    const ids = (await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE agent_id = ?', [noisy.agentId])).map((row) => row.id);
+    const inBacklog = async (id: string) => (await t.redis.exists(`${t.config.queuePrefix}:webhooks-backlog:${id}`)) === 1;
+    const backlog: string[] = [];
+    for (const id of ids) if (await inBacklog(id)) backlog.push(id);
+    const [first] = ids.filter((id) => !backlog.includes(id));
+    expect(backlog).toHaveLength(3);
+
+    // The first lane's delivery and two of the backlog (two slots) reach A; the first one goes through.
+    await a.waitFor(3);
+    releases.get(first)!();
+    await eventually(async () => (await statesOf(noisy.agentId)).get(first) === 'succeeded');
+
+    // MySQL is slow for the backlog: its rows are locked, so each record of its attempts waits.
+    const locker = await mysql.createConnection({ uri: t.config.databaseUrl });
+    try {
+      await locker.beginTransaction();
+      // By primary key only: no gap of an index is locked, so new deliveries (the quiet client's) are written as usual.
+      // By primary key only: no gap of an index is locked, so new deliveries (the quiet client's) are written as usual.
+      await locker.query('SELECT * FROM deliveries FORCE INDEX (PRIMARY) WHERE id IN (?) FOR UPDATE', [backlog]);
+      // The two backlog webhooks at A are answered one after the other: two records of attempts, both waiting.
+      const held = backlog.filter((id) => releases.has(id));
+      expect(held).toHaveLength(2);
+      releases.get(held[0])!();
+      await eventually(async () => (await lockWaits()) === 1);
+      releases.get(held[1])!();
+      await eventually(async () => (await lockWaits()) === 2);
+
+      // The quiet client's change: its webhook goes, and its attempt is recorded without waiting for the backlog's.
+      await quiet.setStatus('available');
+      await b.waitFor(1);
+      await eventually(async () => [...(await statesOf(quiet.agentId)).values()].join() === 'succeeded');
+      expect(await lockWaits()).toBe(2);
+      const states = await statesOf(noisy.agentId);
+      expect(backlog.map((id) => states.get(id))).toEqual(['pending', 'pending', 'pending']);
+    } finally {
+      a.answer(() => ({ status: 200 }));
+      for (const release of releases.values()) release();
+      await locker.rollback();
+      await locker.end();
+    }
+    // The backlog goes through once MySQL is back: every delivery once.
+    await eventually(async () => [...(await statesOf(noisy.agentId)).values()].every((state) => state === 'succeeded'));
+    expect(new Set(a.requests.map((request) => request.headers['webhook-id'])).size).toBe(4);
+    expect(a.requests).toHaveLength(4);
+    expect(b.requests).toHaveLength(1);
   });
 });

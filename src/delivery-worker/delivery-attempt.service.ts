@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { hostOf } from '../delivery-queue/delivery-job.js';
+import type { Lane } from '../delivery-queue/queue.constants.js';
 import type { ShardQueue } from '../delivery-queue/queue-shards.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
@@ -33,6 +34,13 @@ const SHOWN_HOLD_MS = 1000;
 /** A sync is marked for the receiver (the payload stays as specified); a change's webhook has no such header. */
 const SYNC_HEADERS = { 'Agent-Event-Sync': 'true' };
 
+/** One lane's batchers: the loads of deliveries, the records of attempts, the holds shown in the log. */
+interface LaneBatchers {
+  loads: MicroBatcher<string, DeliveryToSend | undefined>;
+  records: MicroBatcher<AttemptRecord, AttemptOutcome>;
+  holds: MicroBatcher<HoldToRecord, void>;
+}
+
 /** One attempt of one delivery: send it, record the attempt, and decide what comes next. MySQL holds the count. */
 @Injectable()
 export class DeliveryAttemptService {
@@ -47,10 +55,17 @@ export class DeliveryAttemptService {
   ) {}
 
   // Concurrent jobs share round trips: one SELECT loads a batch of deliveries, one transaction records a batch
-  // of attempts. A job still waits for its own row to be written before it completes.
-  private readonly loads = new MicroBatcher<string, DeliveryToSend | undefined>((ids) => this.load(ids), LOAD_BATCHING);
-  private readonly records = new MicroBatcher<AttemptRecord, AttemptOutcome>((records) => this.record(records), RECORD_BATCHING);
-  private readonly holds = new MicroBatcher<HoldToRecord, void>((holds) => this.recordHolds(holds), RECORD_BATCHING);
+  // of attempts. A job still waits for its own row to be written before it completes. Each lane batches on its own:
+  // a client's first delivery never waits for the round trips a backlog's batches hold (in a process serving both).
+  private readonly batchers: Record<Lane, LaneBatchers> = { first: this.laneBatchers(), backlog: this.laneBatchers() };
+
+  private laneBatchers(): LaneBatchers {
+    return {
+      loads: new MicroBatcher((ids) => this.load(ids), LOAD_BATCHING),
+      records: new MicroBatcher((records) => this.record(records), RECORD_BATCHING),
+      holds: new MicroBatcher((holds) => this.recordHolds(holds), RECORD_BATCHING),
+    };
+  }
 
   /** The deliveries this process is sending now, each with the outcome its attempt will have. */
   private readonly sending = new Map<string, Promise<AttemptOutcome['kind']>>();
@@ -59,11 +74,13 @@ export class DeliveryAttemptService {
    * `shard`: the delivery's queue, its client's, where the other deliveries of its agent are too (in either lane).
    * `host`: its receiver's host as the job names it; the host's slot is then asked for while the delivery loads (one
    * round trip less before the request), and given back unused if the delivery is not to be sent now.
+   * `lane`: the lane its job came from, whose batchers it uses.
    */
-  async attempt(deliveryId: string, shard: ShardQueue, host?: string): Promise<AttemptOutcome> {
+  async attempt(deliveryId: string, shard: ShardQueue, lane: Lane, host?: string): Promise<AttemptOutcome> {
+    const batchers = this.batchers[lane];
     const admitting = host ? this.isolation.admit(host) : undefined;
     const unused = () => void admitting?.then((slot) => slot.admitted && slot.cancel());
-    const delivery = await this.loads.add(deliveryId).catch((error: unknown) => {
+    const delivery = await batchers.loads.add(deliveryId).catch((error: unknown) => {
       unused();
       throw error;
     });
@@ -75,22 +92,22 @@ export class DeliveryAttemptService {
     const slotAskedFor = hostOf(delivery.url) === host;
     // Out of order, or for another host than the job said: the slot is asked for again when the delivery goes.
     if (ahead || !slotAskedFor) unused();
-    if (!ahead) return this.sendInTurn(delivery, slotAskedFor ? admitting : undefined);
+    if (!ahead) return this.sendInTurn(delivery, batchers, slotAskedFor ? admitting : undefined);
     const olderSending = delivery.older_id === null ? undefined : this.sending.get(delivery.older_id);
     // The one before it is being sent by this process: wait for that attempt here, rather than go back to the queue
     // and be woken. Through (not pending any more), nothing stands before this one; otherwise the order decides.
-    if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery);
-    const held = await this.keepOrder(delivery, shard);
+    if (olderSending && Number(delivery.newer_sent) !== 1 && THROUGH.has(await olderSending)) return this.sendInTurn(delivery, batchers);
+    const held = await this.keepOrder(delivery, shard, batchers);
     if (held) return held;
-    return this.sendInTurn(delivery);
+    return this.sendInTurn(delivery, batchers);
   }
 
   /** Sends, known to this process as sending until the attempt's outcome is recorded (see `attempt`). */
-  private async sendInTurn(delivery: DeliveryToSend, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
+  private async sendInTurn(delivery: DeliveryToSend, batchers: LaneBatchers, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
     let settle!: (kind: AttemptOutcome['kind']) => void;
     this.sending.set(delivery.id, new Promise((resolve) => (settle = resolve)));
     try {
-      const outcome = await this.send(delivery, admitting);
+      const outcome = await this.send(delivery, batchers, admitting);
       settle(outcome.kind);
       return outcome;
     } catch (error) {
@@ -102,12 +119,12 @@ export class DeliveryAttemptService {
   }
 
   /** `admitting`: the host's slot, asked for already (see `attempt`); otherwise it is asked for here. */
-  private async send(delivery: DeliveryToSend, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
+  private async send(delivery: DeliveryToSend, batchers: LaneBatchers, admitting?: Promise<Slot | Refusal>): Promise<AttemptOutcome> {
     const slot = await (admitting ?? this.isolation.admit(hostOf(delivery.url)));
     if (!slot.admitted) {
       // A wait of a second or more shows in the log; a shorter one (a busy fast host) is not worth a write.
       if (slot.delayMs >= SHOWN_HOLD_MS) {
-        await this.holds.add({ deliveryId: delivery.id, reason: slot.reason, until: new Date(Date.now() + slot.delayMs) });
+        await batchers.holds.add({ deliveryId: delivery.id, reason: slot.reason, until: new Date(Date.now() + slot.delayMs) });
       }
       return { kind: 'held', delayMs: slot.delayMs, reason: slot.reason };
     }
@@ -131,7 +148,7 @@ export class DeliveryAttemptService {
     slot.done(failedHost(result), result.durationMs);
     const attemptNumber = delivery.attempts + 1;
     const judged = judgeAttempt(result, attemptNumber - delivery.attempts_before_retry, startedAt, this.config.webhook);
-    const outcome = await this.records.add({
+    const outcome = await batchers.records.add({
       deliveryId: delivery.id,
       attemptNumber,
       startedAt,
@@ -160,7 +177,7 @@ export class DeliveryAttemptService {
    * The per-agent order (ordering.ts), on the rare path where an older delivery to the same URL is pending or a newer
    * one has gone out: the outcome that stands in for sending now, or undefined to send.
    */
-  private async keepOrder(delivery: DeliveryToSend, shard: ShardQueue): Promise<AttemptOutcome | undefined> {
+  private async keepOrder(delivery: DeliveryToSend, shard: ShardQueue, batchers: LaneBatchers): Promise<AttemptOutcome | undefined> {
     const older = delivery.older_id === null ? undefined : await this.deliveries.orderTimes(delivery.older_id);
     const decision = orderDecision(
       { newerSent: Number(delivery.newer_sent) === 1, older: older && delivery.older_id ? { id: delivery.older_id, ...older } : null },
@@ -194,7 +211,7 @@ export class DeliveryAttemptService {
     // The log shows the wait behind an older delivery that failed, or waits itself; one on its way is through in
     // milliseconds, not worth a write.
     if (delivery.held_reason !== reason && older?.heldUp) {
-      await this.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
+      await batchers.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
     }
     return { kind: 'held', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };
   }

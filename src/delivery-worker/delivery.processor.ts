@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { turnTaken } from '../delivery-queue/fair-shares.js';
-import type { WebhookJobData } from '../delivery-queue/queue.constants.js';
+import type { Lane, WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { QueueShards, type ShardQueue } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -83,9 +83,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   onApplicationBootstrap(): void {
     const lockMs = this.config.workerLockMs;
     const concurrency = this.perWorker(this.concurrency.limit);
-    const served = this.shards.shards.flatMap((shard) => this.config.workerLanes.map((lane) => ({ shard, queue: shard.lane(lane) })));
-    this.workers = served.map(({ shard, queue }) => {
-      const worker = new Worker<WebhookJobData, string>(queue.name, (job, token) => this.process(shard, job, token), {
+    const served = this.shards.shards.flatMap((shard) => this.config.workerLanes.map((lane) => ({ shard, lane, queue: shard.lane(lane) })));
+    this.workers = served.map(({ shard, lane, queue }) => {
+      const worker = new Worker<WebhookJobData, string>(queue.name, (job, token) => this.process(shard, lane, job, token), {
         connection: queue.opts.connection,
         prefix: queue.opts.prefix,
         concurrency,
@@ -108,24 +108,27 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     await Promise.all(this.workers.map((worker) => worker.close()));
   }
 
-  /** One job of `shard`: the delivery's order marks and its client's count are kept beside it, in its hash slot. */
-  async process(shard: ShardQueue, job: Job<WebhookJobData>, token?: string): Promise<string> {
+  /**
+   * One job of `shard`'s `lane`: the delivery's order marks and its client's count are kept beside it, in its hash
+   * slot.
+   */
+  async process(shard: ShardQueue, lane: Lane, job: Job<WebhookJobData>, token?: string): Promise<string> {
     this.concurrency.started();
     try {
-      return await this.attempt(shard, job, token);
+      return await this.attempt(shard, lane, job, token);
     } finally {
       this.concurrency.finished();
     }
   }
 
-  private async attempt(shard: ShardQueue, job: Job<WebhookJobData>, token?: string): Promise<string> {
+  private async attempt(shard: ShardQueue, lane: Lane, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
       turnTaken(await this.redisOf(shard), shard, job.data.clientId).catch((error: Error) =>
         this.logger.warn(`fair shares: ${error.message}`),
       );
     }
-    const outcome = await this.deliveries.attempt(job.data.deliveryId, shard, job.data.host);
+    const outcome = await this.deliveries.attempt(job.data.deliveryId, shard, lane, job.data.host);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
       const olderThrough = outcome.waitingFor ? await this.waitFor(shard, outcome.waitingFor, job.id!) : false;
