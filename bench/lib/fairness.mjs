@@ -6,7 +6,7 @@
 // drained alone.
 import { config } from './config.mjs';
 import { StatusDriver } from './drive.mjs';
-import { round2 } from './infra.mjs';
+import { round2, waitForPurge } from './infra.mjs';
 import { Receiver } from './receiver.mjs';
 import { setupTenant } from './setup.mjs';
 import { steadyRate, summarize } from './stats.mjs';
@@ -75,6 +75,7 @@ export async function runFairness(ctx, { addReceiver, log }) {
       }
       log(
         `fairness: ${name}: ${drain.check.received}/${drain.check.expected} drained at ${drain.figures.deliveriesPerSecond}/s` +
+          ` (after ${drain.figures.purge.seconds} s of purge, history list ${drain.figures.purge.historyLength})` +
           (withNeighbour ? `; neighbour during the drain: ${JSON.stringify(drain.figures.neighbourLatency)}` : ''),
       );
     }
@@ -118,6 +119,9 @@ async function sampleWorkerConcurrency(env, done) {
 async function drainRound(ctx, { bench, neighbour, neighbourAgent, name, withNeighbour }) {
   await ctx.stopWorker();
   const fill = await bench.closedLoopCount(name, config.saturationInflight, config.fairBacklog);
+  // Each drain starts from the same InnoDB state: what the fill and the drain before it left is purged first, so the
+  // drains alone and with the neighbour compare the neighbour, not the purge one of them happened to run beside.
+  const purge = await waitForPurge(ctx.db);
   await ctx.startWorker(name.replace(/^fair:/, 'fair-'));
   const workerReady = performance.now();
   const neighbourPhase = `${name}:neighbour`;
@@ -146,6 +150,8 @@ async function drainRound(ctx, { bench, neighbour, neighbourAgent, name, withNei
     drainSeconds: round2((last - workerReady) / 1000),
     // The worker's limit of jobs in flight (agent_events_worker_concurrency, adaptive-concurrency.ts) every 250 ms.
     workerConcurrency: summarize(await limits),
+    // The wait for InnoDB's purge before the drain, and the history list it ended at.
+    purge,
   };
   if (!withNeighbour) return { check, figures };
   await neighbour.settle(neighbourPhase, 30_000);
