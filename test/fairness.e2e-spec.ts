@@ -9,34 +9,35 @@ const AGENTS = 30;
 const EVENTS_PER_AGENT = 100;
 const CHANGES = 20;
 
-describe('fair shares of the workers between clients', () => {
-  let t: TestApp;
-  let a: Receiver;
-  let b: Receiver;
-
+/**
+ * For the describe block it is called in: an app whose worker runs in the test's process, and a receiver on each of two
+ * hosts (127.0.0.2 is another host than 127.0.0.1 for the worker's per-host isolation).
+ */
+function appWithTwoHosts(suite: string, env: Record<string, string>): { t: TestApp; a: Receiver; b: Receiver } {
+  const setup = {} as { t: TestApp; a: Receiver; b: Receiver };
   beforeAll(async () => {
-    t = await createTestApp(
-      'fairness',
-      {
-        WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
-        WORKER_CONCURRENCY: String(CONCURRENCY),
-        // As many requests to one host as the worker runs at once: A's deliveries are never held for their host's
-        // limit, so what B waits for is the queue alone.
-        WEBHOOK_HOST_CONCURRENCY: String(CONCURRENCY),
-      },
-      { withWorker: true },
-    );
-    // Two hosts: 127.0.0.2 is another host than 127.0.0.1 for the worker's per-host isolation.
-    a = await new Receiver('127.0.0.1').start();
-    b = await new Receiver('127.0.0.2').start();
+    setup.t = await createTestApp(suite, { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', ...env }, { withWorker: true });
+    setup.a = await new Receiver('127.0.0.1').start();
+    setup.b = await new Receiver('127.0.0.2').start();
   });
   afterAll(async () => {
-    await a.stop();
-    await b.stop();
-    await t.close();
+    await setup.a.stop();
+    await setup.b.stop();
+    await setup.t.close();
+  });
+  return setup;
+}
+
+describe('fair shares of the workers between clients', () => {
+  const setup = appWithTwoHosts('fairness', {
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    // As many requests to one host as the worker runs at once: A's deliveries are never held for their host's limit,
+    // so what B waits for is the queue alone.
+    WEBHOOK_HOST_CONCURRENCY: String(CONCURRENCY),
   });
 
   it("delivers a quiet client's changes past a noisy client's backlog of 3,000, and every delivery of both exactly once", async () => {
+    const { t, a, b } = setup;
     const run = await noisyNeighbour(t, {
       prefix: 'e2e',
       agents: AGENTS,
@@ -65,6 +66,7 @@ describe('fair shares of the workers between clients', () => {
   }, 180_000);
 
   it("forgets a client's count that drifted (a delivery counted in and never taken) once nothing waits in the queue", async () => {
+    const { t, b } = setup;
     const fair = `${t.config.queuePrefix}:webhooks:fair`;
     // A count of 5,000 deliveries of a client that has none queued: its next delivery would go after everyone's 5,000th.
     await t.redis.hset(fair, 'drifted', 5000);
@@ -81,30 +83,13 @@ describe('fair shares of the workers between clients', () => {
 });
 
 describe('fair shares in one worker process while MySQL is slow for a backlog', () => {
-  let t: TestApp;
-  let a: Receiver;
-  let b: Receiver;
-
-  beforeAll(async () => {
-    // The worker runs in the test's process and serves both lanes, two jobs at a time in each.
-    t = await createTestApp(
-      'fairness_slow_records',
-      { WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8', WORKER_CONCURRENCY: '2', WEBHOOK_HOST_CONCURRENCY: '8' },
-      { withWorker: true },
-    );
-    a = await new Receiver('127.0.0.1').start();
-    b = await new Receiver('127.0.0.2').start();
-  });
-  afterAll(async () => {
-    await a.stop();
-    await b.stop();
-    await t.close();
-  });
+  // The worker serves both lanes, two jobs at a time in each.
+  const setup = appWithTwoHosts('fairness_slow_records', { WORKER_CONCURRENCY: '2', WEBHOOK_HOST_CONCURRENCY: '8' });
 
   /** The state of each delivery of an agent, by id. */
   const statesOf = async (agentId: number) =>
     new Map(
-      (await t.sql<{ id: string; state: string }>('SELECT id, state FROM deliveries WHERE agent_id = ?', [agentId])).map((row) => [
+      (await setup.t.sql<{ id: string; state: string }>('SELECT id, state FROM deliveries WHERE agent_id = ?', [agentId])).map((row) => [
         row.id,
         row.state,
       ]),
@@ -115,7 +100,7 @@ describe('fair shares in one worker process while MySQL is slow for a backlog', 
    */
   const lockWaits = async () => {
     await sleep(150);
-    const [row] = await t.sql<{ n: number }>(
+    const [row] = await setup.t.sql<{ n: number }>(
       `SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX x JOIN information_schema.PROCESSLIST p ON p.ID = x.trx_mysql_thread_id
         WHERE x.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()`,
     );
@@ -123,6 +108,7 @@ describe('fair shares in one worker process while MySQL is slow for a backlog', 
   };
 
   it("records a quiet client's webhook at once while the records of another client's backlog wait for MySQL", async () => {
+    const { t, a, b } = setup;
     const noisy = await agentWithEvents(
       t,
       { extension_name: 'noisy-records@ringme.ru' },
