@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver } from './support/receiver.js';
 import { freePort, prepareCompiledService, runCommand, runService, type ServiceProcess } from './support/processes.js';
-import { deleteQueueKeys, suiteResources } from './support/test-app.js';
+import { ADMIN_TOKEN, createTestApp, deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 const ADMIN = 'ops-admin-secret-0123456789';
 const PBX = 'ops-pbx-secret-0123456789';
@@ -169,6 +169,29 @@ describe('operating the service', () => {
       expect(deliveryId).toMatch(/^msg_/);
     });
 
+    it('counts the worker processes serving each lane of the queue, on the API and on the worker', async () => {
+      for (const target of [base, workerBase]) {
+        const page = (await request(target).get('/metrics').auth('admin', ADMIN).expect(200)).text;
+        expect(page.split('\n')).toContain('# TYPE agent_events_queue_workers gauge');
+        // The one worker process serves both lanes.
+        expect(metric(page, 'agent_events_queue_workers{lane="first"}')).toBe(1);
+        expect(metric(page, 'agent_events_queue_workers{lane="backlog"}')).toBe(1);
+      }
+      // A second worker process of the first lane alone (a deployment with a worker per lane), then gone again.
+      const firstLane = runService('worker', { ...env, WORKER_LANES: 'first', WORKER_HEALTH_PORT: String(await freePort()) });
+      running.push(firstLane);
+      await firstLane.waitForOutput('Delivery worker running', 60_000);
+      const lanes = async () => {
+        const page = (await request(base).get('/metrics').auth('admin', ADMIN).expect(200)).text;
+        return [metric(page, 'agent_events_queue_workers{lane="first"}'), metric(page, 'agent_events_queue_workers{lane="backlog"}')];
+      };
+      // Counted once its connections are up: a moment after its start line.
+      await eventually(async () => (await lanes()).join() === '2,1');
+      firstLane.child.kill('SIGKILL');
+      await firstLane.exited;
+      await eventually(async () => (await lanes()).join() === '1,1');
+    });
+
     it('logs one JSON line per delivery attempt with its delivery id, host, status code, duration and outcome', async () => {
       const line = await eventually(async () => jsonLines(worker.output()).find((entry) => entry.deliveryId === deliveryId));
       expect(line).toMatchObject({ msg: 'delivery attempt', host: `127.0.0.1:${receiver.port}`, statusCode: 200, outcome: 'succeeded' });
@@ -245,5 +268,24 @@ describe('operating the service', () => {
       },
       180_000,
     );
+  });
+});
+
+describe('a lane of the queue that no worker process serves', () => {
+  let t: Awaited<ReturnType<typeof createTestApp>>;
+
+  beforeAll(async () => {
+    // The worker in the test's process serves the first lane only: nothing takes a backlog's deliveries.
+    t = await createTestApp('queue_workers', { WORKER_LANES: 'first' }, { withWorker: true });
+  });
+  afterAll(() => t.close());
+
+  it('shows 0 worker processes for it in /metrics, where an alert can see it', async () => {
+    const page = await eventually(async () => {
+      const text = (await t.http().get('/metrics').auth('admin', ADMIN_TOKEN).expect(200)).text;
+      // The worker's own connection to its lane is counted once it is up.
+      return metric(text, 'agent_events_queue_workers{lane="first"}') === 1 ? text : undefined;
+    });
+    expect(metric(page, 'agent_events_queue_workers{lane="backlog"}')).toBe(0);
   });
 });

@@ -54,7 +54,7 @@ export interface AppConfig {
    * The lanes of the delivery queues this worker process serves (WORKER_LANES; delivery-queue/queue.constants.ts):
    * both by default; a process of the first lane alone never runs another client's backlog.
    */
-  workerLanes: ('first' | 'backlog')[];
+  workerLanes: (typeof QUEUE_LANES)[number][];
   /**
    * The worker process's CPU niceness (WORKER_NICE, 0–19): by default 10 for a process of the backlog lane alone, so
    * a backlog's drain yields the CPU to the first lane, the API, MySQL and Redis on a shared machine; 0 otherwise.
@@ -79,6 +79,9 @@ export interface RedisNode {
 
 export type RedisTopology =
   { kind: 'single' } | { kind: 'cluster'; nodes: RedisNode[] } | { kind: 'sentinel'; nodes: RedisNode[]; name: string; password?: string };
+
+/** The lanes of each delivery queue (delivery-queue/queue.constants.ts): WORKER_LANES=all serves them all. */
+export const QUEUE_LANES = ['first', 'backlog'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -218,8 +221,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const timeoutMs = int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000);
   const breakerWindowMs = int(env, 'WEBHOOK_BREAKER_WINDOW_MS', 60_000, 1000, 3600_000);
   const workerConcurrency = int(env, 'WORKER_CONCURRENCY', 64, 1, 1000);
-  const lanes = oneOf(env, 'WORKER_LANES', 'all', ['all', 'first', 'backlog'] as const);
-  const workerLanes: AppConfig['workerLanes'] = lanes === 'all' ? ['first', 'backlog'] : [lanes];
+  const lanes = oneOf(env, 'WORKER_LANES', 'all', ['all', ...QUEUE_LANES] as const);
+  const workerLanes: AppConfig['workerLanes'] = lanes === 'all' ? [...QUEUE_LANES] : [lanes];
   // A timed-out request is counted when it ends: a window shorter than two timeouts would forget its start.
   if (breakerWindowMs < 2 * timeoutMs) {
     throw new ConfigError(

@@ -2,13 +2,20 @@ import { Logger } from '@nestjs/common';
 import type { QueueShards } from '../delivery-queue/queue-shards.js';
 import { MetricsService } from './metrics.service.js';
 
-/** Queues whose Redis never answers, or that answer with these counts, one entry per shard. */
-const queue = (...counts: Record<string, number>[]) =>
-  ({
-    queues: (counts.length ? counts : [undefined]).map((shard) => ({
-      getJobCounts: () => (shard ? Promise.resolve(shard) : new Promise(() => undefined)),
-    })),
-  }) as unknown as QueueShards;
+/**
+ * Queues whose Redis never answers, or that answer with these counts and these worker processes per lane ([first,
+ * backlog], one each unless given), one entry per shard.
+ */
+const queue = (...counts: { waiting?: number; delayed?: number; active?: number; workers?: [number, number] }[]) => {
+  const shards = (counts.length ? counts : [undefined]).map((shard) => {
+    const answer = <T>(value: T) => (shard ? Promise.resolve(value) : new Promise<T>(() => undefined));
+    return {
+      getJobCounts: () => answer(shard),
+      lane: (lane: string) => ({ getWorkersCount: () => answer(shard?.workers?.[lane === 'first' ? 0 : 1] ?? 1) }),
+    };
+  });
+  return { queues: shards, shards } as unknown as QueueShards;
+};
 
 describe('MetricsService', () => {
   // An attempt is also a log line, which Nest's console logger would print into the test run.
@@ -34,10 +41,17 @@ describe('MetricsService', () => {
     expect(page).toContain('agent_events_queue_jobs{state="active"} 64');
   });
 
-  it('answers a scrape while Redis does not, leaving the queue depth out', async () => {
+  it("counts each lane's worker processes as the fewest of any shard: a lane one shard lacks shows 0", async () => {
+    const page = await new MetricsService(queue({ workers: [2, 1] }, { workers: [1, 0] })).registry.metrics();
+    expect(page).toContain('agent_events_queue_workers{lane="first"} 1');
+    expect(page).toContain('agent_events_queue_workers{lane="backlog"} 0');
+  });
+
+  it('answers a scrape while Redis does not, leaving the queue depth and its workers out', async () => {
     const page = await new MetricsService(queue()).registry.metrics();
     expect(page).toContain('# TYPE agent_events_queue_jobs gauge');
     expect(page).not.toContain('agent_events_queue_jobs{');
+    expect(page).not.toContain('agent_events_queue_workers{');
   });
 
   it('observes the change-to-receipt latency only for a 2xx, and the attempt duration for every outcome', async () => {

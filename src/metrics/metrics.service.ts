@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { QUEUE_LANES } from '../config/configuration.js';
 import { QueueShards } from '../delivery-queue/queue-shards.js';
 import type { EventSource } from '../status/event-source.js';
 
@@ -23,6 +24,14 @@ export interface AttemptReport {
 const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 /** A scrape must answer while Redis is away: the queue depth is then left out rather than waited for. */
 const QUEUE_COUNT_TIMEOUT_MS = 1000;
+
+/** What Redis answers within QUEUE_COUNT_TIMEOUT_MS, or undefined (late, or failed). */
+function withinScrape<T>(counting: Promise<T>): Promise<T | undefined> {
+  return Promise.race([
+    counting,
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), QUEUE_COUNT_TIMEOUT_MS).unref()),
+  ]).catch(() => undefined);
+}
 
 /** The process's Prometheus metrics (one registry per process), and the calls that move them. */
 @Injectable()
@@ -85,16 +94,27 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         this.reset();
-        const counts = await Promise.race([
-          Promise.all(shards.queues.map((queue) => queue.getJobCounts(...QUEUE_STATES))),
-          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), QUEUE_COUNT_TIMEOUT_MS).unref()),
-        ]).catch(() => undefined);
+        const counts = await withinScrape(Promise.all(shards.queues.map((queue) => queue.getJobCounts(...QUEUE_STATES))));
         if (!counts) return;
         for (const state of QUEUE_STATES)
           this.set(
             { state },
             counts.reduce((sum, shard) => sum + (shard[state] ?? 0), 0),
           );
+      },
+    });
+    new Gauge({
+      name: 'agent_events_queue_workers',
+      help: "Worker processes serving each lane of the delivery queues (the fewest of any shard), counted in Redis at each scrape (BullMQ's named worker connections): 0 means that lane's deliveries wait for nothing.",
+      labelNames: ['lane'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        const counts = await withinScrape(
+          Promise.all(shards.shards.map((shard) => Promise.all(QUEUE_LANES.map((lane) => shard.lane(lane).getWorkersCount())))),
+        );
+        if (!counts) return;
+        QUEUE_LANES.forEach((lane, index) => this.set({ lane }, Math.min(...counts.map((shard) => shard[index]))));
       },
     });
   }
