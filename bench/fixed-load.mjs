@@ -11,6 +11,7 @@ import { Receiver } from './lib/receiver.mjs';
 import { Api } from './lib/http.mjs';
 import { setupTenant } from './lib/setup.mjs';
 import { StatusDriver } from './lib/drive.mjs';
+import { latencyStages, STAGES, stagesLine } from './lib/stages.mjs';
 import { counts, seedHistory } from './lib/history.mjs';
 import {
   ROOT,
@@ -200,6 +201,8 @@ async function main() {
         Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
       ),
       collections,
+      // Where the time went, stage by stage (bench/lib/stages.mjs).
+      stages: await latencyStages({ driver, phaseName: name, redis: state.redis, db: state.db, queuePrefix }),
     };
     results.push(result);
     log(
@@ -208,6 +211,7 @@ async function main() {
         `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms; ` +
         `peak RSS api ${result.peakRssMb.api}, worker ${result.peakRssMb.worker} MB; InnoDB ${JSON.stringify(innodb)}`,
     );
+    log(`round ${round}, where the time went: ${stagesLine(result.stages)}`);
   }
   client.close();
 
@@ -232,6 +236,21 @@ async function main() {
     ),
     '',
     `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
+    '',
+    'Where the time went, by stage (bench/lib/stages.mjs), ms: mean (p50).',
+    '',
+    `| round | ${Object.keys(STAGES).join(' | ')} |`,
+    `|---|${Object.keys(STAGES)
+      .map(() => '---')
+      .join('|')}|`,
+    ...results.map(
+      (r) =>
+        `| ${r.round} | ${Object.keys(STAGES)
+          .map((stage) => `${r.stages[stage].mean} (${r.stages[stage].p50})`)
+          .join(' | ')} |`,
+    ),
+    '',
+    ...Object.entries(STAGES).map(([stage, what]) => `- ${stage}: ${what}`),
     '',
   ];
   console.log(`\n${lines.join('\n')}`);

@@ -43,6 +43,7 @@ import { measureSqlCeiling } from './lib/sql-ceiling.mjs';
 import { runFairness } from './lib/fairness.mjs';
 import { runOrdering } from './lib/ordering.mjs';
 import { runRecovery } from './lib/recovery.mjs';
+import { latencyStages, stagesLine } from './lib/stages.mjs';
 import { createDatabase, ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
@@ -251,11 +252,18 @@ async function prepareOwn(tag, extraEnv = {}) {
     await Promise.all([services.worker.stop(), firstLane?.stop()]);
     state.services = state.services.filter((service) => service !== services.worker && service !== firstLane);
   };
-  const startWorker = async (label) => {
+  // With a worker per lane, the first lane's worker starts first, and `warmFirstLane()` runs before the backlog's
+  // worker starts: a fresh process spends its first second of CPU compiling its code, which would otherwise fall on
+  // the drain, and only on the drains that the neighbour's webhooks take part in.
+  const startWorker = async (label, { warmFirstLane } = {}) => {
+    if (firstEnv) {
+      firstLane = runWorker(firstEnv, `${label}-first`);
+      await firstLane.waitFor('Delivery worker running', 60_000);
+      await warmFirstLane?.();
+    }
     const worker = runWorker(env, label);
     services.worker = worker;
-    firstLane = firstEnv ? runWorker(firstEnv, `${label}-first`) : undefined;
-    await Promise.all([worker.waitFor('Delivery worker running', 60_000), firstLane?.waitFor('Delivery worker running', 60_000)]);
+    await worker.waitFor('Delivery worker running', 60_000);
     return worker;
   };
   const stop = async () => {
@@ -306,9 +314,9 @@ async function settle(ctx) {
   log(`level ${ctx.level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge`);
 }
 
-async function runE2e(level, out, { driver, pids, rss, tag = '' }) {
+async function runE2e(level, out, { driver, pids, rss, tag = '', queuePrefix }) {
   await runWarmup(level, out, driver, tag);
-  await runFixed([{ level, out, driver, pids, rss, tag }], 1);
+  await runFixed([{ level, out, driver, pids, rss, tag, queuePrefix }], 1);
   await runSaturation(level, out, { driver, pids, rss, tag });
 }
 
@@ -359,6 +367,12 @@ async function runFixed(sides, slices) {
       maxScheduleLagMs: Math.max(...sideRuns.map((run) => run.maxScheduleLagMs)),
       sent: sideRuns.reduce((sum, run) => sum + run.sent, 0),
     };
+    // Where the time went, stage by stage (bench/lib/stages.mjs), from the side's job hashes and attempt rows.
+    const queuePrefix = side.queuePrefix ?? side.env?.QUEUE_PREFIX;
+    if (queuePrefix) {
+      out.phases.fixed.stages = await latencyStages({ driver, phaseName: name, redis: state.redis, db: driver.db, queuePrefix });
+      log(`level ${level}${tag}: fixed, where the time went: ${stagesLine(out.phases.fixed.stages)}`);
+    }
     out.diagnostics.fixedPerDelivery = perUnit(sumDiagnostics(diags.get(side)), out.phases.fixed.received);
     rss('fixed');
     log(`level ${level}${tag}: fixed ${config.fixedRate}/s (${slices} slices): latency ${JSON.stringify(out.phases.fixed.latency)}`);
@@ -434,7 +448,7 @@ async function runNaive(level, serviceOut, { driver, env }) {
   const rss = (phase) => (out.rss[phase] = { api: memory(api.pid), worker: memory(worker.pid) });
   driver.api = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
   log(`level ${level}: naive durable reference (bench/naive/), concurrency ${config.concurrency}`);
-  await runE2e(level, out, { driver, pids, rss, tag: '-naive' });
+  await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix });
   // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
   // its run of this level): (S1 + S2) / (N1 + N2), so a steady drift of the machine's speed over the four cancels.
   out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`);

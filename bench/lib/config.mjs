@@ -83,8 +83,12 @@ export const config = {
   scrapeGapSeconds: num('BENCH_SCRAPE_GAP_SECONDS', 5, 2),
   /** Fairness: the backlog of the bench client (its agents toggled in turn) drained with and without a neighbour. */
   fairBacklog: num('BENCH_FAIR_BACKLOG', 10000, 3000),
-  /** Pairs of drains (alone, with the neighbour), in the order A B, B A, …, so a drift of the machine falls on both. */
-  fairRounds: num('BENCH_FAIR_ROUNDS', 2, 1),
+  /**
+   * Pairs of drains (alone, with the neighbour), in the order A B, B A, …, so a drift of the machine falls on both.
+   * Consecutive drains of the same kind differed by up to 30 % on this machine: with two pairs the ratio of one code
+   * ranged 0.69–1.72 in four runs (2026-12-03); four pairs gave 0.95.
+   */
+  fairRounds: num('BENCH_FAIR_ROUNDS', 4, 1),
   /** The neighbour's status changes on the idle service, before any backlog. */
   fairIdleChanges: num('BENCH_FAIR_IDLE_CHANGES', 40, 24),
   /** The neighbour changes its one agent's status this often, during the idle figure and during the drains. */

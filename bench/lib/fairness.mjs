@@ -13,6 +13,8 @@ import { steadyRate, summarize } from './stats.mjs';
 
 const BENCH = 'bench';
 const NEIGHBOUR = 'neighbour';
+/** The neighbour's changes that warm up a fresh first lane's worker before each drain (a worker per lane). */
+const FIRST_LANE_WARM_UP = 300;
 
 /**
  * ctx: a database, queue prefix, API and worker of the phase's own (run.mjs prepareOwn): { api, db, stopWorker,
@@ -58,6 +60,15 @@ export async function runFairness(ctx, { addReceiver, log }) {
   out.phases.idle = neighbour.verify('fair:idle');
   out.idle = out.phases.idle.latency;
   log(`fairness: neighbour on the idle service, ${out.idle.count} changes: p50 ${out.idle.p50} ms, p99 ${out.idle.p99} ms`);
+
+  // A first drain, alone and not counted: the first backlog of a fresh database grows its tables' files, and the
+  // counted drains should all start from a database that has drained a backlog before.
+  const first = await drainRound(ctx, { bench, neighbour, neighbourAgent, name: 'fair:drain-0-uncounted', withNeighbour: false });
+  out.uncountedDrain = first.figures;
+  out.phases['drain-0-uncounted'] = first.check;
+  log(
+    `fairness: the uncounted first drain: ${first.check.received}/${first.check.expected} drained at ${first.figures.deliveriesPerSecond}/s`,
+  );
 
   // Pairs of drains, alone and with the neighbour, in the order A B, B A, …
   const during = [];
@@ -122,7 +133,23 @@ async function drainRound(ctx, { bench, neighbour, neighbourAgent, name, withNei
   // Each drain starts from the same InnoDB state: what the fill and the drain before it left is purged first, so the
   // drains alone and with the neighbour compare the neighbour, not the purge one of them happened to run beside.
   const purge = await waitForPurge(ctx.db);
-  await ctx.startWorker(name.replace(/^fair:/, 'fair-'));
+  // Before every drain alike: the fresh first lane's worker (a worker per lane) warmed up by the neighbour's changes.
+  // One change at a time, each after the webhook of the one before: the neighbour never has two deliveries waiting,
+  // so each goes to the first lane (the backlog lane's worker is not running yet).
+  const warmFirstLane = async () => {
+    const phase = `${name}:warm-first-lane`;
+    const until = performance.now() + 60_000;
+    for (let sent = 0; sent < FIRST_LANE_WARM_UP && performance.now() < until; sent++) {
+      await neighbour.change(neighbourAgent, phase);
+      while (neighbour.phase(phase).received < neighbour.phase(phase).keys.length && performance.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        neighbour.collect();
+      }
+    }
+    const check = neighbour.verify(phase);
+    if (!check.ok) throw new Error(`fairness: the first lane's warm-up before ${name} was not exact: ${JSON.stringify(check)}`);
+  };
+  await ctx.startWorker(name.replace(/^fair:/, 'fair-'), { warmFirstLane });
   const workerReady = performance.now();
   const neighbourPhase = `${name}:neighbour`;
   let drained = false;

@@ -1,5 +1,6 @@
 // The table: each figure per history level, its target, and the verdict (a ratio where the target is one).
 import { TARGETS } from './config.mjs';
+import { STAGES } from './stages.mjs';
 
 const fmt = (value, digits = 1) => (value == null ? '–' : Number(value).toLocaleString('en-US', { maximumFractionDigits: digits }));
 const ms = (value) => (value == null ? '–' : `${fmt(value)} ms`);
@@ -569,6 +570,15 @@ function naiveSection(results) {
       (r) => `${fmt(r.rss.saturation.api.peakMb)} MB / ${fmt(r.rss.saturation.worker.peakMb)} MB`,
     ],
     ...perDelivery((r) => r.diagnostics.saturationPerDelivery),
+    [
+      `  where the time goes at the fixed load, mean ms: ${Object.keys(STAGES).join(' · ')} (bench/lib/stages.mjs)`,
+      (r) =>
+        r.phases.fixed?.stages?.changes
+          ? Object.keys(STAGES)
+              .map((stage) => fmt(r.phases.fixed.stages[stage].mean, 1))
+              .join(' · ')
+          : '–',
+    ],
     [
       '  CPU ms per delivery by process, fixed load',
       (r) =>
