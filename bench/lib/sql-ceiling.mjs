@@ -20,7 +20,8 @@ const SQL = {
   changeAgents: 'CALL change_agents(?, ?)',
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load
   // in src/delivery-worker/delivery-attempt.service.ts): the service's own statement (loadToSendSql, from the build,
-  // set by `serviceStatements`): everything a webhook request needs, and the facts of the per-agent order.
+  // set by `serviceStatements`): everything a webhook request needs, and the facts of the per-agent order. Executed
+  // as a prepared statement, as the service runs it (src/database/prepared.ts).
   load: undefined,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
@@ -77,7 +78,7 @@ async function changeStatus(connection, tally, clientId, agent) {
  * facts must be those of the change just made (the payload the worker would build from them is then exact).
  */
 async function deliver(connection, tally, id, agent) {
-  const [[row]] = await connection.query(SQL.load(1), [id]);
+  const [[row]] = await connection.execute(SQL.load(1), [id]);
   if (
     !row ||
     row.state !== 'pending' ||
