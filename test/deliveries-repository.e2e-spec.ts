@@ -1,5 +1,11 @@
 import fc from 'fast-check';
-import { DeliveriesRepository, loadToSendSql, sqlTime, type AttemptToRecord } from '../src/deliveries/deliveries.repository.js';
+import {
+  DeliveriesRepository,
+  loadToSendSql,
+  PREPARED_LOAD_LIMIT,
+  sqlTime,
+  type AttemptToRecord,
+} from '../src/deliveries/deliveries.repository.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 /**
@@ -163,6 +169,10 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
     const again = await repository.loadToSend([older, newest[0]]);
     expect(Number(again.get(older)?.newer_sent)).toBe(1);
     expect(again.get(newest[0])?.older_id).toBe(older);
+    // At most PREPARED_LOAD_LIMIT deliveries load as a prepared statement, more as text: the same row either way.
+    const asText = await repository.loadToSend(Array.from({ length: PREPARED_LOAD_LIMIT + 1 }, () => newest[0]));
+    expect(asText.get(newest[0])).toEqual(again.get(newest[0]));
+    expect(asText.get(newest[0])?.changed_at).toBeInstanceOf(Date);
   });
 
   it('answers and writes the same for every starting state and outcome, manual retries meanwhile included', async () => {

@@ -61,8 +61,8 @@ export async function runFairness(ctx, { addReceiver, log }) {
   out.idle = out.phases.idle.latency;
   log(`fairness: neighbour on the idle service, ${out.idle.count} changes: p50 ${out.idle.p50} ms, p99 ${out.idle.p99} ms`);
 
-  // A first drain, alone and not counted: the first backlog of a fresh database grows its tables' files, and the
-  // counted drains should all start from a database that has drained a backlog before.
+  // A first drain, alone and not counted: the first drain of the phase's fresh database was the slowest or the fastest
+  // of its run, by up to 4× (2026-12-03); every counted drain follows one.
   const first = await drainRound(ctx, { bench, neighbour, neighbourAgent, name: 'fair:drain-0-uncounted', withNeighbour: false });
   out.uncountedDrain = first.figures;
   out.phases['drain-0-uncounted'] = first.check;

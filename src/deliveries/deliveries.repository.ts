@@ -147,6 +147,9 @@ export function sqlTime(date: Date): string {
   return date.toISOString().slice(0, 23).replace('T', ' ');
 }
 
+/** The largest load sent as a prepared statement (`loadToSend`). */
+export const PREPARED_LOAD_LIMIT = 4;
+
 /**
  * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). A newer change's deliveries are looked for
  * only when the agent has a newer change than the delivery's (its status_sequence is past the change's): on the
@@ -187,9 +190,15 @@ export class DeliveriesRepository {
    * of which a delivery on the healthy path has none: loadToSendSql).
    */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
-    // Prepared once per pooled connection and batch size: the order's subqueries cost MariaDB more to parse and plan
-    // than to run (prepared.ts).
-    const rows = await selectPrepared<DeliveryToSend>(this.dataSource, loadToSendSql(ids.length), ids);
+    // A small batch (a quiet moment's delivery) is prepared once per pooled connection and size: the order's
+    // subqueries cost MariaDB more to parse and plan than to run (prepared.ts). A large one shares that cost between
+    // its deliveries, and sent as text it keeps the statements MariaDB holds prepared (max_prepared_stmt_count, for
+    // every client of the server) at PREPARED_LOAD_LIMIT per connection.
+    const sql = loadToSendSql(ids.length);
+    const rows =
+      ids.length <= PREPARED_LOAD_LIMIT
+        ? await selectPrepared<DeliveryToSend>(this.dataSource, sql, ids)
+        : ((await this.dataSource.query(sql, ids)) as DeliveryToSend[]);
     return new Map(rows.map((row) => [row.id, row]));
   }
 
