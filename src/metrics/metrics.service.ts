@@ -105,7 +105,7 @@ export class MetricsService {
     });
     new Gauge({
       name: 'agent_events_queue_workers',
-      help: "Worker processes serving each lane of the delivery queues (the fewest of any shard), counted in Redis at each scrape (BullMQ's named worker connections): 0 means that lane's deliveries wait for nothing.",
+      help: "Worker processes serving each lane of the delivery queues (the fewest of any shard), counted in Redis at each scrape (BullMQ's named worker connections): 0 means no worker serves that lane, and its deliveries wait until one does.",
       labelNames: ['lane'],
       registers: [this.registry],
       async collect() {
