@@ -7,6 +7,13 @@ import type { WebhookJobData } from './queue.constants.js';
 import type { ShardQueue } from './queue-shards.js';
 import { WebhookProducer } from './webhook-producer.js';
 
+/**
+ * Jobs added in one round trip at most. The producer's commands time out after 2 s; a reconciler's page of 1,000
+ * jobs in one pipeline (3,000 with three reconcilers at once) could keep Redis busy longer than that on a loaded
+ * machine, and the pass failed. In chunks, no command waits behind more than a few hundred others.
+ */
+const ENQUEUE_CHUNK = 100;
+
 /** Adds delivery jobs to BullMQ, each to its client's queue; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()
 export class DeliveryQueueService {
@@ -31,7 +38,10 @@ export class DeliveryQueueService {
   async enqueue(jobs: DeliveryJob[]): Promise<void> {
     if (jobs.length === 0) return;
     if (!this.producer.ready) throw new Error('Redis is not connected');
-    await Promise.all(this.shards.split(jobs, (job) => job.clientId).map(([shard, ofShard]) => this.add(shard, ofShard)));
+    for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
+      const chunk = jobs.slice(start, start + ENQUEUE_CHUNK);
+      await Promise.all(this.shards.split(chunk, (job) => job.clientId).map(([shard, ofShard]) => this.add(shard, ofShard)));
+    }
   }
 
   /**
