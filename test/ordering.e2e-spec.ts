@@ -1,3 +1,6 @@
+import { jest } from '@jest/globals';
+import { Job } from 'bullmq';
+import { DeliveryProcessor } from '../src/delivery-worker/delivery.processor.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { afterNewerAccepted, inversions, orderedThroughRetries } from './support/fair-order.js';
 import { eventually, Receiver, type ReceivedRequest } from './support/receiver.js';
@@ -179,6 +182,62 @@ describe('per agent and URL order of webhooks', () => {
       [1, 200],
       [2, 200],
     ]);
+  });
+
+  it('sends a waiting delivery as soon as the older one is through, also when that happened while it was put back to wait', async () => {
+    // The interleaving of two workers: the newer delivery has read the older one pending and is on its way back to the
+    // queue; meanwhile the older one goes through, and its wake-up finds the newer one still active (not yet delayed).
+    let refused = false;
+    const log = answering(receiver, ({ sequence }) => {
+      if (sequence !== 1 || refused) return 200;
+      refused = true;
+      return [503, '3600'];
+    });
+    const url = receiver.url('/interleaved');
+    const agent = await agentWithEvents(t, { extension_name: 'interleaved@ringme.ru' }, [
+      { url, event_type: 'agent-login', method: 'GET' },
+      { url, event_type: 'agent-logout', method: 'POST' },
+    ]);
+    await agent.setStatus('available');
+    await receiver.waitFor(1);
+    const [first] = await deliveriesOf(t, agent.agentId);
+
+    const processor = t.app.get(DeliveryProcessor) as unknown as { wakeWaiting: (shard: unknown, id: string) => Promise<void> };
+    const wake = processor.wakeWaiting.bind(processor);
+    let firstWoken!: () => void;
+    const firstThrough = new Promise<void>((resolve) => (firstWoken = resolve));
+    const waking = jest.spyOn(processor, 'wakeWaiting').mockImplementation(async (shard, id) => {
+      await wake(shard, id);
+      if (id === first.id) firstWoken();
+    });
+    const moveToDelayed = Job.prototype.moveToDelayed;
+    let delayedUntil: number | undefined;
+    const moving = jest.spyOn(Job.prototype, 'moveToDelayed').mockImplementation(async function (this: Job, timestamp, token) {
+      if (this.id !== first.id && delayedUntil === undefined) {
+        delayedUntil = timestamp;
+        // Before this job is delayed, the older one is retried by hand, accepted and through, its waiters woken.
+        await retry(t, agent.clientId, first.id);
+        await firstThrough;
+      }
+      return moveToDelayed.call(this, timestamp, token);
+    });
+    try {
+      await agent.setStatus('logged_out');
+      const [, second] = await deliveriesOf(t, agent.agentId);
+      await receiver.waitFor(3, 30_000);
+      expect(log.map(({ sequence, status }) => [sequence, status])).toEqual([
+        [1, 503],
+        [1, 200],
+        [2, 200],
+      ]);
+      // It was put back to wait until its next look (ORDER_WAIT_MS), and went out before that: promoted, not looked at.
+      expect(delayedUntil).toBeGreaterThan(Date.now() - 60_000);
+      const arrived = receiver.requests.find((request) => request.headers['webhook-id'] === second.id)!;
+      expect(arrived.at).toBeLessThan(delayedUntil!);
+    } finally {
+      moving.mockRestore();
+      waking.mockRestore();
+    }
   });
 
   it('supersedes, instead of sending, a manual retry of a delivery older than one already delivered', async () => {

@@ -131,9 +131,13 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     const outcome = await this.deliveries.attempt(job.data.deliveryId, shard, lane, job.data.host);
     if (outcome.kind === 'held') {
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
-      const olderThrough = outcome.waitingFor ? await this.waitFor(shard, outcome.waitingFor, job.id!) : false;
+      const older = outcome.waitingFor;
+      const olderThrough = older ? await this.waitFor(shard, older, job.id!) : false;
       // Back to the queue without using an attempt (BullMQ skips the attempt count), freeing this slot at once.
       await job.moveToDelayed(Date.now() + (olderThrough ? 0 : outcome.delayMs), token);
+      // The older one may have gone through since the look above, and its wake-up found this job still active, where it
+      // cannot be promoted: looked at again now that the job is delayed, it goes at once rather than at its next look.
+      if (older && !olderThrough && (await this.isThrough(shard, older))) await job.promote().catch(() => undefined);
       throw new DelayedError(outcome.reason);
     }
     // Through, one way or another: whatever waited for it looks again now.
@@ -155,6 +159,11 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     );
   }
 
+  /** Whether delivery `older` is through (its mark, left by `wakeWaiting`). */
+  private async isThrough(shard: ShardQueue, older: string): Promise<boolean> {
+    return (await (await this.redisOf(shard)).sismember(shard.key(`order:${older}`), 'through')) === 1;
+  }
+
   /** The connection both lanes of the shard's queue share (BullMQ types it as its backend-neutral client). */
   private async redisOf(shard: ShardQueue): Promise<Redis> {
     return (await shard.first.backend.client) as unknown as Redis;
@@ -167,7 +176,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private async wakeWaiting(shard: ShardQueue, deliveryId: string): Promise<void> {
     try {
       const waiting = (await THROUGH(await this.redisOf(shard), shard.key(`order:${deliveryId}`))).filter((id) => id !== 'through');
-      // A job still active here (between its hold and its move to delayed) saw the mark, or sees it: it looks again at once.
+      // A job still active here (between its hold and its move to delayed) saw the mark, or looks at it once delayed
+      // (and is promoted then): either way it looks again at once.
       // A job not delayed (gone, or back in the queue already) cannot be promoted: nothing to do for it. The waiting
       // job is in one lane or the other: both are asked (a waiting job is the rare path).
       const lanes = [shard.first, shard.backlog];
