@@ -140,23 +140,32 @@ describe('per agent and URL order of webhooks', () => {
     }
   });
 
-  it('shows, while a newer delivery waits, the older delivery it waits for; it goes out once that one is through', async () => {
-    // The first change's first attempt is refused with an hour's Retry-After: the first is pending, due in an hour.
+  /**
+   * An agent with both its events on one URL, whose first change's first attempt is refused with an hour's Retry-After:
+   * that delivery is pending, due in an hour. The receiver's log, the agent and that delivery.
+   */
+  async function firstRefusedForAnHour(path: string, extension: string) {
     let refused = false;
     const log = answering(receiver, ({ sequence }) => {
       if (sequence !== 1 || refused) return 200;
       refused = true;
       return [503, '3600'];
     });
-    const url = receiver.url('/waiting');
-    const agent = await agentWithEvents(t, { extension_name: 'waits@ringme.ru' }, [
+    const url = receiver.url(path);
+    const agent = await agentWithEvents(t, { extension_name: extension }, [
       { url, event_type: 'agent-login', method: 'GET' },
       { url, event_type: 'agent-logout', method: 'POST' },
     ]);
     await agent.setStatus('available');
     await receiver.waitFor(1);
+    const [first] = await deliveriesOf(t, agent.agentId);
+    return { log, agent, first };
+  }
+
+  it('shows, while a newer delivery waits, the older delivery it waits for; it goes out once that one is through', async () => {
+    const { log, agent, first } = await firstRefusedForAnHour('/waiting', 'waits@ringme.ru');
     await agent.setStatus('logged_out');
-    const [first, second] = await deliveriesOf(t, agent.agentId);
+    const [, second] = await deliveriesOf(t, agent.agentId);
 
     const waiting = await eventually(async () => {
       const seen = await detail(t, agent.clientId, second.id);
@@ -187,20 +196,7 @@ describe('per agent and URL order of webhooks', () => {
   it('sends a waiting delivery as soon as the older one is through, also when that happened while it was put back to wait', async () => {
     // The interleaving of two workers: the newer delivery has read the older one pending and is on its way back to the
     // queue; meanwhile the older one goes through, and its wake-up finds the newer one still active (not yet delayed).
-    let refused = false;
-    const log = answering(receiver, ({ sequence }) => {
-      if (sequence !== 1 || refused) return 200;
-      refused = true;
-      return [503, '3600'];
-    });
-    const url = receiver.url('/interleaved');
-    const agent = await agentWithEvents(t, { extension_name: 'interleaved@ringme.ru' }, [
-      { url, event_type: 'agent-login', method: 'GET' },
-      { url, event_type: 'agent-logout', method: 'POST' },
-    ]);
-    await agent.setStatus('available');
-    await receiver.waitFor(1);
-    const [first] = await deliveriesOf(t, agent.agentId);
+    const { log, agent, first } = await firstRefusedForAnHour('/interleaved', 'interleaved@ringme.ru');
 
     const processor = t.app.get(DeliveryProcessor) as unknown as { wakeWaiting: (shard: unknown, id: string) => Promise<void> };
     const wake = processor.wakeWaiting.bind(processor);
