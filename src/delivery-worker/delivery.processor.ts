@@ -159,9 +159,16 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     );
   }
 
-  /** Whether delivery `older` is through (its mark, left by `wakeWaiting`). */
+  /**
+   * Whether delivery `older` is through (its mark, left by `wakeWaiting`). The job is delayed already: a Redis that does
+   * not answer here leaves it to its next look rather than failing it.
+   */
   private async isThrough(shard: ShardQueue, older: string): Promise<boolean> {
-    return (await (await this.redisOf(shard)).sismember(shard.key(`order:${older}`), 'through')) === 1;
+    try {
+      return (await (await this.redisOf(shard)).sismember(shard.key(`order:${older}`), 'through')) === 1;
+    } catch {
+      return false;
+    }
   }
 
   /** The connection both lanes of the shard's queue share (BullMQ types it as its backend-neutral client). */
