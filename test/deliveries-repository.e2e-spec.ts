@@ -239,4 +239,47 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
       expect(attempts).toEqual([expect.objectContaining({ attempt_number: 3, status_code: 200 })]);
     }
   });
+  it("tells whether the delivery's agent has a newer status change when the attempt is recorded (none, one, or the agent gone)", async () => {
+    const agent = (await t.sql(
+      "INSERT INTO agents (client_id, agent_type, extension_name, agent_status, status_sequence) VALUES ('d1', 'local', '102', 'available', 1)",
+    )) as unknown as { insertId: number };
+    const change = (await t.sql(
+      `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
+       VALUES ('d1', ?, 'local', 'logged_out', 'available', 'api', 1, '102', NOW(3))`,
+      [agent.insertId],
+    )) as unknown as { insertId: number };
+    const ids = ['msg_newer_1', 'msg_newer_2', 'msg_newer_3', 'msg_newer_4'];
+    for (const id of ids) {
+      await t.sql(
+        `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, next_attempt_at, created_at)
+         VALUES (?, 'd1', ?, ?, ?, 'https://hooks.example.com/a', 'GET', NOW(3), NOW(3))`,
+        [id, agent.insertId, agentEventId, change.insertId],
+      );
+    }
+    const succeeded = (id: string): AttemptToRecord => ({
+      id,
+      attempt: 1,
+      started_at: '2026-01-01 00:03:00.000',
+      duration_ms: 5,
+      status_code: 200,
+      manual_retries: 0,
+      state: 'succeeded',
+      delivered_at: '2026-01-01 00:03:00.005',
+      finished_at: '2026-01-01 00:03:00.005',
+    });
+    const newerChange = async (...batch: string[]) =>
+      [...(await repository.recordAttempts(batch.map(succeeded))).values()].map((recorded) => recorded.newerChange);
+    // The delivery is of the agent's newest change: no delivery of the agent can wait for it.
+    expect(await newerChange(ids[0])).toEqual([false]);
+    // The agent changed again since.
+    await t.sql('UPDATE agents SET status_sequence = 2 WHERE id = ?', [agent.insertId]);
+    expect(await newerChange(ids[1])).toEqual([true]);
+    // A batch (a busy moment's) is taken to have one.
+    await t.sql('UPDATE agents SET status_sequence = 1 WHERE id = ?', [agent.insertId]);
+    expect(await newerChange(ids[2], ids[3])).toEqual([true, true]);
+    // The agent is gone.
+    await t.sql('DELETE FROM agents WHERE id = ?', [agent.insertId]);
+    await t.sql("UPDATE deliveries SET state = 'pending' WHERE id = ?", [ids[0]]);
+    expect(await newerChange(ids[0])).toEqual([true]);
+  });
 });

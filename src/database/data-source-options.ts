@@ -13,6 +13,7 @@ import { StatusChangeFacts1764400000000 } from './migrations/1764400000000-statu
 import { DeliveryOrder1764410000000 } from './migrations/1764410000000-delivery-order.js';
 import { CatchUp1764420000000 } from './migrations/1764420000000-catch-up.js';
 import { ProceduresForOne1764430000000 } from './migrations/1764430000000-procedures-for-one.js';
+import { RecordAttemptNewerChange1764440000000 } from './migrations/1764440000000-record-attempt-newer-change.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -29,6 +30,7 @@ export const MIGRATIONS = [
   DeliveryOrder1764410000000,
   CatchUp1764420000000,
   ProceduresForOne1764430000000,
+  RecordAttemptNewerChange1764440000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -80,6 +80,12 @@ export interface AttemptRow {
 }
 
 /** One attempt and the outcome decided for it, as `record_attempts` takes it (times as `sqlTime` strings). */
+/** What recording an attempt tells: the delivery's count of manual retries, and whether its agent has a newer change. */
+export interface RecordedAttempt {
+  manualRetries: number;
+  newerChange: boolean;
+}
+
 export interface AttemptToRecord {
   id: string;
   attempt: number;
@@ -204,14 +210,21 @@ export class DeliveriesRepository {
 
   /**
    * Each attempt's row and its delivery's new state, for a whole batch, in one transaction and one round trip (in id
-   * order, the order the batch's deliveries are locked in). Returns each locked delivery's count of manual retries.
+   * order, the order the batch's deliveries are locked in). Returns, for each locked delivery, its count of manual
+   * retries, and whether its agent may have a newer change, whose deliveries may wait for this one: what
+   * `record_attempt` reads for an attempt alone (record_attempt.sql); a batch, a busy moment's, is taken to have one.
    */
-  async recordAttempts(attempts: AttemptToRecord[]): Promise<Map<string, number>> {
+  async recordAttempts(attempts: AttemptToRecord[]): Promise<Map<string, RecordedAttempt>> {
     const batch = [...attempts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const [locked] = (await retryDeadlocks(() =>
       batch.length === 1 ? this.recordAttemptAlone(batch[0]) : this.recordAttemptBatch(batch),
-    )) as [{ id: string; manual_retries: number }[]];
-    return new Map(locked.map((row) => [row.id, Number(row.manual_retries)]));
+    )) as [{ id: string; manual_retries: number; newer_change?: number | string }[]];
+    return new Map(
+      locked.map((row) => [
+        row.id,
+        { manualRetries: Number(row.manual_retries), newerChange: row.newer_change === undefined || Number(row.newer_change) === 1 },
+      ]),
+    );
   }
 
   /** `record_attempts`: the batch as JSON, in id order (record_attempts.sql). */

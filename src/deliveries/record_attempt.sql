@@ -6,7 +6,12 @@
 -- test/deliveries-repository.e2e-spec.ts holds the two to the same results.
 --
 -- - The attempt's row goes into delivery_attempts; then the delivery is locked, and its manual_retries is the result
---   set (none when the delivery is gone).
+--   set (none when the delivery is gone), with `newer_change`: whether its agent has a newer status change than the
+--   delivery's (or is gone). The agent's row is read under a shared lock, held to COMMIT, before anything else:
+--   change_agent locks the agent first, so a newer change either committed before this read (and is seen) or commits
+--   after this transaction (and its deliveries, loaded after their commit, find this one no longer pending). So when
+--   `newer_change` is 0, no delivery of the agent waits for this one, and the worker has no one to wake
+--   (src/delivery-worker/delivery.processor.ts).
 -- - The delivery takes the state the caller decided (p_state, p_last_error, p_next_attempt_at, p_delivered_at), unless
 --   its manual_retries moved since the attempt began (p_manual_retries): then it stays pending and goes out again at
 --   once (p_finished_at), on a fresh schedule (attempts_before_retry = this attempt), and keeps its delivered_at.
@@ -21,12 +26,17 @@ CREATE PROCEDURE record_attempt(IN p_id varchar(40) CHARACTER SET utf8mb4 COLLAT
                                 IN p_delivered_at datetime(3), IN p_finished_at datetime(3))
 MODIFIES SQL DATA
 BEGIN
+  DECLARE v_sequence int unsigned DEFAULT NULL;
+  DECLARE v_latest int unsigned DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
   START TRANSACTION;
+  SELECT (SELECT s.sequence FROM status_changes s WHERE s.id = d.status_change_id) INTO v_sequence FROM deliveries d WHERE d.id = p_id;
+  SELECT a.status_sequence INTO v_latest
+    FROM agents a WHERE a.id = (SELECT d.agent_id FROM deliveries d WHERE d.id = p_id) LOCK IN SHARE MODE;
   INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
     VALUES (p_id, p_attempt, p_started_at, p_duration_ms, p_status_code, p_error, p_snippet);
-  SELECT d.id, d.manual_retries FROM deliveries d WHERE d.id = p_id FOR UPDATE;
+  SELECT d.id, d.manual_retries, NOT (v_latest <=> v_sequence) AS newer_change FROM deliveries d WHERE d.id = p_id FOR UPDATE;
   UPDATE deliveries d
      SET d.last_error = CASE WHEN d.manual_retries <> p_manual_retries THEN 'retried by hand during this attempt'
                              WHEN d.state <> 'pending' AND p_state = 'pending' THEN d.last_error ELSE p_last_error END,

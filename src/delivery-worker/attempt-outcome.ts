@@ -3,7 +3,11 @@ import type { SendResult } from '../webhook-sender/webhook-sender.service.js';
 
 /** What an attempt leads to. Pure decisions, unit-tested in attempt-outcome.spec.ts. */
 export type AttemptOutcome =
-  | { kind: 'succeeded' }
+  /**
+   * `newerChange`: its agent had a newer status change when the attempt was recorded, so a delivery of that change may
+   * wait for this one (false: none can, and there is no one to wake).
+   */
+  | { kind: 'succeeded'; newerChange?: boolean }
   | { kind: 'retry'; delayMs: number; reason: string }
   | { kind: 'dead'; reason: string }
   /**

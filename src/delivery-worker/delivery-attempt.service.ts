@@ -78,9 +78,11 @@ export class DeliveryAttemptService {
    */
   async attempt(deliveryId: string, shard: ShardQueue, lane: Lane, host?: string): Promise<AttemptOutcome> {
     const batchers = this.batchers[lane];
+    // The load first, the longest round trip: an idle batcher sends it at once, before the slot is asked for.
+    const loading = batchers.loads.add(deliveryId);
     const admitting = host ? this.isolation.admit(host) : undefined;
     const unused = () => void admitting?.then((slot) => slot.admitted && slot.cancel());
-    const delivery = await batchers.loads.add(deliveryId).catch((error: unknown) => {
+    const delivery = await loading.catch((error: unknown) => {
       unused();
       throw error;
     });
@@ -237,7 +239,7 @@ export class DeliveryAttemptService {
    * batch of sent webhooks.
    */
   private async record(records: AttemptRecord[]): Promise<AttemptOutcome[]> {
-    const manualRetries = await this.deliveries.recordAttempts(
+    const recorded = await this.deliveries.recordAttempts(
       records.map(({ deliveryId, attemptNumber, startedAt, result, outcome, manualRetries }) => {
         const finishedAt = new Date(startedAt.getTime() + result.durationMs);
         return {
@@ -257,10 +259,12 @@ export class DeliveryAttemptService {
         };
       }),
     );
-    return records.map((record) =>
-      (manualRetries.get(record.deliveryId) ?? record.manualRetries) !== record.manualRetries
-        ? { kind: 'retry', delayMs: 0, reason: 'retried by hand during this attempt' }
-        : record.outcome,
-    );
+    return records.map((record): AttemptOutcome => {
+      const row = recorded.get(record.deliveryId);
+      if ((row?.manualRetries ?? record.manualRetries) !== record.manualRetries) {
+        return { kind: 'retry', delayMs: 0, reason: 'retried by hand during this attempt' };
+      }
+      return record.outcome.kind === 'succeeded' ? { kind: 'succeeded', newerChange: row?.newerChange ?? true } : record.outcome;
+    });
   }
 }
