@@ -11,11 +11,9 @@ export interface BatchingOptions {
 
 /**
  * Gathers concurrent calls into one call of `run`, so many jobs or requests share one round trip (and one commit)
- * instead of taking one each. An idle batcher (nothing in flight) sends an item at once, in the caller's own turn of
- * the event loop: a quiet moment's job or request never waits for company. While a round trip is in flight, what
- * arrives gathers: in a free slot (`maxInFlight` above 1) it goes at the end of that turn, with whatever else the turn
- * brought; with every slot busy, when one returns. Each caller gets its own item's result; when `run` fails, every
- * caller of that batch gets the error.
+ * instead of taking one each. An idle batcher sends at once: only what arrives in the same turn of the event loop
+ * joins the first item. Each caller gets its own item's result; when `run` fails, every caller of that batch gets
+ * the error.
  */
 export class MicroBatcher<I, O> {
   private pending: { item: I; resolve: (value: O) => void; reject: (error: unknown) => void }[] = [];
@@ -34,8 +32,7 @@ export class MicroBatcher<I, O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
       if (this.inFlight >= this.maxInFlight) return; // goes when a round trip returns
-      // Idle, or a batch full: it goes now.
-      if (this.inFlight === 0 || this.pending.length >= this.options.maxSize) this.flush();
+      if (this.pending.length >= this.options.maxSize) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
         // The end of this turn of the event loop: the items of the same turn go together, and nothing waits longer.

@@ -78,11 +78,9 @@ export class DeliveryAttemptService {
    */
   async attempt(deliveryId: string, shard: ShardQueue, lane: Lane, host?: string): Promise<AttemptOutcome> {
     const batchers = this.batchers[lane];
-    // The load first, the longest round trip: an idle batcher sends it at once, before the slot is asked for.
-    const loading = batchers.loads.add(deliveryId);
     const admitting = host ? this.isolation.admit(host) : undefined;
     const unused = () => void admitting?.then((slot) => slot.admitted && slot.cancel());
-    const delivery = await loading.catch((error: unknown) => {
+    const delivery = await batchers.loads.add(deliveryId).catch((error: unknown) => {
       unused();
       throw error;
     });

@@ -122,7 +122,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private async attempt(shard: ShardQueue, lane: Lane, job: Job<WebhookJobData>, token?: string): Promise<string> {
-    // The delivery's load and its host's slot go first: they are on the way to the request.
+    // The host's slot is asked for, and the load queued, first: they are on the way to the request; the turn is not.
     const attempting = this.deliveries.attempt(job.data.deliveryId, shard, lane, job.data.host);
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
