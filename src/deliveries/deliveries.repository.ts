@@ -79,13 +79,13 @@ export interface AttemptRow {
   response_snippet: string | null;
 }
 
-/** One attempt and the outcome decided for it, as `record_attempts` takes it (times as `sqlTime` strings). */
 /** What recording an attempt tells: the delivery's count of manual retries, and whether its agent has a newer change. */
 export interface RecordedAttempt {
   manualRetries: number;
   newerChange: boolean;
 }
 
+/** One attempt and the outcome decided for it, as `record_attempts` takes it (times as `sqlTime` strings). */
 export interface AttemptToRecord {
   id: string;
   attempt: number;
