@@ -325,6 +325,36 @@ describe('per agent and URL order of webhooks', () => {
       [3, 200],
     ]);
   });
+
+  it('leaves no order mark for a delivery sent while its agent had no newer change, and one for a delivery a newer change may wait for', async () => {
+    const mark = (id: string) => t.redis.exists(`${t.config.queuePrefix}:webhooks:order:${id}`);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    receiver.answer((request) =>
+      Number(request.headers['agent-event-sequence']) === 2 ? { status: 200, release: held } : { status: 200 },
+    );
+    const url = receiver.url('/marks');
+    const agent = await agentWithEvents(t, { extension_name: 'marks@ringme.ru' }, [
+      { url, event_type: 'agent-login', method: 'GET' },
+      { url, event_type: 'agent-logout', method: 'POST' },
+    ]);
+    // Change 1 alone: sent and recorded while it is its agent's newest change.
+    await agent.setStatus('available');
+    await receiver.waitFor(1);
+    const [first] = await deliveriesOf(t, agent.agentId);
+    await eventually(async () => (await detail(t, agent.clientId, first.id)).state === 'succeeded');
+    // Change 2's request is held at the receiver while change 3 is made: it is recorded with a newer change of its agent.
+    await agent.setStatus('logged_out');
+    await receiver.waitFor(2);
+    await agent.setStatus('available');
+    release();
+    await receiver.waitFor(3);
+    const [, second, third] = await deliveriesOf(t, agent.agentId);
+    await eventually(async () => (await detail(t, agent.clientId, third.id)).state === 'succeeded');
+    await eventually(async () => (await mark(second.id)) === 1);
+    // Long after it went through (its wake-up, had it run, leaves the mark for 30 s): none for the first.
+    expect(await mark(first.id)).toBe(0);
+  });
 });
 
 describe('per agent and URL order across the two lanes of the queue', () => {
