@@ -42,6 +42,13 @@ function answering(receiver: Receiver, decide: (request: { path: string; sequenc
   return log;
 }
 
+/** An agent of a new client whose agent-login (GET) and agent-logout (POST) events both go to `url`: one order for both. */
+const agentOnOneUrl = (app: TestApp, url: string, extension: string) =>
+  agentWithEvents(app, { extension_name: extension }, [
+    { url, event_type: 'agent-login', method: 'GET' },
+    { url, event_type: 'agent-logout', method: 'POST' },
+  ]);
+
 describe('per agent and URL order of webhooks', () => {
   let t: TestApp;
   let receiver: Receiver;
@@ -109,11 +116,7 @@ describe('per agent and URL order of webhooks', () => {
     );
     try {
       const log = answering(receiver, ({ sequence }) => (sequence === 1 ? 503 : 200));
-      const url = receiver.url('/held');
-      const agent = await agentWithEvents(hold, { extension_name: 'give-way@ringme.ru' }, [
-        { url, event_type: 'agent-login', method: 'GET' },
-        { url, event_type: 'agent-logout', method: 'POST' },
-      ]);
+      const agent = await agentOnOneUrl(hold, receiver.url('/held'), 'give-way@ringme.ru');
       await agent.setStatus('available');
       await receiver.waitFor(1);
       await agent.setStatus('logged_out');
@@ -151,11 +154,7 @@ describe('per agent and URL order of webhooks', () => {
       refused = true;
       return [503, '3600'];
     });
-    const url = receiver.url(path);
-    const agent = await agentWithEvents(t, { extension_name: extension }, [
-      { url, event_type: 'agent-login', method: 'GET' },
-      { url, event_type: 'agent-logout', method: 'POST' },
-    ]);
+    const agent = await agentOnOneUrl(t, receiver.url(path), extension);
     await agent.setStatus('available');
     await receiver.waitFor(1);
     const [first] = await deliveriesOf(t, agent.agentId);
@@ -238,11 +237,7 @@ describe('per agent and URL order of webhooks', () => {
 
   it('supersedes, instead of sending, a manual retry of a delivery older than one already delivered', async () => {
     const log = answering(receiver, () => 200);
-    const url = receiver.url('/retried');
-    const agent = await agentWithEvents(t, { extension_name: 'retried@ringme.ru' }, [
-      { url, event_type: 'agent-login', method: 'GET' },
-      { url, event_type: 'agent-logout', method: 'POST' },
-    ]);
+    const agent = await agentOnOneUrl(t, receiver.url('/retried'), 'retried@ringme.ru');
     await agent.setStatus('available');
     await receiver.waitFor(1);
     await agent.setStatus('logged_out');
@@ -333,11 +328,7 @@ describe('per agent and URL order of webhooks', () => {
     receiver.answer((request) =>
       Number(request.headers['agent-event-sequence']) === 2 ? { status: 200, release: held } : { status: 200 },
     );
-    const url = receiver.url('/marks');
-    const agent = await agentWithEvents(t, { extension_name: 'marks@ringme.ru' }, [
-      { url, event_type: 'agent-login', method: 'GET' },
-      { url, event_type: 'agent-logout', method: 'POST' },
-    ]);
+    const agent = await agentOnOneUrl(t, receiver.url('/marks'), 'marks@ringme.ru');
     // Change 1 alone: sent and recorded while it is its agent's newest change.
     await agent.setStatus('available');
     await receiver.waitFor(1);
