@@ -119,38 +119,54 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
     return read;
   }
 
+  /**
+   * An agent with `count` status changes and a delivery of each to one URL, in the state and with the attempts
+   * `deliveryOf` gives by sequence. Returns the agent's id and the id of the delivery of a sequence.
+   */
+  async function seedHistory(
+    name: string,
+    count: number,
+    deliveryOf: (sequence: number) => [string, number],
+  ): Promise<{ agent: number; delivery: (sequence: number) => string }> {
+    const { insertId } = (await t.sql(
+      "INSERT INTO agents (client_id, agent_type, extension_name, status_sequence) VALUES ('d1', 'local', ?, ?)",
+      [name, count],
+    )) as unknown as { insertId: number };
+    const changes = Array.from({ length: count }, (_, i) => [
+      'd1',
+      insertId,
+      'local',
+      i % 2 ? 'available' : 'logged_out',
+      i % 2 ? 'logged_out' : 'available',
+      'api',
+      i + 1,
+      name,
+    ]);
+    await t.sql(
+      'INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at) VALUES ' +
+        changes.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, NOW(3))').join(', '),
+      changes.flat(),
+    );
+    const delivery = (sequence: number) => `msg_hist${String(insertId).padStart(8, '0')}${String(sequence).padStart(6, '0')}`;
+    const rows = Array.from({ length: count }, (_, i) => [delivery(i + 1), insertId, i + 1, ...deliveryOf(i + 1)]);
+    await t.sql(
+      `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, state, attempts, created_at)
+       SELECT r.id, 'd1', s.agent_id, ?, s.id, 'https://hooks.example.com/a', 'GET', r.state, r.attempts, NOW(3)
+         FROM JSON_TABLE(?, '$[*]' COLUMNS (id varchar(40) PATH '$[0]', agent int PATH '$[1]', sequence int PATH '$[2]',
+                                           state varchar(16) PATH '$[3]', attempts int PATH '$[4]')) AS r
+         JOIN status_changes s ON s.agent_id = r.agent AND s.sequence = r.sequence`,
+      [agentEventId, JSON.stringify(rows)],
+    );
+    return { agent: insertId, delivery };
+  }
+
   it("loads a batch of agents' newest deliveries without reading their histories, and still sees a newer one gone out", async () => {
     const HISTORY = 300;
     const agents: number[] = [];
     for (const name of ['h1', 'h2']) {
-      const { insertId } = (await t.sql(
-        "INSERT INTO agents (client_id, agent_type, extension_name, status_sequence) VALUES ('d1', 'local', ?, ?)",
-        [name, HISTORY],
-      )) as unknown as { insertId: number };
-      agents.push(insertId);
-      const changes = Array.from({ length: HISTORY }, (_, i) => [
-        'd1',
-        insertId,
-        'local',
-        i % 2 ? 'available' : 'logged_out',
-        i % 2 ? 'logged_out' : 'available',
-        'api',
-        i + 1,
-        name,
-      ]);
-      await t.sql(
-        'INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at) VALUES ' +
-          changes.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, NOW(3))').join(', '),
-        changes.flat(),
-      );
       // Every change but the newest went out; the newest is pending.
-      await t.sql(
-        `INSERT INTO deliveries (id, client_id, agent_id, agent_event_id, status_change_id, url, method, state, attempts, created_at)
-         SELECT CONCAT('msg_hist', LPAD(s.agent_id, 8, '0'), LPAD(s.sequence, 6, '0')), 'd1', s.agent_id, ?, s.id, 'https://hooks.example.com/a', 'GET',
-                IF(s.sequence = ?, 'pending', 'succeeded'), IF(s.sequence = ?, 0, 1), NOW(3)
-           FROM status_changes s WHERE s.agent_id = ?`,
-        [agentEventId, HISTORY, HISTORY, insertId],
-      );
+      const { agent } = await seedHistory(name, HISTORY, (sequence) => (sequence === HISTORY ? ['pending', 0] : ['succeeded', 1]));
+      agents.push(agent);
     }
     const newest = agents.map((agent) => `msg_hist${String(agent).padStart(8, '0')}${String(HISTORY).padStart(6, '0')}`);
     const read = await rowsRead(loadToSendSql(newest.length), newest);
@@ -173,6 +189,33 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
     const asText = await repository.loadToSend(Array.from({ length: PREPARED_LOAD_LIMIT + 1 }, () => newest[0]));
     expect(asText.get(newest[0])).toEqual(again.get(newest[0]));
     expect(asText.get(newest[0])?.changed_at).toBeInstanceOf(Date);
+  });
+
+  it("loads an agent's oldest pending delivery without reading the backlog behind it, and still finds its neighbours", async () => {
+    // A receiver that fell behind: 200 changes sent, then a backlog of 300 never attempted.
+    const SENT = 200;
+    const BACKLOG = 300;
+    const { delivery } = await seedHistory('b1', SENT + BACKLOG, (sequence) => (sequence <= SENT ? ['succeeded', 1] : ['pending', 0]));
+    const oldest = delivery(SENT + 1);
+    const read = await rowsRead(loadToSendSql(1), [oldest]);
+    // Its row, change, client and agent, and its neighbours' index entries: none of the 300 rows behind it.
+    const total = [...read.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBeLessThan(20);
+    const newest = delivery(SENT + BACKLOG);
+    const loaded = await repository.loadToSend([oldest, newest]);
+    expect([oldest, newest].map((id) => [Number(loaded.get(id)?.newer_sent), loaded.get(id)?.older_id])).toEqual([
+      [0, null],
+      [0, delivery(SENT + BACKLOG - 1)],
+    ]);
+
+    // One of the backlog attempted (a delivery held past its wait goes out): an older one sees a newer one gone out,
+    // a newer one does not.
+    await t.sql('UPDATE deliveries SET attempts = 1 WHERE id = ?', [delivery(SENT + 150)]);
+    const again = await repository.loadToSend([oldest, delivery(SENT + 151)]);
+    expect([oldest, delivery(SENT + 151)].map((id) => [Number(again.get(id)?.newer_sent), again.get(id)?.older_id])).toEqual([
+      [1, null],
+      [0, delivery(SENT + 150)],
+    ]);
   });
 
   it('answers and writes the same for every starting state and outcome, manual retries meanwhile included', async () => {

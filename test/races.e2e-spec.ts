@@ -296,13 +296,15 @@ describe('randomized concurrent writes', () => {
     // Exactly one delivery per status change and agent event that existed when it committed; none for later ones.
     expect(await deliveryMismatches(t)).toEqual([]);
 
-    // Per agent: sequences 1, 2, 3, … without a gap, alternating logged_out/available, matching the agent's row.
-    const changes = await t.sql<{ agent_id: number; sequence: number; old_status: string; agent_status: string }>(
-      'SELECT agent_id, sequence, old_status, agent_status FROM status_changes ORDER BY agent_id, sequence',
+    // Per agent: sequences 1, 2, 3, … without a gap, alternating logged_out/available, matching the agent's row; and
+    // ids that grow with the sequence (the per-agent order reads an agent's deliveries by their change's id).
+    const changes = await t.sql<{ id: string; agent_id: number; sequence: number; old_status: string; agent_status: string }>(
+      'SELECT id, agent_id, sequence, old_status, agent_status FROM status_changes ORDER BY agent_id, sequence',
     );
     const byAgent = new Map<number, typeof changes>();
     for (const change of changes) byAgent.set(change.agent_id, [...(byAgent.get(change.agent_id) ?? []), change]);
     for (const [, list] of byAgent) {
+      expect(list.filter((change, index) => index > 0 && BigInt(change.id) <= BigInt(list[index - 1].id))).toEqual([]);
       list.forEach((change, index) => {
         const status = index % 2 ? 'logged_out' : 'available';
         expect([change.sequence, change.old_status, change.agent_status]).toEqual([

@@ -14,6 +14,7 @@ import { DeliveryOrder1764410000000 } from './migrations/1764410000000-delivery-
 import { CatchUp1764420000000 } from './migrations/1764420000000-catch-up.js';
 import { ProceduresForOne1764430000000 } from './migrations/1764430000000-procedures-for-one.js';
 import { RecordAttemptNewerChange1764440000000 } from './migrations/1764440000000-record-attempt-newer-change.js';
+import { DeliveryOrderIndex1764450000000 } from './migrations/1764450000000-delivery-order-index.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   CatchUp1764420000000,
   ProceduresForOne1764430000000,
   RecordAttemptNewerChange1764440000000,
+  DeliveryOrderIndex1764450000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

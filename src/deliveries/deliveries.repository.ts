@@ -8,7 +8,7 @@ import type { EventSource } from '../status/event-source.js';
 import { eventTypeFor, type StatusChangeFacts } from '../status/status-rules.js';
 import { deliveryJob, type DeliveryJob } from '../delivery-queue/delivery-job.js';
 import type { DeliveryKind } from './delivery-kind.js';
-import type { DeliveryState, RecoverableState } from './delivery-state.js';
+import { DELIVERY_STATES, type DeliveryState, type RecoverableState } from './delivery-state.js';
 
 /** The facts of a delivery's status change, from which its payload is built (agentEventPayload). */
 interface ChangeFactsColumns {
@@ -157,22 +157,26 @@ export function sqlTime(date: Date): string {
 export const PREPARED_LOAD_LIMIT = 4;
 
 /**
- * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). A newer change's deliveries are looked for
- * only when the agent has a newer change than the delivery's (its status_sequence is past the change's): on the
- * healthy path a delivery is its agent's newest, and the agent's history is not read at all. Looked for, they are
- * found by the agent's status changes, which in a batch MariaDB reads by agent (all of them, not only the newer):
- * the guard keeps that off the healthy path, where it made a batch's load grow with its agents' histories.
+ * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). The order's facts are read by the agent's
+ * deliveries in the order of their status changes (idx_deliveries_agent_order: an agent's status changes are numbered
+ * under its lock, so a change's id grows with its sequence): the newest older pending one to the same URL is the first
+ * found walking back from the delivery's change, and a newer one that has gone out is looked for among the agent's
+ * newer deliveries that were attempted (a pending one never attempted is passed over in the index). So the load of an
+ * agent's oldest delivery costs the same whatever its backlog behind it; before, both facts read the whole backlog.
+ * A newer one is looked for only when the agent has a newer change than the delivery's (its status_sequence is past
+ * the change's): on the healthy path a delivery is its agent's newest.
  */
 export function loadToSendSql(count: number): string {
   return `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
               c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
-              (SELECT o.id FROM deliveries o JOIN status_changes os ON os.id = o.status_change_id
-                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.url = d.url AND os.sequence < s.sequence
-                ORDER BY os.sequence DESC, o.id DESC LIMIT 1) AS older_id,
+              (SELECT o.id FROM deliveries o FORCE INDEX (idx_deliveries_agent_order)
+                WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.status_change_id < d.status_change_id AND o.url = d.url
+                ORDER BY o.status_change_id DESC, o.id DESC LIMIT 1) AS older_id,
               (a.id IS NULL OR a.status_sequence > s.sequence)
-                AND EXISTS (SELECT 1 FROM status_changes ns JOIN deliveries n ON n.status_change_id = ns.id
-                             WHERE ns.agent_id = s.agent_id AND ns.sequence > s.sequence AND n.url = d.url
-                               AND (n.attempts > 0 OR n.state = 'succeeded')) AS newer_sent
+                AND EXISTS (SELECT 1 FROM deliveries n FORCE INDEX (idx_deliveries_agent_order)
+                             WHERE n.agent_id = d.agent_id AND n.state IN (${DELIVERY_STATES.map((state) => `'${state}'`).join(', ')})
+                               AND n.status_change_id > d.status_change_id AND (n.attempts > 0 OR n.state = 'succeeded')
+                               AND n.url = d.url) AS newer_sent
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
@@ -191,9 +195,8 @@ export class DeliveriesRepository {
 
   /**
    * Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets, and the
-   * facts of the per-agent order: the newest older pending delivery to the same URL (by the agent's pending
-   * deliveries, idx_deliveries_agent_state) and whether a newer one has gone out (by the agent's newer status changes,
-   * of which a delivery on the healthy path has none: loadToSendSql).
+   * facts of the per-agent order: the newest older pending delivery to the same URL and whether a newer one has gone
+   * out (both by idx_deliveries_agent_order: loadToSendSql).
    */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
     // A small batch (a quiet moment's delivery) is prepared once per pooled connection and size: the order's
@@ -436,7 +439,7 @@ export class DeliveriesRepository {
     const { id, client_id: clientId, since, agent_event_id: agentEventId, state } = recovery;
     const [ofEvent, eventParams] = agentEventId === null ? ['', []] : ['AND m.agent_event_id = ?', [agentEventId]];
     return transaction(this.dataSource, async (manager) => {
-      // The newest per agent and URL over every delivery of the agents that have a matching one (idx_deliveries_agent_state).
+      // The newest per agent and URL over every delivery of the agents that have a matching one (idx_deliveries_agent_order).
       const matching = (await manager.query(
         `SELECT m.id, m.newest FROM (
            SELECT d.id, d.client_id, d.agent_event_id, d.state, d.created_at, s.sequence,
