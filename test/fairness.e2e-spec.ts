@@ -1,4 +1,6 @@
 import mysql from 'mysql2/promise';
+import { turnsTaken } from '../src/delivery-queue/fair-shares.js';
+import { QueueShards } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
@@ -79,6 +81,21 @@ describe('fair shares of the workers between clients', () => {
     // The worker took the only job, and nothing waited after it: every count is gone, the drifted one too.
     await eventually(async () => (await t.redis.exists(fair)) === 0);
     expect(await t.redis.hget(fair, 'drifted')).toBeNull();
+  });
+
+  it('counts every turn a batch takes, a client as often as its deliveries in it, and clears the counts once nothing waits', async () => {
+    const { t } = setup;
+    const [shard] = t.app.get(QueueShards).shards;
+    const fair = `${t.config.queuePrefix}:webhooks:fair`;
+    await t.redis.hset(fair, 'batch-a', 5, 'batch-b', 2);
+    // A job waits in the first lane: the counts stay.
+    await t.redis.rpush(shard.first.toKey('wait'), 'a-waiting-job');
+    await turnsTaken(t.redis, shard, ['batch-a', 'batch-b', 'batch-a', 'batch-b', 'batch-a']);
+    expect(await t.redis.hgetall(fair)).toEqual({ 'batch-a': '2' });
+    // Nothing waits any more: the next turn taken clears every count.
+    await t.redis.del(shard.first.toKey('wait'));
+    await turnsTaken(t.redis, shard, ['batch-a']);
+    expect(await t.redis.exists(fair)).toBe(0);
   });
 });
 

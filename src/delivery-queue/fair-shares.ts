@@ -14,7 +14,8 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * second before the third, and so on: a client with a backlog of thousands does not hold up a client with one
  * delivery, and a client alone still has every worker (priorities only order the queue). Within one client,
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
- * (ordering.ts). Cost per delivery: one script when it is queued (its count and lane) and one when it is taken.
+ * (ordering.ts). Cost per delivery: one script when it is queued (its count and lane) and one when it is taken, shared by the
+ * deliveries taken while the previous one was in flight (delivery.processor.ts).
  *
  * A client's first waiting delivery (count 1: at an everyday rate, nearly every delivery) goes to the queue's first
  * lane, the rest of a backlog to its backlog lane, by that priority (queue.constants.ts). A worker serves each lane
@@ -96,27 +97,35 @@ export async function takeTurns(
 }
 
 /**
- * A worker took one of the client's deliveries: one fewer waits (never below zero: a count lost with Redis's data).
- * If no job waits any more in either lane, every count is cleared, whatever drifted. KEYS: the counts, the first
- * lane's wait list, the backlog lane's prioritized set and wait list. ARGV: the client.
+ * Workers took deliveries of these clients: each one's count goes down by as many (never below zero: a count lost with
+ * Redis's data). If no job waits any more in either lane, every count is cleared, whatever drifted. KEYS: the counts,
+ * the first lane's wait list, the backlog lane's prioritized set and wait list. ARGV: pairs of client and deliveries
+ * taken.
  */
-const TURN_TAKEN = redisScript<unknown>(
-  'fairTurnTaken',
+const TURNS_TAKEN = redisScript<unknown>(
+  'fairTurnsTaken',
   4,
-  `if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+  `for i = 1, #ARGV, 2 do
+  if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) <= 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
 if redis.call('LLEN', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 and redis.call('LLEN', KEYS[4]) == 0 then
   redis.call('DEL', KEYS[1])
 end`,
 );
 
-/** One round trip (the script above) on the connection of the shard's queues. */
-export async function turnTaken(redis: RedisClient, shard: ShardQueue, clientId: string): Promise<void> {
-  await TURN_TAKEN(
+/**
+ * One round trip (the script above) on the connection of the shard's queues, for the deliveries taken by `clients`
+ * (one entry per delivery, a client as often as it had deliveries taken).
+ */
+export async function turnsTaken(redis: RedisClient, shard: ShardQueue, clients: string[]): Promise<void> {
+  const taken = new Map<string, number>();
+  for (const client of clients) taken.set(client, (taken.get(client) ?? 0) + 1);
+  await TURNS_TAKEN(
     redis,
     fairSharesKey(shard),
     shard.first.toKey('wait'),
     shard.backlog.toKey('prioritized'),
     shard.backlog.toKey('wait'),
-    clientId,
+    ...[...taken].flat(),
   );
 }

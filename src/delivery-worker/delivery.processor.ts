@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { turnTaken } from '../delivery-queue/fair-shares.js';
+import { turnsTaken } from '../delivery-queue/fair-shares.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import type { Lane, WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { QueueShards, type ShardQueue } from '../delivery-queue/queue-shards.js';
 import { throttledLog } from '../logging/throttled-log.js';
@@ -28,6 +29,9 @@ const THROUGH = redisScript<string[]>(
   `local waiting = redis.call('SMEMBERS', KEYS[1]) redis.call('DEL', KEYS[1]) redis.call('SADD', KEYS[1], 'through')
 redis.call('PEXPIRE', KEYS[1], 30000) return waiting`,
 );
+
+/** Turns taken, per shard: up to 256 clients' deliveries per script, one script in flight. */
+const TURN_BATCHING = { maxSize: 256, maxInFlight: 1 };
 
 /** Carries the delay the delivery service chose (schedule, jitter, Retry-After) to BullMQ's backoff. */
 export class RetryLaterError extends Error {
@@ -61,6 +65,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   workers: Worker<WebhookJobData, string>[] = [];
   /** The jobs in flight this process allows now, shared by its workers. */
   readonly concurrency: AdaptiveConcurrency;
+  private readonly turnBatchers = new Map<ShardQueue, MicroBatcher<string, void>>();
 
   constructor(
     private readonly deliveries: DeliveryAttemptService,
@@ -126,9 +131,8 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     const attempting = this.deliveries.attempt(job.data.deliveryId, shard, lane, job.data.host);
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
-      const { clientId } = job.data;
-      void this.redisOf(shard)
-        .then((redis) => turnTaken(redis, shard, clientId))
+      this.turnsTaken(shard)
+        .add(job.data.clientId)
         .catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
     }
     const outcome = await attempting;
@@ -175,6 +179,22 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The turns taken on a shard, counted in one script per round trip: an idle shard's at once, the rest gathered while
+   * the previous one is in flight. Off the delivery's path (nothing waits for it), so at saturation many deliveries
+   * share one.
+   */
+  private turnsTaken(shard: ShardQueue): MicroBatcher<string, void> {
+    const existing = this.turnBatchers.get(shard);
+    if (existing) return existing;
+    const batcher = new MicroBatcher<string, void>(async (clients) => {
+      await turnsTaken(await this.redisOf(shard), shard, clients);
+      return clients.map(() => undefined);
+    }, TURN_BATCHING);
+    this.turnBatchers.set(shard, batcher);
+    return batcher;
   }
 
   /** The connection both lanes of the shard's queue share (BullMQ types it as its backend-neutral client). */
