@@ -164,7 +164,8 @@ export const PREPARED_LOAD_LIMIT = 4;
  * newer deliveries that were attempted (a pending one never attempted is passed over in the index). So the load of an
  * agent's oldest delivery costs the same whatever its backlog behind it; before, both facts read the whole backlog.
  * A newer one is looked for only when the agent has a newer change than the delivery's (its status_sequence is past
- * the change's): on the healthy path a delivery is its agent's newest.
+ * the change's): on the healthy path a delivery is its agent's newest. The index is forced: for the ORDER BY … LIMIT 1,
+ * MariaDB otherwise walks idx_deliveries_status_change, every delivery of every agent before the change.
  */
 export function loadToSendSql(count: number): string {
   return `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},

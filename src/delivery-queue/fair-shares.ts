@@ -14,8 +14,8 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * second before the third, and so on: a client with a backlog of thousands does not hold up a client with one
  * delivery, and a client alone still has every worker (priorities only order the queue). Within one client,
  * deliveries keep their order of arrival while its backlog only grows, and the per-agent order is the worker's
- * (ordering.ts). Cost per delivery: one script when it is queued (its count and lane) and one when it is taken, shared by the
- * deliveries taken while the previous one was in flight (delivery.processor.ts).
+ * (ordering.ts). Cost per delivery: one script when it is queued (its count and lane) and one when it is taken,
+ * shared by the deliveries taken while the previous one was in flight (delivery.processor.ts).
  *
  * A client's first waiting delivery (count 1: at an everyday rate, nearly every delivery) goes to the queue's first
  * lane, the rest of a backlog to its backlog lane, by that priority (queue.constants.ts). A worker serves each lane

@@ -182,9 +182,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
-   * The turns taken on a shard, counted in one script per round trip: an idle shard's at once, the rest gathered while
-   * the previous one is in flight. Off the delivery's path (nothing waits for it), so at saturation many deliveries
-   * share one.
+   * The turns taken on a shard, counted in one script per round trip (micro-batcher.ts): an idle shard's at the end of
+   * the turn of the event loop, the rest gathered while the previous one is in flight. Off the delivery's path
+   * (nothing waits for it), so at saturation many deliveries share one.
    */
   private turnsTaken(shard: ShardQueue): MicroBatcher<string, void> {
     const existing = this.turnBatchers.get(shard);
