@@ -159,10 +159,10 @@ export const PREPARED_LOAD_LIMIT = 4;
 /**
  * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). The order's facts are read by the agent's
  * deliveries in the order of their status changes (idx_deliveries_agent_order: an agent's status changes are numbered
- * under its lock, so a change's id grows with its sequence): the newest older pending one to the same URL is the first
- * found walking back from the delivery's change, and a newer one that has gone out is looked for among the agent's
- * newer deliveries that were attempted (a pending one never attempted is passed over in the index). So the load of an
- * agent's oldest delivery costs the same whatever its backlog behind it; before, both facts read the whole backlog.
+ * under its lock, so a change's id grows with its sequence). The agent's other deliveries are passed over in the
+ * index, no row read, unless one could be the answer: a pending one older than the delivery (the newest such is the
+ * older_id), or an attempted one newer (newer_sent). So the load of an agent's oldest delivery reads a handful of rows
+ * whatever its backlog; before, both facts read a row of the backlog, and its status change, per delivery in it.
  * A newer one is looked for only when the agent has a newer change than the delivery's (its status_sequence is past
  * the change's): on the healthy path a delivery is its agent's newest. The index is forced: for the ORDER BY … LIMIT 1,
  * MariaDB otherwise walks idx_deliveries_status_change, every delivery of every agent before the change.

@@ -3,9 +3,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The per-agent order's facts (the newest older pending delivery to the same URL, whether a newer one has gone out)
  * are read by (agent_id, state, status_change_id): an agent's status changes are numbered under its lock, so their
- * ids grow with its sequence, and the index finds the neighbours of a change without reading the agent's whole
- * backlog. `attempts` is in the index so that a newer pending delivery never attempted is passed over without
- * reading its row.
+ * ids grow with its sequence, and the index passes over the agent's other deliveries without reading their rows
+ * (`attempts` is in it for the newer ones never attempted).
  */
 export class DeliveryOrderIndex1764450000000 implements MigrationInterface {
   name = 'DeliveryOrderIndex1764450000000';
