@@ -121,13 +121,13 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
 
   /**
    * An agent with `count` status changes and a delivery of each to one URL, in the state and with the attempts
-   * `deliveryOf` gives by sequence. Returns the agent's id and the id of the delivery of a sequence.
+   * `deliveryOf` gives by sequence. Returns the id of the delivery of a sequence.
    */
   async function seedHistory(
     name: string,
     count: number,
     deliveryOf: (sequence: number) => [string, number],
-  ): Promise<{ agent: number; delivery: (sequence: number) => string }> {
+  ): Promise<{ delivery: (sequence: number) => string }> {
     const { insertId } = (await t.sql(
       "INSERT INTO agents (client_id, agent_type, extension_name, status_sequence) VALUES ('d1', 'local', ?, ?)",
       [name, count],
@@ -157,18 +157,17 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
          JOIN status_changes s ON s.agent_id = r.agent AND s.sequence = r.sequence`,
       [agentEventId, JSON.stringify(rows)],
     );
-    return { agent: insertId, delivery };
+    return { delivery };
   }
 
   it("loads a batch of agents' newest deliveries without reading their histories, and still sees a newer one gone out", async () => {
     const HISTORY = 300;
-    const agents: number[] = [];
+    const histories: { delivery: (sequence: number) => string }[] = [];
     for (const name of ['h1', 'h2']) {
       // Every change but the newest went out; the newest is pending.
-      const { agent } = await seedHistory(name, HISTORY, (sequence) => (sequence === HISTORY ? ['pending', 0] : ['succeeded', 1]));
-      agents.push(agent);
+      histories.push(await seedHistory(name, HISTORY, (sequence) => (sequence === HISTORY ? ['pending', 0] : ['succeeded', 1])));
     }
-    const newest = agents.map((agent) => `msg_hist${String(agent).padStart(8, '0')}${String(HISTORY).padStart(6, '0')}`);
+    const newest = histories.map(({ delivery }) => delivery(HISTORY));
     const read = await rowsRead(loadToSendSql(newest.length), newest);
     // The deliveries, their changes, client and agents, and the agents' pending deliveries: nothing of the 2 × 300 changes.
     const total = [...read.values()].reduce((a, b) => a + b, 0);
@@ -180,7 +179,7 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
     ]);
 
     // An older delivery of the first agent, pending again (retried by hand): a newer one has gone out.
-    const older = `msg_hist${String(agents[0]).padStart(8, '0')}${String(HISTORY - 2).padStart(6, '0')}`;
+    const older = histories[0].delivery(HISTORY - 2);
     await t.sql("UPDATE deliveries SET state = 'pending' WHERE id = ?", [older]);
     const again = await repository.loadToSend([older, newest[0]]);
     expect(Number(again.get(older)?.newer_sent)).toBe(1);
