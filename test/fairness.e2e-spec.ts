@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
-import { turnsTaken } from '../src/delivery-queue/fair-shares.js';
-import { QueueShards } from '../src/delivery-queue/queue-shards.js';
+import { fairSharesKey, turnsTaken } from '../src/delivery-queue/fair-shares.js';
+import type { ShardQueue } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
@@ -85,8 +85,14 @@ describe('fair shares of the workers between clients', () => {
 
   it('counts every turn a batch takes, a client as often as its deliveries in it, and clears the counts once nothing waits', async () => {
     const { t } = setup;
-    const [shard] = t.app.get(QueueShards).shards;
-    const fair = `${t.config.queuePrefix}:webhooks:fair`;
+    // Keys of their own under the suite's prefix, which the app's worker never touches: the script alone, on the real Redis.
+    const base = `${t.config.queuePrefix}:turns-taken-test`;
+    const shard = {
+      key: (name: string) => `${base}:${name}`,
+      first: { toKey: (name: string) => `${base}:first:${name}` },
+      backlog: { toKey: (name: string) => `${base}:backlog:${name}` },
+    } as unknown as ShardQueue;
+    const fair = fairSharesKey(shard);
     await t.redis.hset(fair, 'batch-a', 5, 'batch-b', 2);
     // A job waits in the first lane: the counts stay.
     await t.redis.rpush(shard.first.toKey('wait'), 'a-waiting-job');
