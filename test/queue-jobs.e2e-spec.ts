@@ -102,4 +102,15 @@ describe('delivery jobs as Bull Board shows them', () => {
     await Promise.all([deliveries.enqueue([busy[2]]), deliveries.enqueue([busy[2]])]);
     expect(await holding(busy[2].deliveryId)).toEqual(['webhooks-backlog']);
   });
+
+  it('enqueues again a delivery whose job Redis lost mid-attempt, when the worker left a piece of its hash behind', async () => {
+    const deliveries = t.app.get(DeliveryQueueService);
+    const key = `${t.config.queuePrefix}:webhooks:msg_remnant${process.pid}`;
+    const job = { deliveryId: `msg_remnant${process.pid}`, clientId: 'remnant', host: '127.0.0.1', name: 'remnant' };
+    // What a worker's mark leaves when the job was gone: a hash without the `timestamp` every added job has.
+    await t.redis.hset(key, 'processedOn', Date.now());
+    expect(await deliveries.withoutLiveJob([{ id: job.deliveryId, clientId: job.clientId }])).toEqual([job.deliveryId]);
+    await deliveries.enqueue([job]);
+    expect(await t.redis.hget(key, 'name')).toBe('remnant');
+  });
 });

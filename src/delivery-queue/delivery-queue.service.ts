@@ -14,6 +14,9 @@ import { WebhookProducer } from './webhook-producer.js';
  */
 const ENQUEUE_CHUNK = 100;
 
+/** Unlinks a job hash that has no `timestamp` (no job was added under it), unless a job was added meanwhile. */
+const UNLINK_REMNANT = `if redis.call('HEXISTS', KEYS[1], 'timestamp') == 0 then return redis.call('UNLINK', KEYS[1]) end return 0`;
+
 /** Adds delivery jobs to BullMQ, each to its client's queue; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()
 export class DeliveryQueueService {
@@ -103,24 +106,27 @@ export class DeliveryQueueService {
     // The producer's ioredis connection (BullMQ types it as its backend-neutral client).
     const redis = (await shard.first.backend.client) as unknown as Redis;
     // A job hash has `timestamp` from the moment it is added, and `finishedOn` once it completed or failed. A job is
-    // in one lane or the other: both are asked.
+    // in one lane or the other: both are asked. A hash with other fields but no `timestamp` is what a worker wrote
+    // after Redis lost the job mid-attempt: no job, yet BullMQ adds nothing under an id whose key exists.
     const lanes = [shard.first, shard.backlog];
     const pipeline = redis.pipeline();
-    for (const id of ids) for (const queue of lanes) pipeline.hmget(queue.toKey(id), 'timestamp', 'finishedOn');
+    for (const id of ids) for (const queue of lanes) pipeline.hmget(queue.toKey(id), 'timestamp', 'finishedOn', 'processedOn');
     const replies = (await pipeline.exec()) ?? [];
     const missing: string[] = [];
     const finished: [Queue<WebhookJobData>, string][] = [];
+    const remnants: string[] = [];
     ids.forEach((id, index) => {
       const found = lanes.flatMap((queue, lane) => {
         const [error, fields] = replies[index * lanes.length + lane] ?? [new Error('no reply'), null];
         if (error) throw error;
-        const [addedAt, finishedOn] = fields as [string | null, string | null];
+        const [addedAt, finishedOn, processedOn] = fields as [string | null, string | null, string | null];
+        if (addedAt === null && (finishedOn !== null || processedOn !== null)) remnants.push(queue.toKey(id));
         return addedAt === null ? [] : [{ queue, finished: finishedOn !== null }];
       });
       if (found.length === 0) missing.push(id);
       else if (found.every((job) => job.finished)) finished.push(...found.map(({ queue }): [Queue<WebhookJobData>, string] => [queue, id]));
     });
-    await Promise.all(finished.map(([queue, id]) => queue.remove(id)));
+    await Promise.all([...finished.map(([queue, id]) => queue.remove(id)), ...remnants.map((key) => redis.eval(UNLINK_REMNANT, 1, key))]);
     return [...missing, ...new Set(finished.map(([, id]) => id))];
   }
 
