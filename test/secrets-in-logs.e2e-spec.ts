@@ -99,13 +99,24 @@ describe('no secret is ever written to the log', () => {
 
     // An internal error: its id is answered and logged.
     await t.sql('RENAME TABLE deliveries TO deliveries_away');
-    const failed = await t.http().get('/client/logs/delivery/').set(admin).expect(500);
+    const failed = await t.http().get('/client/logs/delivery/').set(admin).set('X-Request-Id', 'logs-500').expect(500);
     await t.sql('RENAME TABLE deliveries_away TO deliveries');
     const errorId = /error id ([0-9a-f-]{36})/.exec(failed.body.message)?.[1];
 
     const log = capture.text();
     expect(errorId).toBeDefined();
     expect(log).toContain(errorId);
+    // The error's line and the request's line both carry the request's id.
+    const lines = log
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.errorId === errorId)).toMatchObject({ reqId: 'logs-500', level: 50 });
+    expect(lines.find((line) => line.reqId === 'logs-500' && line.res)).toMatchObject({
+      req: { method: 'GET', url: '/client/logs/delivery/' },
+      res: { statusCode: 500 },
+      msg: 'request errored',
+    });
     for (const secret of secrets) {
       expect([secret, log.includes(secret)]).toEqual([secret, false]);
     }

@@ -23,13 +23,15 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
-    const { httpStatus, body } = this.describe(exception);
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
+    // The request's id (set by the request logger): this filter's own lines carry it, as the request's line does.
+    const { httpStatus, body } = this.describe(exception, http.getRequest<{ id?: string }>().id);
     if (response.headersSent) return;
     response.status(httpStatus).json(body);
   }
 
-  private describe(exception: unknown): { httpStatus: number; body: { message: string; status: string } } {
+  private describe(exception: unknown, reqId?: string): { httpStatus: number; body: { message: string; status: string } } {
     // The Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause.
     const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: unknown } | undefined;
     if (parserError?.type === 'entity.parse.failed') {
@@ -59,11 +61,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status } };
     }
     if (isDatabaseUnavailable(exception)) {
-      this.logger.warn(`database not answering: ${(exception as Error)?.message ?? String(exception)}`);
+      this.logger.warn({ msg: `database not answering: ${(exception as Error)?.message ?? String(exception)}`, reqId });
       return { httpStatus: 503, body: { message: 'The database is not answering; try again shortly.', status: 'unavailable' } };
     }
     const errorId = randomUUID();
-    this.logger.error({ msg: `error ${errorId}`, errorId, err: exception });
+    this.logger.error({ msg: `error ${errorId}`, errorId, reqId, err: exception });
     return {
       httpStatus: HttpStatus.INTERNAL_SERVER_ERROR,
       body: { message: `Internal error; quote error id ${errorId} when reporting it.`, status: 'internal_error' },

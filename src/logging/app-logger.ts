@@ -1,9 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger as PinoLogger } from 'pino';
-
-/** While a request is handled: pino-http's logger of that request (it carries the request's `reqId`). */
-export const requestLogger = new AsyncLocalStorage<PinoLogger>();
 
 /**
  * Nest's own start-up report (modules initialised, every controller and route mapped, "started"): some ninety
@@ -15,14 +11,10 @@ type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 /**
  * Nest's logger interface on pino: every `new Logger(context)` of the application writes a JSON line with its
- * `context`, and inside a request also the request's `reqId`.
+ * `context`.
  */
 export class AppLogger implements LoggerService {
-  constructor(private readonly root: PinoLogger) {}
-
-  private get logger(): PinoLogger {
-    return requestLogger.getStore() ?? this.root;
-  }
+  constructor(private readonly logger: PinoLogger) {}
 
   verbose(message: unknown, ...optionalParams: unknown[]): void {
     this.call('trace', message, optionalParams);

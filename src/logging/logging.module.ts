@@ -1,9 +1,9 @@
 import { Inject, Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pinoHttp, type HttpLogger, type Options } from 'pino-http';
+import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { AppLogger, requestLogger } from './app-logger.js';
+import { AppLogger } from './app-logger.js';
 
 /** A caller's `X-Request-Id` is kept when it is a plain token; anything else (too long, odd characters) is replaced. */
 const REQUEST_ID = /^[\w.:@-]{1,128}$/;
@@ -33,55 +33,75 @@ export function requestId(request: IncomingMessage, response: ServerResponse): s
   return id;
 }
 
-/** pino-http's middleware; its `logger` is the root logger every other line goes through. */
-export const HTTP_LOGGER = Symbol('HTTP_LOGGER');
+/** The root pino logger every line goes through. */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-/** pino-http's options: pino's own (level, redaction, …) and how a request's line is written. */
-export function httpLoggerOptions(config: AppConfig): Options {
+/** pino's options: level, redaction, and the service's name on every line. */
+export function loggerOptions(config: AppConfig): LoggerOptions {
   return {
     level: config.log.level,
     base: { service: 'agent-events' },
     messageKey: 'msg',
-    genReqId: requestId,
-    quietReqLogger: true,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    // Only what an operator needs of a request: no headers, so no token can slip into a line.
-    serializers: {
-      req: (request: { method: string; url: string }) => ({ method: request.method, url: request.url.split('?')[0] }),
-      res: (response: { statusCode: number }) => ({ statusCode: response.statusCode }),
-    },
-    customLogLevel: (_request, response, error) => (error || response.statusCode >= 500 ? 'error' : 'info'),
-    // A 5xx answer is not a thrown error: no stack of pino-http's own making (a real 500 is logged with its
-    // error id by the exception filter).
-    customErrorObject: (_request, _response, _error, line: Record<string, unknown>) => ({ ...line, err: undefined }),
     ...(config.log.pretty ? { transport: { target: 'pino-pretty', options: { singleLine: true } } } : {}),
   };
 }
 
-/** Runs the rest of the request with its own logger, so that every line logged meanwhile carries its `reqId`. */
-function bindRequestLogger(request: IncomingMessage & { allLogs?: HttpLogger['logger'][] }, _response: ServerResponse, next: () => void) {
-  const logger = request.allLogs?.[request.allLogs.length - 1];
-  if (logger) requestLogger.run(logger, next);
-  else next();
+/** A request as the request line and the exception filter read it: its id, set by `requestLogging`. */
+export type IdentifiedRequest = IncomingMessage & { id?: string; originalUrl?: string };
+
+/**
+ * One line per request, when it is answered (or the caller went away): its `reqId`, method, path (no query: it could
+ * carry a token), status code and time; at `error` for a 5xx, `info` otherwise. Only what an operator needs: no
+ * header, so no token can slip into a line. Nothing is built for a request whose line the level leaves out: no child
+ * logger per request and no async context (Node 20's AsyncLocalStorage puts a hook on every promise), which cost the
+ * API about a tenth of its CPU per status change at 200 changes/s (bench/README.md). A 500's own line (the exception
+ * filter's, with its `errorId`) carries the `reqId` too.
+ */
+export function requestLogging(logger: PinoLogger) {
+  return (request: IdentifiedRequest, response: ServerResponse, next: () => void): void => {
+    const reqId = requestId(request, response);
+    request.id = reqId;
+    const started = Date.now();
+    const answered = () => {
+      response.off('finish', answered);
+      response.off('close', answered);
+      const failed = response.statusCode >= 500;
+      const level = failed ? 'error' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level](
+        {
+          reqId,
+          req: { method: request.method, url: (request.originalUrl ?? request.url ?? '').split('?')[0] },
+          res: { statusCode: response.statusCode },
+          responseTime: Date.now() - started,
+        },
+        failed ? 'request errored' : 'request completed',
+      );
+    };
+    response.on('finish', answered);
+    response.on('close', answered);
+    next();
+  };
 }
 
 /**
- * JSON log lines through pino (coloured ones only for a person at a terminal in development): every line logged
- * while a request is handled carries its `reqId`, and one line per request tells its method, route, status and time.
- * `AppLogger` is what `app.useLogger` takes; in the worker, without HTTP routes, only it is used.
+ * JSON log lines through pino (coloured ones only for a person at a terminal in development): one line per request
+ * tells its `reqId`, method, route, status and time. `AppLogger` is what `app.useLogger` takes; in the worker, without
+ * HTTP routes, only it is used.
  */
 @Module({
   providers: [
-    { provide: HTTP_LOGGER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => pinoHttp(httpLoggerOptions(config)) },
-    { provide: AppLogger, inject: [HTTP_LOGGER], useFactory: (http: HttpLogger) => new AppLogger(http.logger) },
+    { provide: ROOT_LOGGER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => pino(loggerOptions(config)) },
+    { provide: AppLogger, inject: [ROOT_LOGGER], useFactory: (root: PinoLogger) => new AppLogger(root) },
   ],
-  exports: [AppLogger, HTTP_LOGGER],
+  exports: [AppLogger, ROOT_LOGGER],
 })
 export class LoggingModule implements NestModule {
-  constructor(@Inject(HTTP_LOGGER) private readonly http: HttpLogger) {}
+  constructor(@Inject(ROOT_LOGGER) private readonly root: PinoLogger) {}
 
   configure(consumer: MiddlewareConsumer): void {
     // Every path, the unknown ones included (`{/*splat}` also matches `/`).
-    consumer.apply(this.http, bindRequestLogger).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
+    consumer.apply(requestLogging(this.root)).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
   }
 }
