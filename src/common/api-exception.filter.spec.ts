@@ -15,7 +15,8 @@ function handle(exception: unknown) {
       answer.body = body;
     },
   };
-  const host = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
+  // The request as the request logger left it: its id set.
+  const host = { switchToHttp: () => ({ getResponse: () => response, getRequest: () => ({ id: 'req-7' }) }) } as unknown as ArgumentsHost;
   const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   try {
@@ -28,14 +29,14 @@ function handle(exception: unknown) {
 }
 
 describe('ApiExceptionFilter', () => {
-  it('answers an unexpected error with 500 and an error id, and logs that id as a field with the error', () => {
+  it('answers an unexpected error with 500 and an error id, and logs that id as a field with the error and the request id', () => {
     const boom = new Error('boom');
     const { status, body, errors } = handle(boom);
     expect(status).toBe(500);
     expect(body?.status).toBe('internal_error');
     const errorId = /error id ([0-9a-f-]{36})/.exec(body?.message ?? '')?.[1];
     expect(errorId).toBeDefined();
-    expect(errors).toEqual([{ msg: `error ${errorId}`, errorId, err: boom }]);
+    expect(errors).toEqual([{ msg: `error ${errorId}`, errorId, reqId: 'req-7', err: boom }]);
   });
 
   it('answers 503 unavailable, not 500, when the database does not answer', () => {
@@ -47,7 +48,7 @@ describe('ApiExceptionFilter', () => {
       expect(status).toBe(503);
       expect(body).toEqual({ message: 'The database is not answering; try again shortly.', status: 'unavailable' });
       expect(errors).toEqual([]);
-      expect(warnings).toHaveLength(1);
+      expect(warnings).toEqual([expect.objectContaining({ reqId: 'req-7' })]);
     }
   });
 
