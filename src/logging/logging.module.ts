@@ -48,7 +48,7 @@ export function loggerOptions(config: AppConfig): LoggerOptions {
 }
 
 /** A request as the request line and the exception filter read it: its id, set by `requestLogging`. */
-export type IdentifiedRequest = IncomingMessage & { id?: string; originalUrl?: string };
+type IdentifiedRequest = IncomingMessage & { id?: string; originalUrl?: string };
 
 /**
  * One line per request, when it is answered (or the caller went away): its `reqId`, method, path (no query: it could
