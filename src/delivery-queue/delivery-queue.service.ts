@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { redisScript } from '../redis/redis-script.js';
 import type { DeliveryJob } from './delivery-job.js';
 import type { WebhookJobData } from './queue.constants.js';
 import type { ShardQueue } from './queue-shards.js';
@@ -15,7 +16,11 @@ import { WebhookProducer } from './webhook-producer.js';
 const ENQUEUE_CHUNK = 100;
 
 /** Unlinks a job hash that has no `timestamp` (no job was added under it), unless a job was added meanwhile. */
-const UNLINK_REMNANT = `if redis.call('HEXISTS', KEYS[1], 'timestamp') == 0 then return redis.call('UNLINK', KEYS[1]) end return 0`;
+const UNLINK_REMNANT = redisScript<number>(
+  'unlinkJobRemnant',
+  1,
+  `if redis.call('HEXISTS', KEYS[1], 'timestamp') == 0 then return redis.call('UNLINK', KEYS[1]) end return 0`,
+);
 
 /** Adds delivery jobs to BullMQ, each to its client's queue; the job id is the delivery id, so adding one twice is harmless. */
 @Injectable()
@@ -126,7 +131,7 @@ export class DeliveryQueueService {
       if (found.length === 0) missing.push(id);
       else if (found.every((job) => job.finished)) finished.push(...found.map(({ queue }): [Queue<WebhookJobData>, string] => [queue, id]));
     });
-    await Promise.all([...finished.map(([queue, id]) => queue.remove(id)), ...remnants.map((key) => redis.eval(UNLINK_REMNANT, 1, key))]);
+    await Promise.all([...finished.map(([queue, id]) => queue.remove(id)), ...remnants.map((key) => UNLINK_REMNANT(redis, key))]);
     return [...missing, ...new Set(finished.map(([, id]) => id))];
   }
 
