@@ -35,6 +35,7 @@ function pending(status: number) {
 describe('receiver isolation shared by the workers through Redis', () => {
   const { queuePrefix, redisUrl } = suiteResources('isolation-redis');
   const connections: Redis[] = [];
+  const isolations: HostIsolation[] = [];
   let now = 1_000_000;
   let random = 0.5;
   let hosts = 0;
@@ -70,19 +71,23 @@ describe('receiver isolation shared by the workers through Redis', () => {
       const redis = new Redis(redisUrl);
       connections.push(redis);
       const options = { ...base, ...overrides, onStateChange: (name: string, state: CircuitState) => changes.push([name, state]) };
-      return new HostIsolation(
+      const isolation = new HostIsolation(
         redis,
         queuePrefix,
         options,
         () => now,
         () => random,
       );
+      isolations.push(isolation);
+      return isolation;
     });
   /**
-   * Waits until every connection has carried out what was sent on it (a release is sent, not awaited), and what
-   * follows the replies has run (the promises they settle, before the next turn of the event loop).
+   * Waits until every slot given back is free in Redis (a release is sent, not awaited), every connection has carried
+   * out what was sent on it, and what follows the replies has run (the promises they settle, before the next turn of
+   * the event loop).
    */
   const flushed = async () => {
+    await Promise.all(isolations.map((isolation) => isolation.settled()));
     await Promise.all(connections.map((redis) => redis.ping()));
     await new Promise((resolve) => setImmediate(resolve));
   };
@@ -133,6 +138,25 @@ describe('receiver isolation shared by the workers through Redis', () => {
       second.finish();
       third.finish();
       await Promise.all([running[1], thirdRunning]);
+    });
+
+    it('admits exactly `concurrency` of many requests asked at the same moment by both workers, the rest held', async () => {
+      const [a, b] = workers({ concurrency: 3 });
+      const slots = await Promise.all(Array.from({ length: 20 }, (_, n) => (n % 2 ? a : b).admit(host)));
+      expect(slots.filter((slot) => slot.admitted)).toHaveLength(3);
+      for (const slot of slots) if (!slot.admitted) expect(slot.reason).toBe(`held: host ${host} at its limit of 3 concurrent requests`);
+      for (const slot of slots) if (slot.admitted) slot.done(false, 10);
+      await flushed();
+      expect(await send(a, 200)).toEqual({ ran: true, value: 200 });
+    });
+
+    it('counts a slot given back before a request asked for after it, without waiting for the give-back', async () => {
+      const [a] = workers({ concurrency: 1 });
+      for (let n = 0; n < 20; n++) {
+        const slot = await a.admit(host);
+        expect(slot.admitted).toBe(true);
+        if (slot.admitted) slot.done(false, 10); // not awaited: the next ask follows it on the same connection
+      }
     });
 
     it('frees the slot of a worker that died mid-request once the request timeout plus 5 s have passed', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../redis/redis-connections.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { redisScript } from '../redis/redis-script.js';
 import { circuitState, hold, type CircuitState, type Verdict } from './host-policy.js';
 
@@ -47,98 +48,134 @@ const REDIS_RETRY_MS = 5000;
 const UNSHARED_HOLD_MS = 1000;
 
 /**
- * One round trip before a request: the circuit (open, or half-open with its one probe), then a lease on one of the
- * host's slots (a sorted set of lease ids by expiry; expired leases are dropped first). A request at the limit books
- * its share of the host's latency after those booked before it, counting the oldest request still running as at
- * least as slow as it has been. KEYS: slots, circuit. ARGV: now, lease id, lease ms, concurrency, open ms, idle ms,
- * initial latency. Returns {kind, time}.
+ * The host slots' operations, in the order they were asked for, in one script: a batch of whatever the worker asked
+ * while the previous batch was in flight (micro-batcher.ts), so a slot given back always counts before a later
+ * request's ask, and a busy worker makes one round trip for many requests instead of two each. KEYS: three per
+ * operation (the host's slots, circuit and window). ARGV: lease ms, concurrency, open ms, idle ms, initial latency,
+ * error percent, min requests, window ms; then six per operation: kind (a: acquire, r: release, c: cancel), now, lease
+ * id, failed (1/0), probe (1/0), duration ms. Returns two values per operation: {verdict, time} for an acquire, {the
+ * circuit's state, 0} for a release, {'', 0} for a cancel.
+ *
+ * acquire: the circuit (open, or half-open with its one probe), then a lease on one of the host's slots (a sorted set
+ * of lease ids by expiry; expired leases are dropped first). A request at the limit books its share of the host's
+ * latency after those booked before it, counting the oldest request still running as at least as slow as it has been.
+ *
+ * release: gives the lease back, learns the host's latency (moving average), and counts the outcome in a rolling
+ * window of 10 buckets (fields n<i>, f<i>, b<i>: requests, failures, and which bucket slot i holds). A probe closes
+ * the circuit (a fresh window) or opens it again; more than `errorPercent` failures of at least `minRequests` open it.
+ * Requests that end while it is open are not counted.
+ *
+ * cancel: a slot given back unused: no outcome to count; a probe's turn is free again.
  */
-const ACQUIRE = `
-local now = tonumber(ARGV[1])
-local leaseMs = tonumber(ARGV[3])
-local concurrency = tonumber(ARGV[4])
-local circuit = redis.call('HMGET', KEYS[2], 'open_until', 'probe_until', 'latency', 'booked_until')
-local openUntil = tonumber(circuit[1] or '0')
-local probe = false
-if openUntil > 0 then
-  if now < openUntil then return {'open', openUntil} end
-  if now < tonumber(circuit[2] or '0') then return {'probing', 0} end
-  probe = true
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= concurrency then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  local latency = math.max(tonumber(circuit[3] or ARGV[7]), now - (tonumber(oldest[2]) - leaseMs))
-  local booked = math.floor(math.min(math.max(tonumber(circuit[4] or '0'), now) + latency / concurrency, now + tonumber(ARGV[5])))
-  redis.call('HSET', KEYS[2], 'booked_until', booked)
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
-  return {'full', booked}
-end
-redis.call('ZADD', KEYS[1], now + leaseMs, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], leaseMs)
-if probe then
-  redis.call('HSET', KEYS[2], 'probe_until', now + leaseMs)
-  return {'probe', 0}
-end
-return {'run', 0}`;
+const SLOT_OPERATIONS = `
+local leaseMs = tonumber(ARGV[1])
+local concurrency = tonumber(ARGV[2])
+local openMs = tonumber(ARGV[3])
+local idleMs = ARGV[4]
+local initialLatency = tonumber(ARGV[5])
+local errorPercent = tonumber(ARGV[6])
+local minRequests = tonumber(ARGV[7])
+local windowMs = tonumber(ARGV[8])
 
-/**
- * One round trip after a request: gives the lease back, learns the host's latency (moving average), and counts the
- * outcome in a rolling window of 10 buckets (fields n<i>, f<i>, b<i>: requests, failures, and which bucket slot i
- * holds). A probe closes the circuit (a fresh window) or opens it again; more than `errorPercent` failures of at least
- * `minRequests` open it. Requests that end while it is open are not counted. KEYS: slots, circuit, window. ARGV: now,
- * lease id, failed (1/0), probe (1/0), duration ms, error percent, min requests, window ms, open ms, idle ms, initial
- * latency. Returns the circuit's state.
- */
-const RELEASE = `
-local now = tonumber(ARGV[1])
-local failed = ARGV[3] == '1'
-redis.call('ZREM', KEYS[1], ARGV[2])
-local latency = tonumber(redis.call('HGET', KEYS[2], 'latency') or ARGV[11])
-redis.call('HSET', KEYS[2], 'latency', 0.8 * latency + 0.2 * tonumber(ARGV[5]))
-redis.call('PEXPIRE', KEYS[2], ARGV[10])
-local function open()
-  redis.call('HSET', KEYS[2], 'open_until', now + tonumber(ARGV[9]))
-  redis.call('HDEL', KEYS[2], 'probe_until')
-  redis.call('DEL', KEYS[3])
-  return 'open'
+local function acquire(slots, circuitKey, now, lease)
+  local circuit = redis.call('HMGET', circuitKey, 'open_until', 'probe_until', 'latency', 'booked_until')
+  local openUntil = tonumber(circuit[1] or '0')
+  local probe = false
+  if openUntil > 0 then
+    if now < openUntil then return 'open', openUntil end
+    if now < tonumber(circuit[2] or '0') then return 'probing', 0 end
+    probe = true
+  end
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if redis.call('ZCARD', slots) >= concurrency then
+    local oldest = redis.call('ZRANGE', slots, 0, 0, 'WITHSCORES')
+    local latency = math.max(tonumber(circuit[3]) or initialLatency, now - (tonumber(oldest[2]) - leaseMs))
+    local booked = math.floor(math.min(math.max(tonumber(circuit[4] or '0'), now) + latency / concurrency, now + openMs))
+    redis.call('HSET', circuitKey, 'booked_until', booked)
+    redis.call('PEXPIRE', circuitKey, idleMs)
+    return 'full', booked
+  end
+  redis.call('ZADD', slots, now + leaseMs, lease)
+  redis.call('PEXPIRE', slots, leaseMs)
+  if probe then
+    redis.call('HSET', circuitKey, 'probe_until', now + leaseMs)
+    return 'probe', 0
+  end
+  return 'run', 0
 end
-if ARGV[4] == '1' then
-  if failed then return open() end
-  redis.call('HDEL', KEYS[2], 'open_until', 'probe_until')
+
+local function release(slots, circuitKey, window, now, lease, failed, probe, duration)
+  redis.call('ZREM', slots, lease)
+  local latency = tonumber(redis.call('HGET', circuitKey, 'latency')) or initialLatency
+  redis.call('HSET', circuitKey, 'latency', 0.8 * latency + 0.2 * duration)
+  redis.call('PEXPIRE', circuitKey, idleMs)
+  local function open()
+    redis.call('HSET', circuitKey, 'open_until', now + openMs)
+    redis.call('HDEL', circuitKey, 'probe_until')
+    redis.call('DEL', window)
+    return 'open'
+  end
+  if probe then
+    if failed then return open() end
+    redis.call('HDEL', circuitKey, 'open_until', 'probe_until')
+    return 'closed'
+  end
+  if redis.call('HEXISTS', circuitKey, 'open_until') == 1 then return 'open' end
+  local bucket = math.floor(now * 10 / windowMs)
+  local slot = bucket % 10
+  if tonumber(redis.call('HGET', window, 'b' .. slot) or '-1') ~= bucket then
+    redis.call('HSET', window, 'b' .. slot, bucket, 'n' .. slot, 0, 'f' .. slot, 0)
+  end
+  redis.call('HINCRBY', window, 'n' .. slot, 1)
+  redis.call('PEXPIRE', window, windowMs)
+  if not failed then return 'closed' end
+  redis.call('HINCRBY', window, 'f' .. slot, 1)
+  local total, failures = 0, 0
+  for i = 0, 9 do
+    local counts = redis.call('HMGET', window, 'b' .. i, 'n' .. i, 'f' .. i)
+    if counts[1] and tonumber(counts[1]) > bucket - 10 then
+      total = total + tonumber(counts[2])
+      failures = failures + tonumber(counts[3])
+    end
+  end
+  if total >= minRequests and failures * 100 > errorPercent * total then return open() end
   return 'closed'
 end
-if redis.call('HEXISTS', KEYS[2], 'open_until') == 1 then return 'open' end
-local bucket = math.floor(now * 10 / tonumber(ARGV[8]))
-local slot = bucket % 10
-if tonumber(redis.call('HGET', KEYS[3], 'b' .. slot) or '-1') ~= bucket then
-  redis.call('HSET', KEYS[3], 'b' .. slot, bucket, 'n' .. slot, 0, 'f' .. slot, 0)
-end
-redis.call('HINCRBY', KEYS[3], 'n' .. slot, 1)
-redis.call('PEXPIRE', KEYS[3], ARGV[8])
-if not failed then return 'closed' end
-redis.call('HINCRBY', KEYS[3], 'f' .. slot, 1)
-local total, failures = 0, 0
-for i = 0, 9 do
-  local counts = redis.call('HMGET', KEYS[3], 'b' .. i, 'n' .. i, 'f' .. i)
-  if counts[1] and tonumber(counts[1]) > bucket - 10 then
-    total = total + tonumber(counts[2])
-    failures = failures + tonumber(counts[3])
+
+local out = {}
+for i = 0, #KEYS / 3 - 1 do
+  local k, a = i * 3, 8 + i * 6
+  local kind, now, lease = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+  local result, time = '', 0
+  if kind == 'a' then
+    result, time = acquire(KEYS[k + 1], KEYS[k + 2], now, lease)
+  elseif kind == 'r' then
+    result = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, lease, ARGV[a + 4] == '1', ARGV[a + 5] == '1', tonumber(ARGV[a + 6]))
+  else
+    redis.call('ZREM', KEYS[k + 1], lease)
+    if ARGV[a + 5] == '1' then redis.call('HDEL', KEYS[k + 2], 'probe_until') end
   end
+  out[i * 2 + 1] = result
+  out[i * 2 + 2] = time
 end
-if total >= tonumber(ARGV[7]) and failures * 100 > tonumber(ARGV[6]) * total then return open() end
-return 'closed'`;
+return out`;
 
-/** A slot given back unused: no outcome to count; a probe's turn is free again. KEYS: slots, circuit. ARGV: lease id, probe (1/0). */
-const CANCEL = `
-redis.call('ZREM', KEYS[1], ARGV[1])
-if ARGV[2] == '1' then redis.call('HDEL', KEYS[2], 'probe_until') end
-return 0`;
+/** The script above, one round trip per batch (redis-script.ts), on the connection the isolation is given. */
+const SLOT_SCRIPT = redisScript<(string | number)[]>('hostSlotOperations', undefined, SLOT_OPERATIONS);
 
-/** The three scripts above, one round trip each (redis-script.ts), on the connection the isolation is given. */
-const ACQUIRE_SLOT = redisScript<[Verdict['kind'], number]>('acquireHostSlot', 2, ACQUIRE);
-const RELEASE_SLOT = redisScript<CircuitState>('releaseHostSlot', 3, RELEASE);
-const CANCEL_SLOT = redisScript<number>('cancelHostSlot', 2, CANCEL);
+/** One operation on a host's slots, as the script takes it. */
+interface SlotOperation {
+  kind: 'a' | 'r' | 'c';
+  host: string;
+  now: number;
+  lease: string;
+  failed?: boolean;
+  probe?: boolean;
+  durationMs?: number;
+}
+
+/** Up to 128 operations per script, one script in flight per connection (the order of the operations is kept). */
+const SLOT_BATCHING = { maxSize: 128, maxInFlight: 1 };
 
 /**
  * Keeps one receiver host from taking capacity from the others, across every worker of the deployment: at most
@@ -153,6 +190,10 @@ export class HostIsolation {
   /** Requests in flight per host while Redis is away. */
   private readonly unshared = new Map<string, number>();
   private redisAwayUntil = 0;
+  /** The slots' operations of this process, batched in the order asked (see SLOT_OPERATIONS). */
+  private readonly operations = new MicroBatcher<SlotOperation, [string, number]>((batch) => this.run(batch), SLOT_BATCHING);
+  /** Operations asked for and not carried out yet (see `settled`). */
+  private readonly unsettled = new Set<Promise<unknown>>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -163,29 +204,16 @@ export class HostIsolation {
   ) {}
 
   /**
-   * One round trip: a slot of `host` if it has a free one and a closed circuit (or this is the half-open probe), or
-   * when to try again. The caller ends the slot with `done` once its request is through, or `cancel` if it sends none.
+   * A slot of `host` if it has a free one and a closed circuit (or this is the half-open probe), or when to try again:
+   * one round trip, shared with the other operations of the moment. The caller ends the slot with `done` once its
+   * request is through, or `cancel` if it sends none.
    */
   async admit(host: string): Promise<Slot | Refusal> {
     if (this.clock() < this.redisAwayUntil) return this.admitUnshared(host);
-    const { concurrency, openMs, probeMs, windowMs } = this.options;
-    const leaseMs = probeMs + LEASE_MARGIN_MS;
-    const idleMs = 2 * windowMs + openMs;
-    const keys = [`${this.keyPrefix}:host:${host}:slots`, `${this.keyPrefix}:host:${host}:circuit`];
     const lease = randomUUID();
     let verdict: Verdict;
     try {
-      const [kind, time] = await ACQUIRE_SLOT(
-        this.redis,
-        ...keys,
-        this.clock(),
-        lease,
-        leaseMs,
-        concurrency,
-        openMs,
-        idleMs,
-        INITIAL_LATENCY_MS,
-      );
+      const [kind, time] = (await this.operate({ kind: 'a', host, now: this.clock(), lease })) as [Verdict['kind'], number];
       verdict = kind === 'open' ? { kind, openUntil: time } : kind === 'full' ? { kind, bookedUntil: time } : { kind };
     } catch (error) {
       this.redisAway(error as Error);
@@ -196,38 +224,64 @@ export class HostIsolation {
       return { admitted: false, ...hold(host, verdict, this.clock(), this.options, this.random()) };
     }
     const probe = verdict.kind === 'probe';
-    // Not awaited: the outcome does not wait for Redis. This connection sends it before any later acquire.
-    const release = (script: Promise<CircuitState | number>) =>
-      script.then(
-        (state) => typeof state === 'string' && this.show(host, state),
+    // Not awaited: the outcome does not wait for Redis. It is carried out before any operation asked after it.
+    const giveBack = (operation: Omit<SlotOperation, 'host' | 'lease' | 'now' | 'probe'>) => {
+      void this.operate({ ...operation, host, lease, probe, now: this.clock() }).then(
+        ([state]) => operation.kind === 'r' && this.show(host, state as CircuitState),
         (error: Error) => this.redisAway(error), // the lease expires by itself
       );
+    };
     return {
       admitted: true,
-      done: (failed, durationMs) => {
-        const { errorPercent, minRequests } = this.options;
-        void release(
-          RELEASE_SLOT(
-            this.redis,
-            ...keys,
-            `${this.keyPrefix}:host:${host}:window`,
-            this.clock(),
-            lease,
-            failed ? 1 : 0,
-            probe ? 1 : 0,
-            durationMs,
-            errorPercent,
-            minRequests,
-            windowMs,
-            openMs,
-            idleMs,
-            INITIAL_LATENCY_MS,
-          ),
-        );
-      },
+      done: (failed, durationMs) => giveBack({ kind: 'r', failed, durationMs }),
       // No request went out: the slot is free again, and a probe's turn goes to the next request.
-      cancel: () => void release(CANCEL_SLOT(this.redis, ...keys, lease, probe ? 1 : 0)),
+      cancel: () => giveBack({ kind: 'c' }),
     };
+  }
+
+  /**
+   * Resolves once Redis carried out (or failed) every operation asked for so far, slots given back included: before a
+   * shutdown.
+   */
+  async settled(): Promise<void> {
+    while (this.unsettled.size > 0) await Promise.allSettled(this.unsettled);
+  }
+
+  private operate(operation: SlotOperation): Promise<[string, number]> {
+    const result = this.operations.add(operation);
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.unsettled.add(settled);
+    void settled.then(() => this.unsettled.delete(settled));
+    return result;
+  }
+
+  /** One script for a batch of operations, each with its host's three keys (all under the prefix's hash tag). */
+  private async run(batch: SlotOperation[]): Promise<[string, number][]> {
+    const { concurrency, openMs, probeMs, windowMs, errorPercent, minRequests } = this.options;
+    const keys = batch.flatMap(({ host }) => ['slots', 'circuit', 'window'].map((name) => `${this.keyPrefix}:host:${host}:${name}`));
+    const common = [
+      probeMs + LEASE_MARGIN_MS,
+      concurrency,
+      openMs,
+      2 * windowMs + openMs,
+      INITIAL_LATENCY_MS,
+      errorPercent,
+      minRequests,
+      windowMs,
+    ];
+    const each = batch.flatMap(({ kind, now, lease, failed, probe, durationMs }) => [
+      kind,
+      now,
+      lease,
+      failed ? 1 : 0,
+      probe ? 1 : 0,
+      durationMs ?? 0,
+    ]);
+    const replies = await SLOT_SCRIPT(this.redis, keys.length, ...keys, ...common, ...each);
+    return batch.map((_, i) => [String(replies[2 * i]), Number(replies[2 * i + 1])]);
   }
 
   /** The per-process limit while Redis is away: no breaker, and no booking (a held request comes back in about 1 s). */

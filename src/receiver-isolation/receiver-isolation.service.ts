@@ -25,7 +25,9 @@ export class ReceiverIsolationService extends HostIsolation implements OnApplica
     this.connection = redis;
   }
 
-  onApplicationShutdown(): void {
+  /** After the worker's jobs ended (their slots given back): those slots are free in Redis before the connection closes. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.settled();
     this.connection.disconnect();
   }
 }
