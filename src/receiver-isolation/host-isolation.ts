@@ -258,7 +258,7 @@ export class HostIsolation {
     return result;
   }
 
-  /** One script for a batch of operations, each with its host's three keys (all under the prefix's hash tag). */
+  /** One script for a batch of operations, each with its host's three keys (on a Cluster, all in the prefix's hash slot). */
   private async run(batch: SlotOperation[]): Promise<[string, number][]> {
     const { concurrency, openMs, probeMs, windowMs, errorPercent, minRequests } = this.options;
     const keys = batch.flatMap(({ host }) => ['slots', 'circuit', 'window'].map((name) => `${this.keyPrefix}:host:${host}:${name}`));
