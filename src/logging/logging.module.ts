@@ -37,7 +37,7 @@ export function requestId(request: IncomingMessage, response: ServerResponse): s
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /** pino's options: level, redaction, and the service's name on every line. */
-export function loggerOptions(config: AppConfig): LoggerOptions {
+function loggerOptions(config: AppConfig): LoggerOptions {
   return {
     level: config.log.level,
     base: { service: 'agent-events' },
@@ -95,7 +95,7 @@ export function requestLogging(logger: PinoLogger) {
     { provide: ROOT_LOGGER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => pino(loggerOptions(config)) },
     { provide: AppLogger, inject: [ROOT_LOGGER], useFactory: (root: PinoLogger) => new AppLogger(root) },
   ],
-  exports: [AppLogger, ROOT_LOGGER],
+  exports: [AppLogger],
 })
 export class LoggingModule implements NestModule {
   constructor(@Inject(ROOT_LOGGER) private readonly root: PinoLogger) {}
