@@ -21,8 +21,10 @@ const SQL = {
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load
   // in src/delivery-worker/delivery-attempt.service.ts): the service's own statement (loadToSendSql, from the build,
   // set by `serviceStatements`): everything a webhook request needs, and the facts of the per-agent order. Executed
-  // as a prepared statement, as the service runs it (src/database/prepared.ts).
+  // as a prepared statement, as the service runs it (src/database/prepared.ts). Then, for a delivery whose agent has
+  // changed again since (`newer_change`), whether a newer delivery has gone out (newerSentSql, prepared as well).
   load: undefined,
+  newerSent: undefined,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
   // goes to `record_attempt` with its fields as parameters.
@@ -31,8 +33,9 @@ const SQL = {
 
 /** The statements the service builds itself, read from its build (dist/, made before a bench runs). */
 async function serviceStatements() {
-  const { loadToSendSql } = await import('../../dist/src/deliveries/deliveries.repository.js');
+  const { loadToSendSql, newerSentSql } = await import('../../dist/src/deliveries/deliveries.repository.js');
   SQL.load = loadToSendSql;
+  SQL.newerSent = newerSentSql;
 }
 
 /**
@@ -79,6 +82,7 @@ async function changeStatus(connection, tally, clientId, agent) {
  */
 async function deliver(connection, tally, id, agent) {
   const [[row]] = await connection.execute(SQL.load(1), [id]);
+  if (row && Number(row.newer_change) === 1) await connection.execute(SQL.newerSent(1), [id]);
   if (
     !row ||
     row.state !== 'pending' ||

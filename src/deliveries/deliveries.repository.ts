@@ -41,6 +41,9 @@ export interface DeliveryToSend extends ChangeFactsColumns {
   newer_sent: number;
 }
 
+/** A row of loadToSendSql: a batch's has `newer_sent`; a delivery's alone, whether its agent changed again since. */
+type LoadedRow = Omit<DeliveryToSend, 'newer_sent'> & { newer_sent?: number | string; newer_change?: number | string };
+
 /** A delivery as the delivery log shows it. */
 export interface DeliveryLogRow extends ChangeFactsColumns {
   id: string;
@@ -157,32 +160,49 @@ export function sqlTime(date: Date): string {
 export const PREPARED_LOAD_LIMIT = 4;
 
 /**
+ * Whether a newer delivery of the same agent to the same URL than `d` has been attempted or has succeeded, by
+ * idx_deliveries_agent_order (see loadToSendSql).
+ */
+const NEWER_SENT = `EXISTS (SELECT 1 FROM deliveries n FORCE INDEX (idx_deliveries_agent_order)
+                 WHERE n.agent_id = d.agent_id AND n.state IN (${DELIVERY_STATES.map((state) => `'${state}'`).join(', ')})
+                   AND n.status_change_id > d.status_change_id AND (n.attempts > 0 OR n.state = 'succeeded')
+                   AND n.url = d.url)`;
+
+/**
  * The load of `count` deliveries to send (DeliveriesRepository.loadToSend). The order's facts are read by the agent's
  * deliveries in the order of their status changes (idx_deliveries_agent_order: an agent's status changes are numbered
  * under its lock, so a change's id grows with its sequence). The agent's other deliveries are passed over in the
  * index, no row read, unless one could be the answer: a pending one older than the delivery (the newest such is the
  * older_id), or an attempted one newer (newer_sent). So the load of an agent's oldest delivery reads a handful of rows
  * whatever its backlog; before, both facts read a row of the backlog, and its status change, per delivery in it.
- * A newer one is looked for only when the agent has a newer change than the delivery's (its status_sequence is past
- * the change's): on the healthy path a delivery is its agent's newest. The index is forced: for the ORDER BY … LIMIT 1,
- * MariaDB otherwise walks idx_deliveries_status_change, every delivery of every agent before the change.
+ * A newer one can have gone out only when the agent has a newer change than the delivery's (its status_sequence is
+ * past the change's, or it is gone). The index is forced: for the ORDER BY … LIMIT 1, MariaDB otherwise walks
+ * idx_deliveries_status_change, every delivery of every agent before the change.
+ *
+ * A delivery loaded alone (a quiet moment's: nearly always its agent's newest) answers only that condition, as
+ * `newer_change`, and newerSentSql follows for it when it holds. Even behind a condition that is false, the subquery
+ * cost a load alone 40–190 µs of MariaDB's CPU and 60–280 µs of its time, out of about 410 and 640 (bench/README.md,
+ * What the runs showed). A batch (a busy moment's, whose agents often changed again since) keeps it: one round trip
+ * for the batch, where a second one cost the worker 5–10 % more CPU per delivery at saturation.
  */
 export function loadToSendSql(count: number): string {
+  const newer = count === 1 ? 'AS newer_change' : `AND ${NEWER_SENT} AS newer_sent`;
   return `SELECT d.id, d.url, d.method, d.kind, d.state, d.attempts, d.attempts_before_retry, d.manual_retries, d.held_reason, ${FACTS},
               c.signing_secret, c.previous_signing_secret, c.secret_rotated_at,
               (SELECT o.id FROM deliveries o FORCE INDEX (idx_deliveries_agent_order)
                 WHERE o.agent_id = d.agent_id AND o.state = 'pending' AND o.status_change_id < d.status_change_id AND o.url = d.url
                 ORDER BY o.status_change_id DESC, o.id DESC LIMIT 1) AS older_id,
-              (a.id IS NULL OR a.status_sequence > s.sequence)
-                AND EXISTS (SELECT 1 FROM deliveries n FORCE INDEX (idx_deliveries_agent_order)
-                             WHERE n.agent_id = d.agent_id AND n.state IN (${DELIVERY_STATES.map((state) => `'${state}'`).join(', ')})
-                               AND n.status_change_id > d.status_change_id AND (n.attempts > 0 OR n.state = 'succeeded')
-                               AND n.url = d.url) AS newer_sent
+              (a.id IS NULL OR a.status_sequence > s.sequence) ${newer}
          FROM deliveries d
          JOIN status_changes s ON s.id = d.status_change_id
          JOIN clients c ON c.id = d.client_id
          LEFT JOIN agents a ON a.id = d.agent_id
         WHERE d.id IN (${marks(count)})`;
+}
+
+/** Of `count` deliveries, those a newer delivery of the same agent to the same URL has gone out before (loadToSendSql). */
+export function newerSentSql(count: number): string {
+  return `SELECT d.id FROM deliveries d WHERE d.id IN (${marks(count)}) AND ${NEWER_SENT}`;
 }
 
 /**
@@ -195,21 +215,36 @@ export class DeliveriesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Everything the requests need, in one round trip: the rows, their status changes, the clients' secrets, and the
-   * facts of the per-agent order: the newest older pending delivery to the same URL and whether a newer one has gone
-   * out (both by idx_deliveries_agent_order: loadToSendSql).
+   * Everything the requests need: the rows, their status changes, the clients' secrets, and the facts of the per-agent
+   * order: the newest older pending delivery to the same URL and whether a newer one has gone out (loadToSendSql; for
+   * a delivery alone whose agent has changed again since, newerSentSql in a second round trip).
    */
   async loadToSend(ids: string[]): Promise<Map<string, DeliveryToSend>> {
-    // A small batch (a quiet moment's delivery) is prepared once per pooled connection and size: the order's
-    // subqueries cost MariaDB more to parse and plan than to run (prepared.ts). A large one shares that cost between
-    // its deliveries, and sent as text it keeps the statements MariaDB holds prepared (max_prepared_stmt_count, for
-    // every client of the server) at PREPARED_LOAD_LIMIT per connection.
-    const sql = loadToSendSql(ids.length);
-    const rows =
-      ids.length <= PREPARED_LOAD_LIMIT
-        ? await selectPrepared<DeliveryToSend>(this.dataSource, sql, ids)
-        : ((await this.dataSource.query(sql, ids)) as DeliveryToSend[]);
-    return new Map(rows.map((row) => [row.id, row]));
+    const rows = await this.select<LoadedRow>(loadToSendSql(ids.length), ids);
+    const changedSince = rows.filter((row) => Number(row.newer_change) === 1).map((row) => row.id);
+    const newerSent = new Set(
+      changedSince.length === 0
+        ? []
+        : (await this.select<{ id: string }>(newerSentSql(changedSince.length), changedSince)).map((row) => row.id),
+    );
+    return new Map(
+      rows.map(({ newer_change: _changed, ...row }) => [
+        row.id,
+        { ...row, newer_sent: Number(row.newer_sent) === 1 || newerSent.has(row.id) ? 1 : 0 },
+      ]),
+    );
+  }
+
+  /**
+   * A read by ids. A small batch (a quiet moment's delivery) is prepared once per pooled connection and size: the
+   * order's subqueries cost MariaDB more to parse and plan than to run (prepared.ts). A large one shares that cost
+   * between its deliveries, and sent as text it keeps the statements MariaDB holds prepared (max_prepared_stmt_count,
+   * for every client of the server) at PREPARED_LOAD_LIMIT per connection, and newerSentSql's one.
+   */
+  private async select<T>(sql: string, ids: string[]): Promise<T[]> {
+    return ids.length <= PREPARED_LOAD_LIMIT
+      ? selectPrepared<T>(this.dataSource, sql, ids)
+      : ((await this.dataSource.query(sql, ids)) as T[]);
   }
 
   /**
