@@ -34,7 +34,7 @@ export function requestId(request: IncomingMessage, response: ServerResponse): s
 }
 
 /** The root pino logger every line goes through. */
-export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /** pino's options: level, redaction, and the service's name on every line. */
 function loggerOptions(config: AppConfig): LoggerOptions {
