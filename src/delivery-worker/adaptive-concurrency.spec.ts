@@ -1,4 +1,4 @@
-import { BUSY, nextConcurrency, SPARE } from './adaptive-concurrency.js';
+import { BUSY, loopBusy, nextConcurrency, SPARE } from './adaptive-concurrency.js';
 
 const bounds = { min: 32, max: 64 };
 
@@ -28,5 +28,24 @@ describe('nextConcurrency', () => {
     expect(nextConcurrency(1, { utilization: 0, full: true }, { min: 1, max: 4 })).toBe(2);
     expect(nextConcurrency(1, { utilization: 1, full: true }, { min: 1, max: 4 })).toBe(1);
     expect(nextConcurrency(4, { utilization: 0, full: true }, { min: 1, max: 4 })).toBe(4);
+  });
+});
+
+describe('loopBusy', () => {
+  it('is the time the process ran on a core: a loop that waited for a core half the time is not busy', () => {
+    // Utilization 99 %, 125 ms of CPU in 250 ms: the other half went to waiting for a core the API and MySQL held.
+    expect(loopBusy(0.99, 125, 250)).toBe(0.5);
+    expect(nextConcurrency(48, { utilization: loopBusy(0.99, 125, 250), full: true }, bounds)).toBe(53);
+  });
+
+  it('is the utilization when the loop ran on a core all that time, whatever the helper threads added', () => {
+    expect(loopBusy(0.97, 245, 250)).toBe(0.97);
+    // Garbage collection's helper threads add CPU time beyond the loop's own.
+    expect(loopBusy(0.96, 300, 250)).toBe(0.96);
+    expect(nextConcurrency(64, { utilization: loopBusy(0.96, 300, 250), full: true }, bounds)).toBe(48);
+  });
+
+  it('is the utilization for an empty interval', () => {
+    expect(loopBusy(0.3, 0, 0)).toBe(0.3);
   });
 });
