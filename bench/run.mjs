@@ -281,7 +281,7 @@ async function addReceiver(receiver) {
 
 /** The API alone at one level (the status-change phases come later: they add thousands of deliveries). */
 async function runApiGroup(ctx) {
-  await settle(ctx);
+  await settle(ctx, 'the API figures');
   await runApiAlone(ctx.level, ctx.out, {
     base: `http://127.0.0.1:${ctx.env.PORT}`,
     receiver: ctx.receiver,
@@ -295,7 +295,7 @@ async function runApiGroup(ctx) {
 
 /** Saturation and the backlog at one level; the level's API and worker stop after it. */
 async function runSaturationGroup(ctx) {
-  await settle(ctx);
+  await settle(ctx, 'saturation');
   await runSaturation(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, rss: ctx.rss });
   await runBacklog(ctx.level, ctx.out, { driver: ctx.driver, pids: ctx.pids, services: ctx.services, env: ctx.env });
   ctx.rss('end');
@@ -307,16 +307,22 @@ async function stopLevel(ctx) {
   await stopServices(ctx.services);
 }
 
-/** Waits until InnoDB has purged what earlier phases left (at any level: they share the server). */
-async function settle(ctx) {
-  const settled = await waitForPurge(ctx.db);
-  (ctx.out.settled ??= []).push(settled);
-  log(`level ${ctx.level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge`);
+/**
+ * Waits until InnoDB has purged what earlier phases left (at any level: they share the server), before `phase`: every
+ * measured phase of the service and of the naive reference starts from the same state, not paying for the writes of
+ * the one before it (a saturation run leaves tens of thousands of old row versions).
+ */
+async function settle({ db, out, level }, phase) {
+  const settled = await waitForPurge(db);
+  (out.settled ??= []).push({ phase, ...settled });
+  log(`level ${level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge, before ${phase}`);
 }
 
-async function runE2e(level, out, { driver, pids, rss, tag = '', queuePrefix }) {
+async function runE2e(level, out, { driver, pids, rss, tag = '', queuePrefix, db }) {
   await runWarmup(level, out, driver, tag);
+  await settle({ db, out, level }, `the fixed load${tag}`);
   await runFixed([{ level, out, driver, pids, rss, tag, queuePrefix }], 1);
+  await settle({ db, out, level }, `saturation${tag}`);
   await runSaturation(level, out, { driver, pids, rss, tag });
 }
 
@@ -427,7 +433,7 @@ async function runSaturation(level, out, { driver, pids, rss, tag = '' }) {
  * The naive durable reference (bench/naive/): the same work as the service written plainly, one statement and one
  * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code (runE2e).
  */
-async function runNaive(level, serviceOut, { driver, env }) {
+async function runNaive(level, serviceOut, { driver, env, db }) {
   const naiveEnv = {
     DATABASE_URL: env.DATABASE_URL,
     REDIS_URL: env.REDIS_URL,
@@ -448,10 +454,10 @@ async function runNaive(level, serviceOut, { driver, env }) {
   const rss = (phase) => (out.rss[phase] = { api: memory(api.pid), worker: memory(worker.pid) });
   driver.api = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
   log(`level ${level}: naive durable reference (bench/naive/), concurrency ${config.concurrency}`);
-  await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix });
+  await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix, db });
   // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
   // its run of this level): (S1 + S2) / (N1 + N2), so a steady drift of the machine's speed over the four cancels.
-  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`);
+  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level });
   driver.api.close();
   await stopServices({ api, worker });
   if (serviceOut.phases.saturation) {
@@ -462,7 +468,7 @@ async function runNaive(level, serviceOut, { driver, env }) {
     await driver.closedLoop(warm, config.saturationInflight, config.saturationSeconds);
     await driver.drain(warm, config.drainSeconds * 1000);
     serviceOut.phases.warmupAgain = driver.verify(warm);
-    serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`);
+    serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`, { db, out: serviceOut, level });
     driver.api.close();
     await stopServices(again);
   }
@@ -483,8 +489,9 @@ async function runNaive(level, serviceOut, { driver, env }) {
   return out;
 }
 
-/** One more saturation run (closed loop, checked like the first): its sustained rate in the steady window. */
-async function saturationAgain(driver, name) {
+/** One more saturation run (closed loop, checked like the first), once InnoDB purged: its sustained rate in the steady window. */
+async function saturationAgain(driver, name, ctx) {
+  await settle(ctx, name);
   const run = await driver.closedLoop(name, config.saturationInflight, config.saturationSeconds);
   await driver.drain(name, config.drainSeconds * 1000);
   const steady = driver.windowRates(name, run.started + config.steadySkipSeconds * 1000, run.ended);
@@ -657,10 +664,12 @@ async function main() {
   const reversed = [...contexts].reverse();
   if (config.phases.has('e2e')) {
     for (const ctx of reversed) {
-      await settle(ctx);
+      await settle(ctx, 'the warm-up');
       ctx.out.rowsBeforeE2e = await counts(ctx.db);
       await runWarmup(ctx.level, ctx.out, ctx.driver);
     }
+    // What the warm-ups (at saturation) left is purged before the fixed load, as before every measured phase.
+    await settle(reversed[0], 'the fixed load');
     // The fixed load in slices that take turns between the levels: its p99 rests on a few dozen of the slowest
     // deliveries, which one stall of the machine can make; in turns, a stall falls on either level alike.
     await runFixed(reversed, config.fixedSlices);
@@ -668,7 +677,11 @@ async function main() {
   } else for (const ctx of contexts) await stopLevel(ctx);
   // The naive reference follows the first level's own status changes, on that level's database, agents and receiver.
   if (config.phases.has('naive'))
-    state.naive = await runNaive(contexts[0].level, contexts[0].out, { driver: contexts[0].driver, env: contexts[0].env });
+    state.naive = await runNaive(contexts[0].level, contexts[0].out, {
+      driver: contexts[0].driver,
+      env: contexts[0].env,
+      db: contexts[0].db,
+    });
   // Fairness and per-agent order, each on a database, queue prefix, API and worker of its own, after every level's
   // processes stopped (the machine to themselves) and before the SQL ceiling (which wants every service stopped).
   let fairness;
