@@ -69,11 +69,9 @@ export function redisClient(redisUrl) {
 /**
  * The environment the bench runs the API and the worker with, as in production, except: listening on 127.0.0.1 only;
  * logs at `warn` (at `info` every request and every attempt is a JSON line, which costs CPU in the service and in the
- * bench that reads its output); and `WEBHOOK_HOST_CONCURRENCY` twice the worker concurrency, since every webhook of
+ * bench that reads its output); and `WEBHOOK_HOST_CONCURRENCY` equal to the worker concurrency, since every webhook of
  * the bench goes to one receiver host, where a production worker sends to many (the default of 16 per host would make
- * the bench measure that limit), and a worker serving both lanes runs up to the worker concurrency in each: at once
- * the limit, the host's refusals (each delivery refused goes back to the queue and is loaded again) took a saturation
- * run down to half its rate (bench/README.md, History). `BENCH_SERVICE_X=v` settings win over all of these.
+ * the bench measure that limit). `BENCH_SERVICE_X=v` settings win over all of these.
  */
 export function serviceEnv({
   databaseUrl,
@@ -96,7 +94,7 @@ export function serviceEnv({
     TOKEN_SIGNING_KEY: `bench-signing-${randomBytes(24).toString('hex')}`,
     WEBHOOK_ALLOWED_CIDRS: '127.0.0.0/8',
     WORKER_CONCURRENCY: String(concurrency),
-    WEBHOOK_HOST_CONCURRENCY: String(2 * concurrency),
+    WEBHOOK_HOST_CONCURRENCY: String(concurrency),
     ...extra,
   };
 }
