@@ -91,10 +91,11 @@ export class AdaptiveConcurrency {
   private sample(): void {
     const now = performance.eventLoopUtilization();
     const interval = performance.eventLoopUtilization(now, this.last);
-    const cpu = process.cpuUsage(this.lastCpu);
+    const cpu = process.cpuUsage();
+    const cpuMs = (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000;
     this.last = now;
-    this.lastCpu = process.cpuUsage();
-    const utilization = loopBusy(interval.utilization, (cpu.user + cpu.system) / 1000, interval.idle + interval.active);
+    this.lastCpu = cpu;
+    const utilization = loopBusy(interval.utilization, cpuMs, interval.idle + interval.active);
     const next = nextConcurrency(this.limit, { utilization, full: this.peak >= this.limit }, this.bounds);
     this.peak = this.inFlight;
     if (next !== this.limit) {
