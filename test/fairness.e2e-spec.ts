@@ -1,6 +1,7 @@
+import { Queue } from 'bullmq';
 import mysql from 'mysql2/promise';
-import { fairSharesKey, turnsTaken } from '../src/delivery-queue/fair-shares.js';
-import type { ShardQueue } from '../src/delivery-queue/queue-shards.js';
+import { fairSharesKeys, takeTurns, turnsTaken } from '../src/delivery-queue/fair-shares.js';
+import { ShardQueue } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
@@ -83,25 +84,89 @@ describe('fair shares of the workers between clients', () => {
     expect(await t.redis.hget(fair, 'drifted')).toBeNull();
   });
 
+  /**
+   * A queue of its own, in both lanes, under the suite's prefix, which the app's worker never serves: the scripts alone,
+   * with BullMQ's own queue, on the real Redis.
+   */
+  const ownQueue = (name: string) => {
+    const { t } = setup;
+    const lane = (lane: string) => new Queue(`${name}-${lane}`, { connection: t.redis, prefix: `${t.config.queuePrefix}:${name}` });
+    return new ShardQueue(lane('first'), lane('backlog'));
+  };
+  /** Queues deliveries of these clients as the API does (their turns, then their jobs), named `<client>-<n>`. */
+  const queueUp = async (shard: ShardQueue, clients: string[]) => {
+    const entries = clients.map((clientId) => {
+      queued.set(clientId, (queued.get(clientId) ?? 0) + 1);
+      return { deliveryId: `${clientId}-${queued.get(clientId)}`, clientId };
+    });
+    const turns = await takeTurns(setup.t.redis, shard, entries);
+    for (const [index, { deliveryId }] of entries.entries()) {
+      const { lane, priority } = turns[index];
+      await shard.lane(lane).add('webhook', { deliveryId, clientId: entries[index].clientId, host: 'h' }, { jobId: deliveryId, priority });
+    }
+  };
+  const queued = new Map<string, number>();
+  /** What a worker takes next: the first lane's jobs, then the backlog lane's in BullMQ's order (priority, then arrival). */
+  const backlogOrder = async (shard: ShardQueue) => (await shard.backlog.getPrioritized(0, -1)).map((job) => job.id);
+  /** Workers take the backlog lane's next `n` jobs and the first lane's (removed here, as if done): their turns are taken. */
+  const take = async (shard: ShardQueue, n: number) => {
+    const next = [...(await shard.backlog.getPrioritized(0, n - 1)), ...(await shard.first.getWaiting(0, -1))];
+    for (const job of next) await job.remove();
+    await turnsTaken(
+      setup.t.redis,
+      shard,
+      next.map((job) => ({ clientId: job.data.clientId!, priority: job.priority })),
+    );
+  };
+
+  it("keeps a client's deliveries in their order of arrival while its backlog shrinks and grows again", async () => {
+    const shard = ownQueue('arrival');
+    for (let round = 0; round < 5; round++) {
+      await queueUp(shard, Array(6).fill('steady'));
+      // The workers catch up with part of it: what comes next must still go after what waited before.
+      await take(shard, 4);
+    }
+    const order = await backlogOrder(shard);
+    expect(order.length).toBeGreaterThanOrEqual(8);
+    const arrival = order.map((id) => Number(id!.split('-')[1]));
+    expect(arrival).toEqual([...arrival].sort((a, b) => a - b));
+  });
+
+  it('lets a client just come take turns with a backlog, one delivery each, rather than wait for all of it', async () => {
+    const shard = ownQueue('turns');
+    await queueUp(shard, Array(40).fill('big'));
+    await take(shard, 10);
+    // Its first goes to the first lane; the rest of its burst alternates with the backlog's.
+    await queueUp(shard, Array(5).fill('small'));
+    const order = (await backlogOrder(shard)).map((id) => id!.split('-')[0]);
+    expect(order.slice(0, 8)).toEqual(['big', 'small', 'big', 'small', 'big', 'small', 'big', 'small']);
+    expect(await shard.first.getWaitingCount()).toBe(1);
+  });
+
   it('counts every turn a batch takes, a client as often as its deliveries in it, and clears the counts once nothing waits', async () => {
     const { t } = setup;
-    // Keys of their own under the suite's prefix, which the app's worker never touches: the script alone, on the real Redis.
-    const base = `${t.config.queuePrefix}:turns-taken-test`;
-    const shard = {
-      key: (name: string) => `${base}:${name}`,
-      first: { toKey: (name: string) => `${base}:first:${name}` },
-      backlog: { toKey: (name: string) => `${base}:backlog:${name}` },
-    } as unknown as ShardQueue;
-    const fair = fairSharesKey(shard);
-    await t.redis.hset(fair, 'batch-a', 5, 'batch-b', 2);
-    // A job waits in the first lane: the counts stay.
+    const shard = ownQueue('turns-taken');
+    const fair = fairSharesKeys(shard);
+    await t.redis.hset(fair.counts, 'batch-a', 5, 'batch-b', 2);
+    await t.redis.hset(fair.last, 'batch-a', 9, 'batch-b', 7);
+    // A job waits in the first lane: the counts stay, the clock moves to the largest priority taken.
     await t.redis.rpush(shard.first.toKey('wait'), 'a-waiting-job');
-    await turnsTaken(t.redis, shard, ['batch-a', 'batch-b', 'batch-a', 'batch-b', 'batch-a']);
-    expect(await t.redis.hgetall(fair)).toEqual({ 'batch-a': '2' });
-    // Nothing waits any more: the next turn taken clears every count.
+    const taken = (clientId: string, priority: number) => ({ clientId, priority });
+    await turnsTaken(t.redis, shard, [
+      taken('batch-a', 3),
+      taken('batch-b', 6),
+      taken('batch-a', 4),
+      taken('batch-b', 7),
+      taken('batch-a', 0),
+    ]);
+    expect(await t.redis.hgetall(fair.counts)).toEqual({ 'batch-a': '2' });
+    // A client with none waiting any more has no last priority either: its next one goes at the clock.
+    expect(await t.redis.hgetall(fair.last)).toEqual({ 'batch-a': '9' });
+    expect(await t.redis.get(fair.clock)).toBe('7');
+    // Nothing waits any more: the next turn taken clears every count, and the clock starts again.
     await t.redis.del(shard.first.toKey('wait'));
-    await turnsTaken(t.redis, shard, ['batch-a']);
-    expect(await t.redis.exists(fair)).toBe(0);
+    await turnsTaken(t.redis, shard, [taken('batch-a', 8)]);
+    expect(await t.redis.exists(fair.counts, fair.last, fair.clock)).toBe(0);
   });
 });
 

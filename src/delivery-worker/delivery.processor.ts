@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Redis } from 'ioredis';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { turnsTaken } from '../delivery-queue/fair-shares.js';
+import { turnsTaken, type TurnTaken } from '../delivery-queue/fair-shares.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import type { Lane, WebhookJobData } from '../delivery-queue/queue.constants.js';
 import { QueueShards, type ShardQueue } from '../delivery-queue/queue-shards.js';
@@ -65,7 +65,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   workers: Worker<WebhookJobData, string>[] = [];
   /** The jobs in flight this process allows now, shared by its workers. */
   readonly concurrency: AdaptiveConcurrency;
-  private readonly turnBatchers = new Map<ShardQueue, MicroBatcher<string, void>>();
+  private readonly turnBatchers = new Map<ShardQueue, MicroBatcher<TurnTaken, void>>();
 
   constructor(
     private readonly deliveries: DeliveryAttemptService,
@@ -132,7 +132,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
     if (job.attemptsStarted === 1 && job.data.clientId) {
       this.turnsTaken(shard)
-        .add(job.data.clientId)
+        .add({ clientId: job.data.clientId, priority: job.priority })
         .catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
     }
     const outcome = await attempting;
@@ -186,12 +186,12 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
    * the turn of the event loop, the rest gathered while the previous one is in flight. Off the delivery's path
    * (nothing waits for it), so at saturation many deliveries share one.
    */
-  private turnsTaken(shard: ShardQueue): MicroBatcher<string, void> {
+  private turnsTaken(shard: ShardQueue): MicroBatcher<TurnTaken, void> {
     const existing = this.turnBatchers.get(shard);
     if (existing) return existing;
-    const batcher = new MicroBatcher<string, void>(async (clients) => {
-      await turnsTaken(await this.redisOf(shard), shard, clients);
-      return clients.map(() => undefined);
+    const batcher = new MicroBatcher<TurnTaken, void>(async (taken) => {
+      await turnsTaken(await this.redisOf(shard), shard, taken);
+      return taken.map(() => undefined);
     }, TURN_BATCHING);
     this.turnBatchers.set(shard, batcher);
     return batcher;
