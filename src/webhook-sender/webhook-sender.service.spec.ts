@@ -11,11 +11,11 @@ type SocketWithHandle = Socket & { _handle: { setKeepAlive: (enable: boolean, de
 describe('WebhookSenderService', () => {
   let server: http.Server;
   let sender: WebhookSenderService;
-  const arrivals: { port: number; url: string }[] = [];
+  const arrivals: { port: number; url: string; headers: string[] }[] = [];
 
   beforeAll(async () => {
     server = http.createServer((request, response) => {
-      arrivals.push({ port: request.socket.remotePort ?? 0, url: request.url ?? '' });
+      arrivals.push({ port: request.socket.remotePort ?? 0, url: request.url ?? '', headers: request.rawHeaders });
       response.end('ok');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -28,10 +28,10 @@ describe('WebhookSenderService', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const send = (n: number) =>
+  const send = (n: number, method: 'GET' | 'POST' = 'GET') =>
     sender.send({
       id: `msg_${n}`,
-      method: 'GET',
+      method,
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook?n=${n}`,
       payload: { agent_status: 'available' },
       secrets: ['whsec_c2VjcmV0'],
@@ -56,5 +56,24 @@ describe('WebhookSenderService', () => {
     expect(arrivals.map(({ url }) => url)).toEqual([1, 2, 3, 4, 5, 6].map((n) => `/hook?n=${n}&agent_status=available`));
     expect(new Set(arrivals.map(({ port }) => port)).size).toBe(1);
     expect(settings).toEqual([]);
+  });
+
+  it('sends the headers receivers have always had, and nothing else', async () => {
+    arrivals.length = 0;
+    expect((await send(7)).statusCode).toBe(200);
+    expect((await send(8, 'POST')).statusCode).toBe(200);
+    const names = (raw: string[]) => raw.filter((_, index) => index % 2 === 0);
+    const common = ['User-Agent', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'Agent-Event-Sequence', 'Agent-Event-Changed-At'];
+    expect(names(arrivals[0].headers)).toEqual(['Accept', ...common, 'Accept-Encoding', 'Host', 'Connection']);
+    expect(names(arrivals[1].headers)).toEqual([
+      'Accept',
+      'Content-Type',
+      ...common,
+      'Accept-Encoding',
+      'Content-Length',
+      'Host',
+      'Connection',
+    ]);
+    expect(arrivals[0].headers[1]).toBe('application/json, text/plain, */*');
   });
 });
