@@ -113,4 +113,25 @@ describe('webhook requests as a receiver gets and answers them', () => {
     await new Promise((resolve) => closed.close(resolve));
     expect(await send('GET', `http://127.0.0.1:${port}/hook`)).toMatchObject({ statusCode: null, error: CONNECTION_FAILED });
   });
+
+  it('gives up on a receiver that takes the request and never answers, at the deadline', async () => {
+    answer = () => undefined;
+    const started = performance.now();
+    expect(await send('POST')).toMatchObject({ statusCode: null, error: 'timeout: no complete answer within 500 ms' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(490);
+    expect(received).toHaveLength(1);
+  });
+
+  it('leaves no deadline behind once an attempt is over: answered, cut short at 64 KiB, or failed', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const before = timers();
+    answer = (_request, response) => response.end('ok');
+    expect((await send('GET')).statusCode).toBe(200);
+    answer = (_request, response) => response.end('x'.repeat(200_000));
+    expect((await send('GET')).statusCode).toBe(200);
+    answer = (request, response) => response.destroy();
+    expect((await send('GET')).error).toBe(CONNECTION_FAILED);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers()).toBe(before);
+  });
 });

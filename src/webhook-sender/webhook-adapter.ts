@@ -25,13 +25,23 @@ function decoder(encoding: string | undefined): zlib.Gunzip | zlib.Unzip | zlib.
   }
 }
 
+/** What the deadline destroys a request and its answer with (classified as a timeout by the sender). */
+function deadlinePassed(timeoutMs: number): Error {
+  return Object.assign(new Error(`timeout: the deadline of ${timeoutMs} ms passed`), { code: 'ABORT_ERR' });
+}
+
 /**
  * axios's adapter for the webhook requests: one `node:http`/`node:https` request with the config axios built (method,
- * URL, headers, body, agents, abort signal), and the answer as a stream, decoded when the receiver compressed it.
+ * URL, headers, body, agents, `timeout`), and the answer as a stream, decoded when the receiver compressed it.
  * axios's own HTTP adapter does the same with redirects, proxies, progress events, form data and more that a webhook
  * request never uses, at about 0.2 ms more CPU per request (bench/README.md, History): 8 % of the worker's CPU per
- * delivery at 200 changes/s. Whatever fails (connect, TLS, the address check of the agent's lookup, the abort) rejects with Node's
+ * delivery at 200 changes/s. Whatever fails (connect, TLS, the address check of the agent's lookup, the deadline) rejects with Node's
  * error as it is; a status code is never an error here (the sender judges it).
+ *
+ * `timeout` is the whole attempt's deadline: connect, answer and body. One timer per request destroys the request, or
+ * its answer's stream once there is one, when it passes, and is cleared when that stream closes (read to its end, cut
+ * short by the reader, or failed). An AbortSignal given to Node's request did the same at 30 µs more CPU per request
+ * (its listeners; bench/README.md, History).
  */
 export const webhookAdapter: AxiosAdapter = (config) =>
   new Promise<AxiosResponse<Readable>>((resolve, reject) => {
@@ -42,6 +52,16 @@ export const webhookAdapter: AxiosAdapter = (config) =>
     const names = new Set(Object.keys(headers).map((name) => name.toLowerCase()));
     if (!names.has('accept-encoding')) headers['Accept-Encoding'] = ACCEPT_ENCODING;
     if (body !== undefined && !names.has('content-length')) headers['Content-Length'] = String(Buffer.byteLength(body));
+    let answer: Readable | undefined;
+    const timeoutMs = config.timeout ?? 0;
+    const deadline =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            const error = deadlinePassed(timeoutMs);
+            answer?.destroy(error);
+            request.destroy(error);
+          }, timeoutMs)
+        : undefined;
     const request = (secure ? https : http).request(
       url,
       {
@@ -61,6 +81,8 @@ export const webhookAdapter: AxiosAdapter = (config) =>
           // An error of either stream (an abort mid-body, a corrupt encoding) ends the decoded one with it.
           data = pipeline(response, decode, () => undefined);
         }
+        answer = data;
+        data.once('close', () => clearTimeout(deadline));
         resolve({
           data,
           status: response.statusCode ?? 0,
@@ -71,6 +93,9 @@ export const webhookAdapter: AxiosAdapter = (config) =>
         });
       },
     );
-    request.on('error', reject);
+    request.on('error', (error) => {
+      if (!answer) clearTimeout(deadline);
+      reject(error);
+    });
     request.end(body);
   });

@@ -87,10 +87,6 @@ export class WebhookSenderService implements OnApplicationShutdown {
       });
       return failed(`target_not_allowed: ${verdict.reason}`);
     }
-    // The whole attempt (connect, answer, body) has one deadline. Its timer is cleared when the attempt ends:
-    // `AbortSignal.timeout` would keep a timer and its signal alive for the full timeout after every request.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new Error('timeout')), this.config.webhook.timeoutMs);
     try {
       const response = await this.httpService.axiosRef.request<Readable>({
         method: request.method,
@@ -111,7 +107,8 @@ export class WebhookSenderService implements OnApplicationShutdown {
         adapter: webhookAdapter,
         httpAgent: this.httpAgent,
         httpsAgent: this.httpsAgent,
-        signal: deadline.signal,
+        // The whole attempt (connect, answer, body) has one deadline (webhook-adapter.ts).
+        timeout: this.config.webhook.timeoutMs,
         responseType: 'stream',
         transformRequest: [(data: unknown) => data],
       });
@@ -135,8 +132,6 @@ export class WebhookSenderService implements OnApplicationShutdown {
         error: detail,
       });
       return failed(tenant);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -160,7 +155,7 @@ function hostOf(url: string): string {
  * cause within it: whether a port is closed or a name unknown must not show), and `detail`, for the operator's log.
  */
 function describeError(error: unknown, timeoutMs: number, refusal: string): { tenant: string; detail: string; refused: boolean } {
-  // Node's error as it is (webhook-adapter.ts), or axios's CanceledError when the deadline aborted the request.
+  // Node's error as it is, or the deadline's (webhook-adapter.ts).
   const { code, message, address } = error as { code?: string; message?: string; address?: string };
   const detail = `${code ?? 'error'}: ${message ?? String(error)}`.slice(0, 500);
   if (code === 'TARGET_NOT_ALLOWED') {
