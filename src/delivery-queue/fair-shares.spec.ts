@@ -1,7 +1,7 @@
 import { PRIORITY_LIMIT, priorityOfTurn } from './fair-shares.js';
 
 describe('priorityOfTurn', () => {
-  it("is a client's count of queued deliveries: its first goes before anyone's second", () => {
+  it('is the turn itself, a lower one going first', () => {
     expect([1, 2, 3, 10_000].map(priorityOfTurn)).toEqual([1, 2, 3, 10_000]);
   });
 

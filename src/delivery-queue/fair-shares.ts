@@ -24,7 +24,8 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * Within one client the priorities never go down, and BullMQ keeps arrival order between equal ones: a client's
  * deliveries leave the queue in the order they came, also while its backlog shrinks and grows again. A delivery that
  * goes back to the queue (its agent's older one still on its way, its host busy, a retry) keeps its priority, at most
- * the clock: it goes before every delivery queued after it was first taken.
+ * the clock: it goes before every delivery queued after it was first taken (unless the queue emptied meanwhile and
+ * the clock started again).
  *
  * Cost per delivery: one script when it is queued (its count, lane and priority) and one when it is taken, shared by
  * the deliveries taken while the previous one was in flight (delivery.processor.ts).
