@@ -3,17 +3,11 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually, Receiver } from './support/receiver.js';
 import { freePort, prepareCompiledService, runCommand, runService, type ServiceProcess } from './support/processes.js';
-import { ADMIN_TOKEN, createTestApp, deleteQueueKeys, suiteResources } from './support/test-app.js';
+import { ADMIN_TOKEN, createTestApp, deleteQueueKeys, metric, suiteResources } from './support/test-app.js';
 
 const ADMIN = 'ops-admin-secret-0123456789';
 const PBX = 'ops-pbx-secret-0123456789';
 const RECEIVER_KEY = 'receiver-key-4242';
-
-/** One metric's value from a Prometheus text page (labels written exactly as the page writes them). */
-function metric(page: string, series: string): number | undefined {
-  const line = page.split('\n').find((candidate) => candidate.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 /** The lines a process wrote as pino JSON (the start-up banner is plain text for a person). */
 function jsonLines(output: string): Record<string, unknown>[] {

@@ -4,7 +4,7 @@ import { DeliveryProcessor } from '../src/delivery-worker/delivery.processor.js'
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { afterNewerAccepted, inversions, orderedThroughRetries } from './support/fair-order.js';
 import { eventually, Receiver, type ReceivedRequest } from './support/receiver.js';
-import { admin, createTestApp, type TestApp } from './support/test-app.js';
+import { admin, createTestApp, metricOf, type TestApp } from './support/test-app.js';
 
 const CHANGES = 300;
 
@@ -163,6 +163,8 @@ describe('per agent and URL order of webhooks', () => {
 
   it('shows, while a newer delivery waits, the older delivery it waits for; it goes out once that one is through', async () => {
     const { log, agent, first } = await firstRefusedForAnHour('/waiting', 'waits@ringme.ru');
+    const heldForOrder = () => metricOf(t, 'agent_events_delivery_holds_total{held_by="order"}');
+    const holdsBefore = await heldForOrder();
     await agent.setStatus('logged_out');
     const [, second] = await deliveriesOf(t, agent.agentId);
 
@@ -176,6 +178,8 @@ describe('per agent and URL order of webhooks', () => {
       held_reason: `waiting for delivery ${first.id}: an older change of this agent to this URL`,
     });
     expect(log.map((entry) => entry.sequence)).toEqual([1]);
+    // It went back to the queue to wait, and /metrics counts it so, by what held it.
+    expect(await eventually(async () => (await heldForOrder()) > holdsBefore)).toBe(true);
 
     // The first is retried by hand and accepted; then the second goes out, after it.
     await retry(t, agent.clientId, first.id);

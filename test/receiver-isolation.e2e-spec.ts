@@ -1,6 +1,6 @@
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { eventually, Receiver, sleep } from './support/receiver.js';
-import { admin, createTestApp, type TestApp } from './support/test-app.js';
+import { admin, createTestApp, metricOf, type TestApp } from './support/test-app.js';
 
 const HANGING_DELIVERIES = 500;
 const RUN_MS = 15_000;
@@ -91,6 +91,9 @@ describe('receiver isolation', () => {
     // Held deliveries did not use attempts: the host saw far fewer requests than there are deliveries.
     const attempts = rows.reduce((sum, row) => sum + row.attempts, 0);
     expect(attempts).toBeLessThan(HANGING_DELIVERIES / 2);
+    // Each delivery without an attempt went back to wait at least once, counted by what held it.
+    const neverTried = rows.filter((row) => row.attempts === 0).length;
+    expect(await metricOf(t, 'agent_events_delivery_holds_total{held_by="host"}')).toBeGreaterThanOrEqual(neverTried);
     expect(hanging.requests.length).toBeLessThanOrEqual(attempts + 8);
     // Each one still has its job in the queue (delayed or waiting), so nothing waits for a reconciler to find it.
     const jobs = await eventually(async () => {

@@ -1,6 +1,9 @@
 import { parseRetryAfter, retryDelayMs } from '#webhook';
 import type { SendResult } from '../webhook-sender/webhook-sender.service.js';
 
+/** Why a delivery went back to the queue without an attempt: its receiver's host, or its agent's order. */
+export type HeldBy = 'host' | 'order';
+
 /** What an attempt leads to. Pure decisions, unit-tested in attempt-outcome.spec.ts. */
 export type AttemptOutcome =
   /**
@@ -11,10 +14,10 @@ export type AttemptOutcome =
   | { kind: 'retry'; delayMs: number; reason: string }
   | { kind: 'dead'; reason: string }
   /**
-   * Not sent, no attempt used: the receiver's host is at its limit or its circuit is open, or (`waitingFor`) an older
-   * delivery of its agent to its URL is pending.
+   * Not sent, no attempt used (`heldBy`): the receiver's host is at its limit or its circuit is open (`host`), or an
+   * older delivery of its agent to its URL is pending (`order`; `waitingFor`: that one, when it is known to wake this).
    */
-  | { kind: 'held'; delayMs: number; reason: string; waitingFor?: string }
+  | { kind: 'held'; heldBy: HeldBy; delayMs: number; reason: string; waitingFor?: string }
   /** Nothing to send: the delivery is gone, already delivered, or dead and not retried by hand. */
   | { kind: 'skipped' }
   /** Never to be sent: a newer change of its agent has gone to its URL (ordering.ts). */

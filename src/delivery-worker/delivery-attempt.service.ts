@@ -126,7 +126,7 @@ export class DeliveryAttemptService {
       if (slot.delayMs >= SHOWN_HOLD_MS) {
         await batchers.holds.add({ deliveryId: delivery.id, reason: slot.reason, until: new Date(Date.now() + slot.delayMs) });
       }
-      return { kind: 'held', delayMs: slot.delayMs, reason: slot.reason };
+      return { kind: 'held', heldBy: 'host', delayMs: slot.delayMs, reason: slot.reason };
     }
     const startedAt = new Date();
     let result: SendResult;
@@ -193,7 +193,7 @@ export class DeliveryAttemptService {
       const reason = `waiting for delivery ${decision.olderId} to give way`;
       // Not while the older one is being sent: this one waits until that attempt is through and recorded.
       if ((await shard.jobState(decision.olderId)) === 'active')
-        return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+        return { kind: 'held', heldBy: 'order', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
       await this.deliveries.supersedeOlder(
         delivery.agent_id,
         delivery.url,
@@ -204,8 +204,8 @@ export class DeliveryAttemptService {
       // Taken between the look and the update, it may have read its row before the update and be sending now: wait for
       // it. Not active now, it either never read its row before the update or is through and recorded.
       if ((await shard.jobState(decision.olderId)) === 'active')
-        return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
-      return { kind: 'held', delayMs: ORDER_WAIT_MS.min, reason };
+        return { kind: 'held', heldBy: 'order', delayMs: ORDER_WAIT_MS.min, reason, waitingFor: decision.olderId };
+      return { kind: 'held', heldBy: 'order', delayMs: ORDER_WAIT_MS.min, reason };
     }
     const reason = `waiting for delivery ${decision.olderId}: an older change of this agent to this URL`;
     // The log shows the wait behind an older delivery that failed, or waits itself; one on its way is through in
@@ -213,7 +213,7 @@ export class DeliveryAttemptService {
     if (delivery.held_reason !== reason && older?.heldUp) {
       await batchers.holds.add({ deliveryId: delivery.id, reason, until: new Date(Date.now() + decision.delayMs) });
     }
-    return { kind: 'held', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };
+    return { kind: 'held', heldBy: 'order', delayMs: decision.delayMs, reason, waitingFor: decision.olderId };
   }
 
   /** The current secret, and for a day after a rotation the previous one too, so receivers can switch over. */

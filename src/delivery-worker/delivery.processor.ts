@@ -71,7 +71,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     private readonly deliveries: DeliveryAttemptService,
     private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    metrics: MetricsService,
+    private readonly metrics: MetricsService,
   ) {
     const { minConcurrency: min, concurrency: max } = config.webhook;
     this.concurrency = new AdaptiveConcurrency({ min, max }, (limit) => {
@@ -137,6 +137,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
     }
     const outcome = await attempting;
     if (outcome.kind === 'held') {
+      this.metrics.deliveryHeld(outcome.heldBy);
       // Waiting for an older delivery of its agent to its URL: woken when that one is through (ordering.ts).
       const older = outcome.waitingFor;
       const olderThrough = older ? await this.waitFor(shard, older, job.id!) : false;

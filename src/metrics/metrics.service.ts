@@ -72,6 +72,12 @@ export class MetricsService {
   });
   /** Only in a worker process: made when the worker first sets it, so the API's page does not show a 0. */
   private workerConcurrency?: Gauge;
+  private readonly holds = new Counter({
+    name: 'agent_events_delivery_holds_total',
+    help: "Deliveries a worker took and put back to wait without an attempt, by what held them: host (the receiver host's limit or open circuit), order (an older delivery of the agent to the URL still pending).",
+    labelNames: ['held_by'],
+    registers: [this.registry],
+  });
   private readonly requeued = new Counter({
     name: 'agent_events_reconciler_requeued_total',
     help: 'Pending deliveries the reconciler found without a job and enqueued again.',
@@ -145,6 +151,10 @@ export class MetricsService {
       durationMs: report.durationMs,
       outcome: report.outcome,
     });
+  }
+
+  deliveryHeld(heldBy: 'host' | 'order'): void {
+    this.holds.inc({ held_by: heldBy });
   }
 
   setBreakerState(host: string, state: BreakerState): void {

@@ -79,6 +79,18 @@ function logLevelFor(levels: LogLevel[] = []): string {
   return PINO_LEVELS.find(([nestLevel]) => levels.includes(nestLevel))?.[1] ?? 'silent';
 }
 
+/** One metric's value from a Prometheus text page (labels written exactly as the page writes them). */
+export function metric(page: string, series: string): number | undefined {
+  const line = page.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** One metric's value on the app's `/metrics` page (the API's, which shows its in-process worker's too); 0 if absent. */
+export async function metricOf(t: TestApp, series: string): Promise<number> {
+  const page = (await t.http().get('/metrics').auth('admin', ADMIN_TOKEN).expect(200)).text;
+  return metric(page, series) ?? 0;
+}
+
 export async function createTestApp(suite: string, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const resources = suiteResources(suite);
   const server = await mysql.createConnection({ uri: baseDatabaseUrl.replace(/\/[^/]*$/, '/') });
