@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import mysql from 'mysql2/promise';
 import { fairSharesKeys, takeTurns, turnsTaken } from '../src/delivery-queue/fair-shares.js';
 import { ShardQueue } from '../src/delivery-queue/queue-shards.js';
@@ -79,8 +79,11 @@ describe('fair shares of the workers between clients', () => {
     const before = b.requests.length;
     await agent.setStatus('available');
     await b.waitFor(before + 1);
-    // The worker took the only job, and nothing waited after it: every count is gone, the drifted one too.
+    // Nothing waited in the queue when it was queued: every count was cleared, the drifted one too, and it went to the
+    // first lane (counted nowhere).
     await eventually(async () => (await t.redis.exists(fair)) === 0);
+    const [delivery] = await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE agent_id = ?', [agent.agentId]);
+    expect(await t.redis.exists(`${t.config.queuePrefix}:webhooks:${delivery.id}`)).toBe(1);
     expect(await t.redis.hget(fair, 'drifted')).toBeNull();
   });
 
@@ -108,16 +111,22 @@ describe('fair shares of the workers between clients', () => {
   const queued = new Map<string, number>();
   /** What a worker takes next: the first lane's jobs, then the backlog lane's in BullMQ's order (priority, then arrival). */
   const backlogOrder = async (shard: ShardQueue) => (await shard.backlog.getPrioritized(0, -1)).map((job) => job.id);
-  /** Workers take the backlog lane's next `n` jobs and the first lane's (removed here, as if done): their turns are taken. */
+  /**
+   * Workers take the backlog lane's next `n` jobs and the first lane's (removed here, as if done): the backlog's turns
+   * are counted taken, as the worker counts them; the first lane's jobs are gone.
+   */
   const take = async (shard: ShardQueue, n: number) => {
-    const next = [...(await shard.backlog.getPrioritized(0, n - 1)), ...(await shard.first.getWaiting(0, -1))];
-    for (const job of next) await job.remove();
+    const backlog = await shard.backlog.getPrioritized(0, n - 1);
+    for (const job of [...backlog, ...(await shard.first.getWaiting(0, -1))]) await job.remove();
     await turnsTaken(
       setup.t.redis,
       shard,
-      next.map((job) => ({ clientId: job.data.clientId!, priority: job.priority })),
+      backlog.map((job) => ({ clientId: job.data.clientId!, priority: job.priority })),
     );
   };
+  /** The lane each of these deliveries' jobs is in. */
+  const lanes = async (shard: ShardQueue, ids: string[]) =>
+    Promise.all(ids.map(async (id) => ((await shard.first.getJob(id)) ? 'first' : (await shard.backlog.getJob(id)) ? 'backlog' : 'none')));
 
   it("keeps a client's deliveries in their order of arrival while its backlog shrinks and grows again", async () => {
     const shard = ownQueue('arrival');
@@ -141,6 +150,42 @@ describe('fair shares of the workers between clients', () => {
     const order = (await backlogOrder(shard)).map((id) => id!.split('-')[0]);
     expect(order.slice(0, 8)).toEqual(['big', 'small', 'big', 'small', 'big', 'small', 'big', 'small']);
     expect(await shard.first.getWaitingCount()).toBe(1);
+  });
+
+  it("sends a client's next delivery to the first lane once a worker took its first-lane one, with no count of it", async () => {
+    const { t } = setup;
+    const shard = ownQueue('first-taken');
+    const fair = fairSharesKeys(shard);
+    // Another client's backlog waits meanwhile, so the queue is never empty (which would clear everything).
+    await queueUp(shard, ['busy', 'busy', 'busy']);
+    await queueUp(shard, ['solo', 'solo']);
+    // Its first waits in the first lane, so its second goes to the backlog, and only that one is counted.
+    expect(await lanes(shard, ['solo-1', 'solo-2'])).toEqual(['first', 'backlog']);
+    expect(await t.redis.hget(fair.counts, 'solo')).toBe('1');
+    // A worker takes the first lane's jobs (BullMQ's own move to active), and writes nothing else.
+    const connection = t.redis.duplicate({ maxRetriesPerRequest: null });
+    const worker = new Worker(shard.first.name, null, { connection, prefix: shard.first.opts.prefix, autorun: false });
+    try {
+      const takenIds = [(await worker.getNextJob('first-taken-1'))?.id, (await worker.getNextJob('first-taken-2'))?.id];
+      expect(takenIds.sort()).toEqual(['busy-1', 'solo-1']);
+    } finally {
+      await worker.close();
+      connection.disconnect();
+    }
+    // Its backlog delivery still waits: the next goes after it.
+    await queueUp(shard, ['solo']);
+    expect(await lanes(shard, ['solo-3'])).toEqual(['backlog']);
+    // A worker takes its backlog (counted taken): nothing of it waits, and its next is first again.
+    const solos = (await shard.backlog.getPrioritized(0, -1)).filter((job) => job.data.clientId === 'solo');
+    for (const job of solos) await job.remove();
+    await turnsTaken(
+      t.redis,
+      shard,
+      solos.map((job) => ({ clientId: 'solo', priority: job.priority })),
+    );
+    expect(await t.redis.hget(fair.counts, 'solo')).toBeNull();
+    await queueUp(shard, ['solo', 'solo']);
+    expect(await lanes(shard, ['solo-4', 'solo-5'])).toEqual(['first', 'backlog']);
   });
 
   it('counts every turn a batch takes, a client as often as its deliveries in it, and clears the counts once nothing waits', async () => {

@@ -8,13 +8,17 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
 
 /**
  * Fair shares of the workers between clients, kept in Redis beside each queue's jobs (so every API and worker process
- * shares them and they survive a restart), in three keys:
+ * shares them and they survive a restart), in four keys:
  *
- * - each client's count of queued deliveries: up by one when a delivery is queued, down when a worker takes it the
- *   first time. A client's first waiting delivery (count 1: at an everyday rate, nearly every delivery) goes to the
- *   queue's first lane, the rest of a backlog to its backlog lane (queue.constants.ts). A worker serves each lane with
- *   slots of its own, so a first delivery never waits for a slot a backlog holds; and a worker process of the first lane
- *   alone (WORKER_LANES=first) never runs a backlog's jobs at all.
+ * - each client's waiting first-lane delivery (`fair:first`, its id and when it was queued). A client with nothing
+ *   waiting (at an everyday rate, nearly every delivery) has its next delivery go to the queue's first lane, the rest
+ *   of a backlog to its backlog lane (queue.constants.ts). A worker serves each lane with slots of its own, so a first
+ *   delivery never waits for a slot a backlog holds; and a worker process of the first lane alone
+ *   (WORKER_LANES=first) never runs a backlog's jobs at all. Whether that delivery still waits is read from its job:
+ *   BullMQ stamps `processedOn` on a job when a worker takes it, so a worker taking a first-lane job writes nothing
+ *   more (no round trip on the everyday path).
+ * - each client's count of deliveries waiting in the backlog lane (`fair`): up by one when one is queued there, down
+ *   when a worker takes it the first time.
  * - the backlog lane's clock: the highest priority a worker has taken there (fair queuing's virtual time).
  * - each client's last priority in the backlog lane. A delivery there gets the priority after the later of its
  *   client's last one and the clock (start-time fair queuing): a client just come gets the clock's next turn, beside
@@ -27,23 +31,28 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * the clock: it goes before every delivery queued after it was first taken (unless the queue emptied meanwhile and
  * the clock started again).
  *
- * Cost per delivery: one script when it is queued (its count, lane and priority) and one when it is taken, shared by
- * the deliveries taken while the previous one was in flight (delivery.processor.ts).
+ * Cost per delivery: one script when it is queued (its lane and priority); for a backlog delivery, one more when it is
+ * taken, shared by the deliveries taken while the previous one was in flight (delivery.processor.ts).
  *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
  * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
- * script that counts a delivery taken also clears the three keys when that was the last job waiting, which starts
- * the clock again (one script per delivery taken, atomic with the other scripts on the queue). Should a backlog never
- * empty for two million turns, priorities stop at BullMQ's largest and the lane is first come, first served until it
- * does.
+ * script that queues a delivery, and the one that counts a backlog delivery taken, clear the four keys when nothing
+ * waits in either lane, which starts the clock again (atomic with the other scripts on the queue). Should a backlog
+ * never empty for two million turns, priorities stop at BullMQ's largest and the lane is first come, first served
+ * until it does.
  */
 export function priorityOfTurn(turn: number): number {
   return Math.min(Math.max(Math.trunc(turn), 1), PRIORITY_LIMIT);
 }
 
 /** The keys of the fair shares, under the queue's own prefix and hash tag (`{prefix}:webhooks:fair...`), for both lanes. */
-export function fairSharesKeys(shard: ShardQueue): { counts: string; clock: string; last: string } {
-  return { counts: shard.key('fair'), clock: shard.key('fair:clock'), last: shard.key('fair:last') };
+export function fairSharesKeys(shard: ShardQueue): { counts: string; clock: string; last: string; first: string } {
+  return { counts: shard.key('fair'), clock: shard.key('fair:clock'), last: shard.key('fair:last'), first: shard.key('fair:first') };
+}
+
+/** The keys that say whether anything waits in the shard's queue: the first lane's wait list, the backlog's prioritized set and wait list. */
+function waitingKeys(shard: ShardQueue): string[] {
+  return [shard.first.toKey('wait'), shard.backlog.toKey('prioritized'), shard.backlog.toKey('wait')];
 }
 
 /** A delivery's turn: its lane, and its priority there (0 in the first lane, which is first come, first served). */
@@ -53,43 +62,66 @@ export interface Turn {
 }
 
 /**
- * Counts deliveries in, one per entry, and gives each its lane: its client's first waiting one (count 1) goes to the
- * first lane, the rest of a backlog to the backlog lane. A delivery already in a lane (its job there, or its lane
- * chosen by another enqueue moments ago: the API's and a reconciler's, or two reconcilers') keeps that lane, so its
- * second add is the no-op a job id makes it (a job of the same id in the other lane would be sent twice). The lane
- * chosen is kept beside the queue for `LANE_HELD_MS`, far longer than from this script to the job's add. In the
- * backlog lane, its priority: one after the later of its client's last priority and the clock. KEYS: the counts, the
- * clock, the last priorities, then per delivery its held lane and its job hash in each lane. ARGV: the lane's
- * lifetime, the largest priority, then each delivery's client.
+ * Gives each delivery its lane: a client's first waiting one goes to the first lane (nothing of its client waits: no
+ * backlog counted, no first-lane job the client's mark names that a worker has not taken yet, none earlier in this
+ * batch), the rest of a backlog to the backlog lane. A first-lane job whose hash is missing is taken as waiting for
+ * `QUEUED_MS` after it was marked (its add follows this script), and as gone after that (removed with its agent). A
+ * delivery already in a lane (its job there, or its lane chosen by another enqueue moments ago: the API's and a
+ * reconciler's, or two reconcilers') keeps that lane, so its second add is the no-op a job id makes it (a job of the
+ * same id in the other lane would be sent twice). The lane chosen is kept beside the queue for `LANE_HELD_MS`, far
+ * longer than from this script to the job's add. In the backlog lane, its priority: one after the later of its
+ * client's last priority and the clock. Nothing waiting in either lane clears the fair shares first (fair-shares.ts).
+ * KEYS: the counts, the clock, the last priorities, the first-lane marks, the three waiting keys, then per delivery its
+ * held lane and its job hash in each lane. ARGV: the lane's lifetime, the largest priority, now (ms), the first lane's
+ * job key prefix, `QUEUED_MS`, then each delivery's client and id.
  */
 const TAKE_TURNS = redisScript<[number, Lane][]>(
   'fairTakeTurns',
   undefined,
-  `local out = {}
+  `local counts, clockKey, last, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, queuedMs = tonumber(ARGV[3]), tonumber(ARGV[5])
+if redis.call('LLEN', KEYS[5]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 and redis.call('LLEN', KEYS[7]) == 0 then
+  redis.call('DEL', counts, clockKey, last, marks)
+end
+local function firstWaits(client)
+  local mark = redis.call('HGET', marks, client)
+  if not mark then return false end
+  local id, at = string.match(mark, '^(.*):(%d+)$')
+  local job = ARGV[4] .. id
+  if redis.call('EXISTS', job) == 1 then return redis.call('HEXISTS', job, 'processedOn') == 0 end
+  return now - tonumber(at) < queuedMs
+end
+local out = {}
+local firstHere = {}
 local clock = nil
-for i = 1, (#KEYS - 3) / 3 do
-  local held, first, backlog = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local client = ARGV[i + 2]
-  local count = redis.call('HINCRBY', KEYS[1], client, 1)
+for i = 1, (#KEYS - 7) / 3 do
+  local held, first, backlog = KEYS[3 * i + 5], KEYS[3 * i + 6], KEYS[3 * i + 7]
+  local client, id = ARGV[2 * i + 4], ARGV[2 * i + 5]
   local lane = redis.call('GET', held)
   if not lane then
     if redis.call('EXISTS', first) == 1 then lane = 'first'
     elseif redis.call('EXISTS', backlog) == 1 then lane = 'backlog'
-    elseif count <= 1 then lane = 'first'
-    else lane = 'backlog' end
+    elseif firstHere[client] or tonumber(redis.call('HGET', counts, client) or '0') > 0 or firstWaits(client) then lane = 'backlog'
+    else lane = 'first' end
     redis.call('SET', held, lane, 'PX', ARGV[1])
   end
   local priority = 0
-  if lane == 'backlog' then
-    clock = clock or tonumber(redis.call('GET', KEYS[2]) or '0')
-    priority = math.min(math.max(tonumber(redis.call('HGET', KEYS[3], client) or '0'), clock) + 1, tonumber(ARGV[2]))
-    redis.call('HSET', KEYS[3], client, priority)
+  if lane == 'first' then
+    firstHere[client] = true
+    redis.call('HSET', marks, client, id .. ':' .. ARGV[3])
+  else
+    redis.call('HINCRBY', counts, client, 1)
+    clock = clock or tonumber(redis.call('GET', clockKey) or '0')
+    priority = math.min(math.max(tonumber(redis.call('HGET', last, client) or '0'), clock) + 1, tonumber(ARGV[2]))
+    redis.call('HSET', last, client, priority)
   end
   out[i] = {priority, lane}
 end
 return out`,
 );
 const LANE_HELD_MS = 10_000;
+/** How long a first-lane job not found is taken as still on its way in (far longer than from the script to its add). */
+const QUEUED_MS = 5_000;
 
 /** One round trip (the script above), for deliveries of one shard's clients: each one's turn, in order. */
 export async function takeTurns(
@@ -105,50 +137,55 @@ export async function takeTurns(
   const fair = fairSharesKeys(shard);
   const turns = await TAKE_TURNS(
     redis,
-    keys.length + 3,
+    keys.length + 7,
     fair.counts,
     fair.clock,
     fair.last,
+    fair.first,
+    ...waitingKeys(shard),
     ...keys,
     LANE_HELD_MS,
     PRIORITY_LIMIT,
-    ...entries.map((entry) => entry.clientId),
+    Date.now(),
+    shard.first.toKey(''),
+    QUEUED_MS,
+    ...entries.flatMap((entry) => [entry.clientId, entry.deliveryId]),
   );
   return turns.map(([priority, lane]) => ({ lane, priority: lane === 'first' ? 0 : priorityOfTurn(Number(priority)) }));
 }
 
-/** A delivery a worker took from the queue the first time: its client, and its priority (0 in the first lane). */
+/** A backlog delivery a worker took from the queue the first time: its client, and its priority. */
 export interface TurnTaken {
   clientId: string;
   priority: number;
 }
 
 /**
- * Workers took deliveries of these clients: each one's count goes down by as many (never below zero: a count lost with
- * Redis's data), and a client with none left waiting loses its last priority; the clock moves up to the largest
- * priority taken. If no job waits any more in either lane, the three keys are cleared, whatever drifted. KEYS: the
- * counts, the clock, the last priorities, the first lane's wait list, the backlog lane's prioritized set and wait
- * list. ARGV: the largest priority taken, then pairs of client and deliveries taken.
+ * Workers took backlog deliveries of these clients: each one's count goes down by as many (never below zero: a count
+ * lost with Redis's data), and a client with none left waiting loses its last priority; the clock moves up to the
+ * largest priority taken. If no job waits any more in either lane, the four keys are cleared, whatever drifted. KEYS:
+ * the counts, the clock, the last priorities, the first-lane marks, the first lane's wait list, the backlog lane's
+ * prioritized set and wait list. ARGV: the largest priority taken, then pairs of client and deliveries taken.
  */
 const TURNS_TAKEN = redisScript<unknown>(
   'fairTurnsTaken',
-  6,
+  7,
   `for i = 2, #ARGV, 2 do
   if redis.call('HINCRBY', KEYS[1], ARGV[i], -tonumber(ARGV[i + 1])) <= 0 then
     redis.call('HDEL', KEYS[1], ARGV[i])
     redis.call('HDEL', KEYS[3], ARGV[i])
   end
 end
-if redis.call('LLEN', KEYS[4]) == 0 and redis.call('ZCARD', KEYS[5]) == 0 and redis.call('LLEN', KEYS[6]) == 0 then
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+if redis.call('LLEN', KEYS[5]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 and redis.call('LLEN', KEYS[7]) == 0 then
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 elseif tonumber(ARGV[1]) > tonumber(redis.call('GET', KEYS[2]) or '0') then
   redis.call('SET', KEYS[2], ARGV[1])
 end`,
 );
 
 /**
- * One round trip (the script above) on the connection of the shard's queues, for the deliveries taken (one entry per
- * delivery, a client as often as it had deliveries taken).
+ * One round trip (the script above) on the connection of the shard's queues, for the backlog deliveries taken (one
+ * entry per delivery, a client as often as it had deliveries taken).
  */
 export async function turnsTaken(redis: RedisClient, shard: ShardQueue, taken: TurnTaken[]): Promise<void> {
   const perClient = new Map<string, number>();
@@ -158,15 +195,5 @@ export async function turnsTaken(redis: RedisClient, shard: ShardQueue, taken: T
     highest = Math.max(highest, priority);
   }
   const fair = fairSharesKeys(shard);
-  await TURNS_TAKEN(
-    redis,
-    fair.counts,
-    fair.clock,
-    fair.last,
-    shard.first.toKey('wait'),
-    shard.backlog.toKey('prioritized'),
-    shard.backlog.toKey('wait'),
-    highest,
-    ...[...perClient].flat(),
-  );
+  await TURNS_TAKEN(redis, fair.counts, fair.clock, fair.last, fair.first, ...waitingKeys(shard), highest, ...[...perClient].flat());
 }

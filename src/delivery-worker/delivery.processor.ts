@@ -129,8 +129,9 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   private async attempt(shard: ShardQueue, lane: Lane, job: Job<WebhookJobData>, token?: string): Promise<string> {
     // The host's slot is asked for, and the load queued, first: they are on the way to the request; the turn is not.
     const attempting = this.deliveries.attempt(job.data.deliveryId, shard, lane, job.data.host);
-    // Taken from the queue the first time: its client has one delivery fewer waiting (fair-shares.ts).
-    if (job.attemptsStarted === 1 && job.data.clientId) {
+    // Taken from the backlog lane the first time: its client has one delivery fewer waiting there (fair-shares.ts). A
+    // first-lane job's taking is read from the job itself, BullMQ's `processedOn`: nothing to write.
+    if (lane === 'backlog' && job.attemptsStarted === 1 && job.data.clientId) {
       this.turnsTaken(shard)
         .add({ clientId: job.data.clientId, priority: job.priority })
         .catch((error: Error) => this.logger.warn(`fair shares: ${error.message}`));
@@ -183,7 +184,7 @@ export class DeliveryProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
-   * The turns taken on a shard, counted in one script per round trip (micro-batcher.ts): an idle shard's at the end of
+   * The backlog turns taken on a shard, counted in one script per round trip (micro-batcher.ts): an idle shard's at the end of
    * the turn of the event loop, the rest gathered while the previous one is in flight. Off the delivery's path
    * (nothing waits for it), so at saturation many deliveries share one.
    */
