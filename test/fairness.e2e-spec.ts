@@ -71,20 +71,20 @@ describe('fair shares of the workers between clients', () => {
   it("forgets a client's count that drifted (a delivery counted in and never taken) once nothing waits in the queue", async () => {
     const { t, b } = setup;
     const fair = `${t.config.queuePrefix}:webhooks:fair`;
-    // A count of 5,000 deliveries of a client that has none queued: its next delivery would go after everyone's 5,000th.
-    await t.redis.hset(fair, 'drifted', 5000);
     const agent = await agentWithEvents(t, { extension_name: 'after-drift@ringme.ru' }, [
       { url: b.url('/after-drift'), event_type: 'agent-login', method: 'GET' },
     ]);
+    // A count of 5,000 deliveries of the client in its backlog while it has none queued: its next delivery would go
+    // after everyone's 5,000th.
+    await t.redis.hset(fair, agent.clientId, 5000);
     const before = b.requests.length;
     await agent.setStatus('available');
     await b.waitFor(before + 1);
-    // Nothing waited in the queue when it was queued: every count was cleared, the drifted one too, and it went to the
-    // first lane (counted nowhere).
+    // It went to the backlog lane (the count said one waited there); the worker took it, and nothing waited after it:
+    // every count is gone, the drifted one too.
     await eventually(async () => (await t.redis.exists(fair)) === 0);
     const [delivery] = await t.sql<{ id: string }>('SELECT id FROM deliveries WHERE agent_id = ?', [agent.agentId]);
-    expect(await t.redis.exists(`${t.config.queuePrefix}:webhooks:${delivery.id}`)).toBe(1);
-    expect(await t.redis.hget(fair, 'drifted')).toBeNull();
+    expect(await t.redis.exists(`${t.config.queuePrefix}:webhooks-backlog:${delivery.id}`)).toBe(1);
   });
 
   /**

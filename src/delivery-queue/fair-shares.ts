@@ -36,8 +36,9 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
  * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
- * script that queues a delivery, and the one that counts a backlog delivery taken, clear the four keys when nothing
- * waits in either lane, which starts the clock again (atomic with the other scripts on the queue). Should a backlog
+ * script that counts a backlog delivery taken clears the four keys when that was the last job waiting in either lane,
+ * which starts the clock again (atomic with the other scripts on the queue). A client whose count drifted has its
+ * next delivery go to the backlog lane, and so clears it when it is taken from an empty queue. Should a backlog
  * never empty for two million turns, priorities stop at BullMQ's largest and the lane is first come, first served
  * until it does.
  */
@@ -48,11 +49,6 @@ export function priorityOfTurn(turn: number): number {
 /** The keys of the fair shares, under the queue's own prefix and hash tag (`{prefix}:webhooks:fair...`), for both lanes. */
 export function fairSharesKeys(shard: ShardQueue): { counts: string; clock: string; last: string; first: string } {
   return { counts: shard.key('fair'), clock: shard.key('fair:clock'), last: shard.key('fair:last'), first: shard.key('fair:first') };
-}
-
-/** The keys that say whether anything waits in the shard's queue: the first lane's wait list, the backlog's prioritized set and wait list. */
-function waitingKeys(shard: ShardQueue): string[] {
-  return [shard.first.toKey('wait'), shard.backlog.toKey('prioritized'), shard.backlog.toKey('wait')];
 }
 
 /** A delivery's turn: its lane, and its priority there (0 in the first lane, which is first come, first served). */
@@ -70,9 +66,8 @@ export interface Turn {
  * reconciler's, or two reconcilers') keeps that lane, so its second add is the no-op a job id makes it (a job of the
  * same id in the other lane would be sent twice). The lane chosen is kept beside the queue for `LANE_HELD_MS`, far
  * longer than from this script to the job's add. In the backlog lane, its priority: one after the later of its
- * client's last priority and the clock. Nothing waiting in either lane clears the fair shares first (fair-shares.ts).
- * KEYS: the counts, the clock, the last priorities, the first-lane marks, the three waiting keys, then per delivery its
- * held lane and its job hash in each lane. ARGV: the lane's lifetime, the largest priority, now (ms), the first lane's
+ * client's last priority and the clock. KEYS: the counts, the clock, the last priorities, the first-lane marks, then
+ * per delivery its held lane and its job hash in each lane. ARGV: the lane's lifetime, the largest priority, now (ms), the first lane's
  * job key prefix, `QUEUED_MS`, then each delivery's client and id.
  */
 const TAKE_TURNS = redisScript<[number, Lane][]>(
@@ -80,9 +75,6 @@ const TAKE_TURNS = redisScript<[number, Lane][]>(
   undefined,
   `local counts, clockKey, last, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, queuedMs = tonumber(ARGV[3]), tonumber(ARGV[5])
-if redis.call('LLEN', KEYS[5]) == 0 and redis.call('ZCARD', KEYS[6]) == 0 and redis.call('LLEN', KEYS[7]) == 0 then
-  redis.call('DEL', counts, clockKey, last, marks)
-end
 local function firstWaits(client)
   local mark = redis.call('HGET', marks, client)
   if not mark then return false end
@@ -94,8 +86,8 @@ end
 local out = {}
 local firstHere = {}
 local clock = nil
-for i = 1, (#KEYS - 7) / 3 do
-  local held, first, backlog = KEYS[3 * i + 5], KEYS[3 * i + 6], KEYS[3 * i + 7]
+for i = 1, (#KEYS - 4) / 3 do
+  local held, first, backlog = KEYS[3 * i + 2], KEYS[3 * i + 3], KEYS[3 * i + 4]
   local client, id = ARGV[2 * i + 4], ARGV[2 * i + 5]
   local lane = redis.call('GET', held)
   if not lane then
@@ -137,12 +129,11 @@ export async function takeTurns(
   const fair = fairSharesKeys(shard);
   const turns = await TAKE_TURNS(
     redis,
-    keys.length + 7,
+    keys.length + 4,
     fair.counts,
     fair.clock,
     fair.last,
     fair.first,
-    ...waitingKeys(shard),
     ...keys,
     LANE_HELD_MS,
     PRIORITY_LIMIT,
@@ -195,5 +186,16 @@ export async function turnsTaken(redis: RedisClient, shard: ShardQueue, taken: T
     highest = Math.max(highest, priority);
   }
   const fair = fairSharesKeys(shard);
-  await TURNS_TAKEN(redis, fair.counts, fair.clock, fair.last, fair.first, ...waitingKeys(shard), highest, ...[...perClient].flat());
+  await TURNS_TAKEN(
+    redis,
+    fair.counts,
+    fair.clock,
+    fair.last,
+    fair.first,
+    shard.first.toKey('wait'),
+    shard.backlog.toKey('prioritized'),
+    shard.backlog.toKey('wait'),
+    highest,
+    ...[...perClient].flat(),
+  );
 }
