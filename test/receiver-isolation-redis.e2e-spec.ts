@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { failedHost } from '../src/delivery-worker/attempt-outcome.js';
 import { HostIsolation, type CircuitState, type HostIsolationOptions } from '../src/receiver-isolation/host-isolation.js';
 import type { SendResult } from '../src/webhook-sender/webhook-sender.service.js';
+import { eventually } from './support/receiver.js';
 import { deleteQueueKeys, suiteResources } from './support/test-app.js';
 
 /**
@@ -184,6 +185,95 @@ describe('receiver isolation shared by the workers through Redis', () => {
       expect((await held(b)).delayMs).toBe(1000);
       blocker.finish();
       await running;
+    });
+  });
+
+  describe("a slot kept for the same worker's next request to the host (KEEP_MS)", () => {
+    const keyOf = (name: string) => `${queuePrefix}:host:${host}:${name}`;
+    const leases = () => connections[0].zrange(keyOf('slots'), 0, -1);
+    /** The requests and failures the window counted. */
+    const counted = async () => {
+      const window = await connections[0].hgetall(keyOf('window'));
+      const sum = (field: string) => [...Array(10).keys()].reduce((total, i) => total + Number(window[`${field}${i}`] ?? 0), 0);
+      return { requests: sum('n'), failures: sum('f') };
+    };
+
+    it('sends the next requests on the slot the last one used while the host is far from its limit, counted once it is given back', async () => {
+      const [a, b] = workers({ concurrency: 8 });
+      expect(await run(a, host, () => Promise.resolve(200), failed)).toEqual({ ran: true, value: 200 });
+      // A round trip on a's connection after the request: nothing was given back before it.
+      await a.admit(`other-${host}`);
+      const [lease] = await leases();
+      expect(await leases()).toEqual([lease]);
+      for (let n = 0; n < 3; n++) expect(await run(a, host, () => Promise.resolve(200), failed)).toEqual({ ran: true, value: 200 });
+      await a.admit(`other-${host}`);
+      // The same lease all along: no slot asked for; the kept one still counts against the host's limit for b.
+      expect(await leases()).toEqual([lease]);
+      expect(await counted()).toEqual({ requests: 0, failures: 0 });
+      const others = await Promise.all(Array.from({ length: 8 }, () => b.admit(host)));
+      expect(others.filter((slot) => slot.admitted)).toHaveLength(7);
+      for (const slot of others) if (slot.admitted) slot.cancel();
+      // Given back (here before a shutdown; otherwise KEEP_MS after it was kept): its four requests are counted.
+      await flushed();
+      expect(await leases()).toEqual([]);
+      expect(await counted()).toEqual({ requests: 4, failures: 0 });
+    });
+
+    it('gives a kept slot back by itself once KEEP_MS have passed without a request', async () => {
+      const [a] = workers({ concurrency: 8 });
+      await run(a, host, () => Promise.resolve(200), failed);
+      await a.admit(`other-${host}`);
+      expect(await leases()).toHaveLength(1);
+      await eventually(async () => (await leases()).length === 0);
+      expect(await counted()).toEqual({ requests: 1, failures: 0 });
+    });
+
+    it('keeps no slot of a host near its limit: the slot is free for the other worker as soon as the request ends', async () => {
+      const [a, b] = workers({ concurrency: 4 });
+      const other = pending(200);
+      const running = run(a, host, other.action, failed);
+      await flushed();
+      // Two of four in use when it was given: more than a quarter.
+      expect(await run(a, host, () => Promise.resolve(200), failed)).toEqual({ ran: true, value: 200 });
+      await a.admit(`other-${host}`);
+      expect(await leases()).toHaveLength(1);
+      expect(await counted()).toEqual({ requests: 1, failures: 0 });
+      other.finish();
+      await running;
+      await flushed();
+      expect(await b.admit(host)).toMatchObject({ admitted: true });
+    });
+
+    it('counts the successes a kept slot carried before a failure, given back with it', async () => {
+      // One failure alone would open it (100 % of 1 request); after three successes it is 25 %.
+      const [a] = workers({ concurrency: 8, minRequests: 1, errorPercent: 50 });
+      for (let n = 0; n < 3; n++) await run(a, host, () => Promise.resolve(200), failed);
+      expect(await run(a, host, () => Promise.resolve(500), failed)).toEqual({ ran: true, value: 500 });
+      await a.admit(`other-${host}`);
+      expect(await leases()).toEqual([]);
+      expect(await counted()).toEqual({ requests: 4, failures: 1 });
+      expect(changes).toEqual([]);
+    });
+
+    it('keeps no slot of a host once the worker learns its circuit opened', async () => {
+      const [a, b] = workers({ concurrency: 8, minRequests: 1, errorPercent: 50 });
+      await run(a, host, () => Promise.resolve(200), failed);
+      // b's failure opens it: a's success, on the slot a keeps, is not counted yet.
+      await run(b, host, () => Promise.resolve(503), failed);
+      await b.admit(`other-${host}`);
+      expect(changes).toEqual([[host, 'open']]);
+      // Within KEEP_MS of its last request, a's next one goes on the kept slot without asking; the one after it asks,
+      // learns that the circuit is open, and is held; the kept slot is given back at the end of its request.
+      const onKept = pending(200);
+      const running = run(a, host, onKept.action, failed);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(onKept.started).toBe(true);
+      expect((await held(a)).reason).toBe(`held: host ${host} circuit open`);
+      onKept.finish();
+      await running;
+      await a.admit(`other-${host}`);
+      expect(await leases()).toEqual([]);
+      expect((await held(a)).reason).toBe(`held: host ${host} circuit open`);
     });
   });
 

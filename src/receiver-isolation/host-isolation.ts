@@ -46,14 +46,24 @@ const LEASE_MARGIN_MS = 5000;
 const REDIS_RETRY_MS = 5000;
 /** What a request held by a host at its per-process limit waits while Redis is away. */
 const UNSHARED_HOLD_MS = 1000;
+/**
+ * How long a process keeps a slot it was given, after its request, for its next request to the same host: only while
+ * the host had at most a quarter of its slots in use when the slot was given (far from its limit, where no other
+ * request waits for it) and its circuit is closed. At an everyday rate most requests go on such a slot, without a
+ * round trip to Redis; their outcomes are counted when the slot is given back (a failure at once, with the successes
+ * before it).
+ */
+export const KEEP_MS = 100;
 
 /**
  * The host slots' operations, in the order they were asked for, in one script: a batch of whatever the worker asked
  * while the previous batch was in flight (micro-batcher.ts), so a slot given back always counts before a later
  * request's ask, and a busy worker makes one round trip for many requests instead of two each. KEYS: three per
  * operation (the host's slots, circuit and window). ARGV: lease ms, concurrency, open ms, idle ms, initial latency,
- * error percent, min requests, window ms; then six per operation: kind (a: acquire, r: release, c: cancel), now, lease
- * id, failed (1/0), probe (1/0), duration ms. Returns two values per operation: {verdict, time} for an acquire, {the
+ * error percent, min requests, window ms; then seven per operation: kind (a: acquire, r: release, c: cancel), now,
+ * lease id, failed (1/0), probe (1/0), duration ms, requests (a release's outcomes: its successes before the last
+ * request, and the last, which `failed` describes; `duration` is their mean). Returns two values per operation:
+ * {verdict, time} for an acquire (the time: when to try again if refused, the host's free slots if admitted), {the
  * circuit's state, 0} for a release, {'', 0} for a cancel.
  *
  * acquire: the circuit (open, or half-open with its one probe), then a lease on one of the host's slots (a sorted set
@@ -101,10 +111,10 @@ local function acquire(slots, circuitKey, now, lease)
     redis.call('HSET', circuitKey, 'probe_until', now + leaseMs)
     return 'probe', 0
   end
-  return 'run', 0
+  return 'run', concurrency - redis.call('ZCARD', slots)
 end
 
-local function release(slots, circuitKey, window, now, lease, failed, probe, duration)
+local function release(slots, circuitKey, window, now, lease, failed, probe, duration, requests)
   redis.call('ZREM', slots, lease)
   local latency = tonumber(redis.call('HGET', circuitKey, 'latency')) or initialLatency
   redis.call('HSET', circuitKey, 'latency', 0.8 * latency + 0.2 * duration)
@@ -126,7 +136,7 @@ local function release(slots, circuitKey, window, now, lease, failed, probe, dur
   if tonumber(redis.call('HGET', window, 'b' .. slot) or '-1') ~= bucket then
     redis.call('HSET', window, 'b' .. slot, bucket, 'n' .. slot, 0, 'f' .. slot, 0)
   end
-  redis.call('HINCRBY', window, 'n' .. slot, 1)
+  redis.call('HINCRBY', window, 'n' .. slot, requests)
   redis.call('PEXPIRE', window, windowMs)
   if not failed then return 'closed' end
   redis.call('HINCRBY', window, 'f' .. slot, 1)
@@ -144,13 +154,13 @@ end
 
 local out = {}
 for i = 0, #KEYS / 3 - 1 do
-  local k, a = i * 3, 8 + i * 6
+  local k, a = i * 3, 8 + i * 7
   local kind, now, lease = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
   local result, time = '', 0
   if kind == 'a' then
     result, time = acquire(KEYS[k + 1], KEYS[k + 2], now, lease)
   elseif kind == 'r' then
-    result = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, lease, ARGV[a + 4] == '1', ARGV[a + 5] == '1', tonumber(ARGV[a + 6]))
+    result = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, lease, ARGV[a + 4] == '1', ARGV[a + 5] == '1', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]))
   else
     redis.call('ZREM', KEYS[k + 1], lease)
     if ARGV[a + 5] == '1' then redis.call('HDEL', KEYS[k + 2], 'probe_until') end
@@ -172,6 +182,25 @@ interface SlotOperation {
   failed?: boolean;
   probe?: boolean;
   durationMs?: number;
+  /** A release's outcomes (1 but for a kept slot's). */
+  requests?: number;
+}
+
+/** A slot this process was given, while it holds it: in use, or kept for the host's next request (KEEP_MS). */
+interface HeldSlot {
+  host: string;
+  lease: string;
+  probe: boolean;
+  /** When Redis gave it (this process's clock): its lease there ends `probeMs` + LEASE_MARGIN_MS later. */
+  givenAt: number;
+  /** Whether it may be kept: the host had at most a quarter of its slots in use when it was given. */
+  keepable: boolean;
+  /** Its KEEP_MS have passed since it was first kept: given back at the end of its request. */
+  expired: boolean;
+  /** The successful requests it carried since it was given, not counted in Redis yet, and their total duration. */
+  successes: number;
+  durationMs: number;
+  timer?: NodeJS.Timeout;
 }
 
 /** Up to 128 operations per script, one script in flight per connection (the order of the operations is kept). */
@@ -189,6 +218,8 @@ export class HostIsolation {
   private readonly shown = new Map<string, CircuitState>();
   /** Requests in flight per host while Redis is away. */
   private readonly unshared = new Map<string, number>();
+  /** Slots kept for each host's next request (KEEP_MS), the last kept last. */
+  private readonly kept = new Map<string, HeldSlot[]>();
   private redisAwayUntil = 0;
   /** The slots' operations of this process, batched in the order asked (see SLOT_OPERATIONS). */
   private readonly operations = new MicroBatcher<SlotOperation, [string, number]>((batch) => this.run(batch), SLOT_BATCHING);
@@ -205,16 +236,25 @@ export class HostIsolation {
 
   /**
    * A slot of `host` if it has a free one and a closed circuit (or this is the half-open probe), or when to try again:
-   * one round trip, shared with the other operations of the moment. The caller ends the slot with `done` once its
-   * request is through, or `cancel` if it sends none.
+   * one round trip, shared with the other operations of the moment, or none when this process kept a slot of the host
+   * from its last request (KEEP_MS). The caller ends the slot with `done` once its request is through, or `cancel` if
+   * it sends none.
    */
   async admit(host: string): Promise<Slot | Refusal> {
     if (this.clock() < this.redisAwayUntil) return this.admitUnshared(host);
+    const kept = this.kept.get(host);
+    const slot = kept?.pop();
+    if (slot) {
+      if (kept!.length === 0) this.kept.delete(host);
+      return this.slotOf(slot);
+    }
     const lease = randomUUID();
     let verdict: Verdict;
+    let free = 0;
     try {
       const [kind, time] = (await this.operate({ kind: 'a', host, now: this.clock(), lease })) as [Verdict['kind'], number];
       verdict = kind === 'open' ? { kind, openUntil: time } : kind === 'full' ? { kind, bookedUntil: time } : { kind };
+      if (kind === 'run') free = time;
     } catch (error) {
       this.redisAway(error as Error);
       return this.admitUnshared(host);
@@ -224,27 +264,103 @@ export class HostIsolation {
       return { admitted: false, ...hold(host, verdict, this.clock(), this.options, this.random()) };
     }
     const probe = verdict.kind === 'probe';
-    // Not awaited: the outcome does not wait for Redis. It is carried out before any operation asked after it.
-    const giveBack = (operation: Omit<SlotOperation, 'host' | 'lease' | 'now' | 'probe'>) => {
-      void this.operate({ ...operation, host, lease, probe, now: this.clock() }).then(
-        ([state]) => operation.kind === 'r' && this.show(host, state as CircuitState),
-        (error: Error) => this.redisAway(error), // the lease expires by itself
-      );
-    };
-    return {
-      admitted: true,
-      done: (failed, durationMs) => giveBack({ kind: 'r', failed, durationMs }),
-      // No request went out: the slot is free again, and a probe's turn goes to the next request.
-      cancel: () => giveBack({ kind: 'c' }),
-    };
+    const { concurrency } = this.options;
+    return this.slotOf({
+      host,
+      lease,
+      probe,
+      givenAt: this.clock(),
+      keepable: !probe && 4 * (concurrency - free) <= concurrency,
+      expired: false,
+      successes: 0,
+      durationMs: 0,
+    });
   }
 
   /**
-   * Resolves once Redis carried out (or failed) every operation asked for so far, slots given back included: before a
-   * shutdown.
+   * Resolves once Redis carried out (or failed) every operation asked for so far, slots given back included (the kept
+   * ones are given back first): before a shutdown.
    */
   async settled(): Promise<void> {
+    for (const host of [...this.kept.keys()]) this.giveBackKept(host);
     while (this.unsettled.size > 0) await Promise.allSettled(this.unsettled);
+  }
+
+  /**
+   * A slot in use. Its end is not awaited: the outcome does not wait for Redis, and is carried out before any operation
+   * asked after it. A success on a slot that may be kept keeps it for the host's next request; anything else gives
+   * it back, with the successes it carried (and a failure after the other kept slots' successes).
+   */
+  private slotOf(slot: HeldSlot): Slot {
+    const mayKeep = () =>
+      slot.keepable &&
+      !slot.expired &&
+      (this.shown.get(slot.host) ?? 'closed') === 'closed' &&
+      // Its next request still ends within its lease in Redis.
+      this.clock() - slot.givenAt < LEASE_MARGIN_MS - KEEP_MS;
+    return {
+      admitted: true,
+      done: (failed, durationMs) => {
+        if (!failed && mayKeep()) {
+          slot.successes++;
+          slot.durationMs += durationMs;
+          this.keep(slot);
+          return;
+        }
+        if (failed) this.giveBackKept(slot.host);
+        this.giveBack(slot, { failed, durationMs });
+      },
+      // No request went out: the slot is kept or free again, and a probe's turn goes to the next request.
+      cancel: () => (mayKeep() ? this.keep(slot) : this.giveBack(slot)),
+    };
+  }
+
+  /** Keeps a slot for the host's next request, until KEEP_MS after it was first kept. */
+  private keep(slot: HeldSlot): void {
+    const kept = this.kept.get(slot.host);
+    if (kept) kept.push(slot);
+    else this.kept.set(slot.host, [slot]);
+    slot.timer ??= setTimeout(() => {
+      slot.expired = true;
+      const list = this.kept.get(slot.host);
+      const index = list?.indexOf(slot) ?? -1;
+      if (index < 0) return; // in use: given back at the end of its request
+      list!.splice(index, 1);
+      if (list!.length === 0) this.kept.delete(slot.host);
+      this.giveBack(slot);
+    }, KEEP_MS).unref();
+  }
+
+  /** Gives back every slot kept for `host`, with the successes they carried. */
+  private giveBackKept(host: string): void {
+    const kept = this.kept.get(host);
+    if (!kept) return;
+    this.kept.delete(host);
+    for (const slot of kept) this.giveBack(slot);
+  }
+
+  /** Gives a slot back: a release counting its outcomes (the successes it carried, then `last`), or a cancel if none. */
+  private giveBack(slot: HeldSlot, last?: { failed: boolean; durationMs: number }): void {
+    clearTimeout(slot.timer);
+    const requests = slot.successes + (last ? 1 : 0);
+    const { host, lease, probe } = slot;
+    const operation: SlotOperation =
+      requests === 0
+        ? { kind: 'c', host, lease, probe, now: this.clock() }
+        : {
+            kind: 'r',
+            host,
+            lease,
+            probe,
+            now: this.clock(),
+            failed: last?.failed ?? false,
+            durationMs: Math.round((slot.durationMs + (last?.durationMs ?? 0)) / requests),
+            requests,
+          };
+    void this.operate(operation).then(
+      ([state]) => operation.kind === 'r' && this.show(host, state as CircuitState),
+      (error: Error) => this.redisAway(error), // the lease expires by itself
+    );
   }
 
   private operate(operation: SlotOperation): Promise<[string, number]> {
@@ -272,13 +388,14 @@ export class HostIsolation {
       minRequests,
       windowMs,
     ];
-    const each = batch.flatMap(({ kind, now, lease, failed, probe, durationMs }) => [
+    const each = batch.flatMap(({ kind, now, lease, failed, probe, durationMs, requests }) => [
       kind,
       now,
       lease,
       failed ? 1 : 0,
       probe ? 1 : 0,
       durationMs ?? 0,
+      requests ?? 1,
     ]);
     const replies = await SLOT_SCRIPT(this.redis, keys.length, ...keys, ...common, ...each);
     return batch.map((_, i) => [String(replies[2 * i]), Number(replies[2 * i + 1])]);
@@ -315,6 +432,8 @@ export class HostIsolation {
 
   /** Reports a host's circuit state when it differs from what this process saw last (closed hosts are not kept). */
   private show(host: string, state: CircuitState): void {
+    // Not closed any more: no slot of it stays kept (the next request asks Redis).
+    if (state !== 'closed') this.giveBackKept(host);
     if ((this.shown.get(host) ?? 'closed') === state) return;
     if (state === 'closed') this.shown.delete(host);
     else this.shown.set(host, state);
