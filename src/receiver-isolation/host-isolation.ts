@@ -53,7 +53,7 @@ const UNSHARED_HOLD_MS = 1000;
  * round trip to Redis; their outcomes are counted when the slot is given back (a failure at once, with the successes
  * before it).
  */
-export const KEEP_MS = 100;
+const KEEP_MS = 100;
 
 /**
  * The host slots' operations, in the order they were asked for, in one script: a batch of whatever the worker asked
