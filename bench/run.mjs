@@ -335,6 +335,10 @@ async function runWarmup(level, out, driver, tag = '') {
   log(`level ${level}${tag}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
 }
 
+/** A side's fixed-load phase: `fixed`, or `fixedAgain` for the second run of the pair with the naive reference. */
+const fixedPhaseOf = (side) => side.phase ?? 'fixed';
+const fixedNameOf = (side) => `L${side.level}${side.tag ?? ''}:${fixedPhaseOf(side)}`;
+
 /**
  * The fixed offered load, well under saturation (open loop), `config.fixedSeconds` for each of `sides` in `slices`
  * slices that take turns (order A B, then B A, …): what the machine does meanwhile falls on every side alike.
@@ -345,7 +349,7 @@ async function runFixed(sides, slices) {
   const diags = new Map(sides.map((side) => [side, []]));
   for (let slice = 0; slice < slices; slice++) {
     for (const side of slice % 2 === 0 ? sides : [...sides].reverse()) {
-      const name = `L${side.level}${side.tag ?? ''}:fixed`;
+      const name = fixedNameOf(side);
       const diag = await measured(side.pids, async () => {
         const run = await side.driver.openLoop(name, config.fixedRate, sliceSeconds);
         await side.driver.drain(name, config.drainSeconds * 1000);
@@ -357,13 +361,14 @@ async function runFixed(sides, slices) {
   }
   for (const side of sides) {
     const { level, out, driver, rss, tag = '' } = side;
-    const name = `L${level}${tag}:fixed`;
+    const name = fixedNameOf(side);
+    const phase = fixedPhaseOf(side);
     const sideRuns = runs.get(side);
     // Rates over the slices' own windows (the other side's slices between them left out).
     const windows = sideRuns.map((run) => driver.windowRates(name, run.started, run.ended));
     const seconds = windows.reduce((sum, window) => sum + window.seconds, 0);
     const weighted = (key) => round2(windows.reduce((sum, window) => sum + window[key] * window.seconds, 0) / seconds);
-    out.phases.fixed = {
+    out.phases[phase] = {
       ...driver.verify(name),
       offeredRate: config.fixedRate,
       slices,
@@ -376,12 +381,12 @@ async function runFixed(sides, slices) {
     // Where the time went, stage by stage (bench/lib/stages.mjs), from the side's job hashes and attempt rows.
     const queuePrefix = side.queuePrefix ?? side.env?.QUEUE_PREFIX;
     if (queuePrefix) {
-      out.phases.fixed.stages = await latencyStages({ driver, phaseName: name, redis: state.redis, db: driver.db, queuePrefix });
-      log(`level ${level}${tag}: fixed, where the time went: ${stagesLine(out.phases.fixed.stages)}`);
+      out.phases[phase].stages = await latencyStages({ driver, phaseName: name, redis: state.redis, db: driver.db, queuePrefix });
+      log(`level ${level}${tag}: ${phase}, where the time went: ${stagesLine(out.phases[phase].stages)}`);
     }
-    out.diagnostics.fixedPerDelivery = perUnit(sumDiagnostics(diags.get(side)), out.phases.fixed.received);
-    rss('fixed');
-    log(`level ${level}${tag}: fixed ${config.fixedRate}/s (${slices} slices): latency ${JSON.stringify(out.phases.fixed.latency)}`);
+    out.diagnostics[`${phase}PerDelivery`] = perUnit(sumDiagnostics(diags.get(side)), out.phases[phase].received);
+    rss(phase);
+    log(`level ${level}${tag}: ${phase} ${config.fixedRate}/s (${slices} slices): latency ${JSON.stringify(out.phases[phase].latency)}`);
   }
 }
 
@@ -458,6 +463,9 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
   // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
   // its run of this level): (S1 + S2) / (N1 + N2), so a steady drift of the machine's speed over the four cancels.
   out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level });
+  // The fixed load's second runs, in the same order (service, naive, naive, service): see pairedFixed.
+  await settle({ db, out, level }, 'the fixed load again-naive');
+  await runFixed([{ level, out, driver, pids, rss, tag: '-naive', phase: 'fixedAgain', queuePrefix: naivePrefix }], 1);
   driver.api.close();
   await stopServices({ api, worker });
   if (serviceOut.phases.saturation) {
@@ -468,9 +476,19 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
     await driver.closedLoop(warm, config.saturationInflight, config.saturationSeconds);
     await driver.drain(warm, config.drainSeconds * 1000);
     serviceOut.phases.warmupAgain = driver.verify(warm);
+    if (serviceOut.phases.fixed) {
+      await settle({ db, out: serviceOut, level }, 'the fixed load again');
+      const pids = { api: again.api.pid, worker: again.worker.pid, ...serverPids() };
+      const rss = (phase) => (serviceOut.rss[phase] = { api: memory(again.api.pid), worker: memory(again.worker.pid) });
+      await runFixed([{ level, out: serviceOut, driver, pids, rss, tag: '-again', phase: 'fixedAgain', queuePrefix: env.QUEUE_PREFIX }], 1);
+    }
     serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`, { db, out: serviceOut, level });
     driver.api.close();
     await stopServices(again);
+  }
+  if (serviceOut.phases.fixedAgain) {
+    serviceOut.fixedPaired = pairedFixed(driver, serviceOut, [`L${level}:fixed`, `L${level}-again:fixedAgain`]);
+    out.fixedPaired = pairedFixed(driver, out, [`L${level}-naive:fixed`, `L${level}-naive:fixedAgain`]);
   }
   const services = [serviceOut.phases.saturation, serviceOut.phases.saturationAgain].map((phase) => phase?.deliveriesPerSecond);
   const naives = [out.phases.saturation, out.phases.saturationAgain].map((phase) => phase.deliveriesPerSecond);
@@ -487,6 +505,26 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
     `level ${level}: service ${services.join(' + ')} ÷ naive ${naives.join(' + ')} deliveries/s = ${ratio}× (target ≥ ${TARGETS.e2eToNaive}×)`,
   );
   return out;
+}
+
+/**
+ * A side's two fixed-load runs as one figure: the latencies of both pooled, the CPU per delivery of both weighted by
+ * their deliveries. The four runs go in the order service, naive, naive, service, as saturation's, so a drift of the
+ * machine's speed over them falls on both sides alike: with one run each, a slow spell during one side's run decided
+ * the ratios (bench/README.md, History, 2026-12-05).
+ */
+function pairedFixed(driver, run, phaseNames) {
+  const diagnostics = [run.diagnostics.fixedPerDelivery, run.diagnostics.fixedAgainPerDelivery].filter(Boolean);
+  const units = diagnostics.reduce((sum, diag) => sum + diag.units, 0);
+  const cpuSeconds = {};
+  for (const diag of diagnostics)
+    for (const [name, seconds] of Object.entries(diag.cpuSeconds)) cpuSeconds[name] = (cpuSeconds[name] ?? 0) + seconds;
+  return {
+    phases: phaseNames,
+    deliveries: units,
+    ...driver.pooledLatency(phaseNames),
+    cpuMs: Object.fromEntries(Object.entries(cpuSeconds).map(([name, seconds]) => [name, round2((seconds * 1000) / units)])),
+  };
 }
 
 /** One more saturation run (closed loop, checked like the first), once InnoDB purged: its sustained rate in the steady window. */

@@ -284,6 +284,25 @@ export class StatusDriver {
     };
   }
 
+  /**
+   * The change → receipt (first arrival) and PUT latencies of several phases taken together: one figure for runs of the
+   * same load made at different times (see pairedFixed in bench/run.mjs).
+   */
+  pooledLatency(phaseNames) {
+    this.collect();
+    const latencies = [];
+    const putLatencies = [];
+    for (const name of phaseNames) {
+      const phase = this.phase(name);
+      putLatencies.push(...phase.putLatency);
+      for (const key of phase.keys) {
+        const list = this.receipts.get(key);
+        if (list) latencies.push(Math.max(0, list[0].t - this.expected.get(key).accepted));
+      }
+    }
+    return { latency: summarize(latencies), putLatency: summarize(putLatencies) };
+  }
+
   /** Webhooks that match no change made through the API (and no uncertain one), over the whole run. */
   unexpected() {
     this.collect();
