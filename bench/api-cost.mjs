@@ -9,11 +9,21 @@
 // syscall is not counted as busy there). Read with `perf report -i <file> --no-children --sort sym`.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS } from '../scripts/node-flags.mjs';
 import { Api } from './lib/http.mjs';
-import { build, databaseUrlFor, deletePrefix, dropDatabase, freePort, redisClient, runService, serviceEnv } from './lib/infra.mjs';
+import {
+  build,
+  cpuTimes,
+  databaseUrlFor,
+  deletePrefix,
+  dropDatabase,
+  freePort,
+  redisClient,
+  runService,
+  serviceEnv,
+} from './lib/infra.mjs';
 import { setupTenant } from './lib/setup.mjs';
 import { summarize } from './lib/stats.mjs';
 
@@ -32,14 +42,6 @@ const naivePrefix = `{ae-bench-apicost-${stamp}-naive}`;
 const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 const CLIENT = 'bench';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const TICKS = 100; // /proc/<pid>/stat counts in clock ticks (USER_HZ)
-
-/** User and system CPU seconds of a process. */
-function cpuOf(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(fields[11]) / TICKS, system: Number(fields[12]) / TICKS };
-}
 
 /** Sends `send()` RATE times a second for `seconds`, open loop; the process's CPU per request and the latencies. */
 async function openLoop(pid, send, seconds, perfFile) {
@@ -54,7 +56,7 @@ async function openLoop(pid, send, seconds, perfFile) {
       )
     : null;
   const perfDone = perf && new Promise((resolve) => perf.on('exit', resolve));
-  const before = cpuOf(pid);
+  const before = cpuTimes(pid);
   const started = performance.now();
   const answers = [];
   for (let i = 0; i < total; i++) {
@@ -63,7 +65,7 @@ async function openLoop(pid, send, seconds, perfFile) {
     answers.push(send());
   }
   const results = await Promise.all(answers);
-  const after = cpuOf(pid);
+  const after = cpuTimes(pid);
   await perfDone;
   const failed = results.filter((result) => result.status < 200 || result.status >= 300);
   if (failed.length > 0) throw new Error(`${failed.length} of ${total} failed, e.g. ${failed[0].status} ${JSON.stringify(failed[0].body)}`);

@@ -167,15 +167,21 @@ export function memory(pid) {
 }
 
 const CLOCK_TICKS = 100;
-/** CPU seconds (user + system) used by a process so far. */
-export function cpuSeconds(pid) {
+/** CPU seconds a process has used so far, in user and in system mode; null once it is gone. */
+export function cpuTimes(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (user + system) used by a process so far. */
+export function cpuSeconds(pid) {
+  const times = cpuTimes(pid);
+  return times && times.user + times.system;
 }
 
 /** Pids of the local MariaDB and Redis servers, if they run on this machine (for CPU accounting only). */
