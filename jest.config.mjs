@@ -2,12 +2,27 @@
  * Unit tests (libs, src) and e2e tests (test/) in one run, as ESM. `npm run test:chaos` (AE_CHAOS=1) runs the
  * chaos project instead: several API and worker processes, and MySQL, Redis or a receiver stopped for a while.
  */
+/**
+ * ESM-only packages that CommonJS dependencies require() (@fastify/middie: path-to-regexp 9; @fastify/static:
+ * content-disposition 3). Node (>= 20.19) loads them as they are; jest's module runtime does not, so under jest they
+ * are compiled to CommonJS.
+ */
+const ESM_REQUIRED = ['path-to-regexp', 'content-disposition'].join('|');
+
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^#webhook$': '<rootDir>/libs/webhook/src/index.ts' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^#webhook$': '<rootDir>/libs/webhook/src/index.ts',
+  },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+    [`/node_modules/(?:.+/node_modules/)?(?:${ESM_REQUIRED})/.+\\.js$`]: [
+      'babel-jest',
+      { babelrc: false, configFile: false, plugins: ['@babel/plugin-transform-modules-commonjs'] },
+    ],
   },
+  transformIgnorePatterns: [`/node_modules/(?!(?:.+/node_modules/)?(?:${ESM_REQUIRED})/)`],
   testEnvironment: 'node',
 };
 

@@ -47,7 +47,7 @@ for (const [id, time] of self) {
     const { callFrame } = byId.get(n);
     const mod = moduleOf(callFrame.url, callFrame.functionName);
     if (
-      /^(src\/|libs\/|typeorm|mysql2|bullmq|ioredis|axios|@nestjs|express|class-validator|class-transformer)/.test(mod) &&
+      /^(src\/|libs\/|typeorm|mysql2|bullmq|ioredis|axios|@nestjs|fastify|find-my-way|class-validator|class-transformer)/.test(mod) &&
       !seen.has(mod)
     ) {
       seen.add(mod);

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from './app.setup.js';
-import { ExpressHttpAdapter } from './common/express-http-adapter.js';
+import { createHttpAdapter } from './common/http-platform.js';
 import { QueueBoardModule } from './delivery-queue/queue-board.module.js';
 import { baseUrl, listenOrExit, listeningLine, loadConfigOrExit, portFreeOrExit, stopGracefully } from './bootstrap.js';
 
@@ -10,7 +10,7 @@ const config = await loadConfigOrExit();
 await portFreeOrExit('PORT', config.port, config.host);
 const withWorker = process.argv.includes('--with-worker');
 const app = configureApp(
-  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), new ExpressHttpAdapter(), {
+  await NestFactory.create(AppModule.forRoot(config, { withWorker, extraModules: [QueueBoardModule] }), createHttpAdapter(), {
     ...HTTP_APP_OPTIONS,
     bufferLogs: true,
   }),

@@ -1,10 +1,9 @@
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.setup.js';
 import { APPLICATION_CACHE_MS } from '../src/applications/applications.service.js';
 import { bearer, createApplication, fetchToken, type AppCredentials } from './support/client-fixtures.js';
-import { admin, createTestApp, type TestApp } from './support/test-app.js';
+import { admin, createTestApp, startHttpApp, type TestApp } from './support/test-app.js';
 
 const INVALID_CLIENT = { message: 'Unknown client_id or wrong client_secret.', status: 'invalid_client' };
 const INVALID_TOKEN = { message: 'A valid "Authorization: Bearer <token>" header is required.', status: 'invalid_token' };
@@ -168,8 +167,7 @@ describe('POST /oauth/token: client credentials for an access token', () => {
 
   it(`stops the tokens of an application deleted through another API process within ${APPLICATION_CACHE_MS / 1000} s`, async () => {
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(t.config)] }).compile();
-    const second = configureApp(moduleRef.createNestApplication({ logger: ['error', 'warn'] }));
-    await second.init();
+    const second = await startHttpApp(moduleRef, ['error', 'warn']);
     try {
       const doomed = await createApplication(t, 'acme', 'doomed elsewhere');
       const token = await fetchToken(t, doomed);

@@ -2,10 +2,9 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { AppModule } from '../src/app.module.js';
-import { configureApp } from '../src/app.setup.js';
 import { RATE_LIMIT_CACHE_MS } from '../src/clients/clients.service.js';
 import { clientWithToken } from './support/client-fixtures.js';
-import { admin, createTestApp, pbx, type TestApp } from './support/test-app.js';
+import { admin, createTestApp, pbx, startHttpApp, type TestApp } from './support/test-app.js';
 
 const BUDGET = 5;
 const budgetHeaders = (response: request.Response) => ({
@@ -20,8 +19,7 @@ describe('rate limits: a budget of requests per hour per client, counted in Redi
     t = await createTestApp('rate_limits', { RATE_LIMIT_PER_HOUR: String(BUDGET) });
     // A second API process on the same MySQL database and Redis prefix.
     const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(t.config)] }).compile();
-    second = configureApp(moduleRef.createNestApplication({ logger: ['error', 'warn'] }));
-    await second.init();
+    second = await startHttpApp(moduleRef, ['error', 'warn']);
   });
   afterAll(async () => {
     await second.close();

@@ -1,13 +1,13 @@
 import { CanActivate, ExecutionContext, HttpStatus, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error.js';
 import { RateLimitService } from '../rate-limits/rate-limit.service.js';
 import { ACCESS_KEY, PUBLIC_KEY } from '../common/access.decorator.js';
 import type { Principal, Role } from '../common/principal.js';
 import { TokenService } from './token.service.js';
 
-export type AuthenticatedRequest = Request & { principal?: Principal };
+export type AuthenticatedRequest = FastifyRequest<{ Params: Record<string, string> }> & { principal?: Principal };
 
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -27,7 +27,7 @@ export class AuthGuard implements CanActivate {
       throw new ApiError(HttpStatus.UNAUTHORIZED, 'invalid_token', 'A valid "Authorization: Bearer <token>" header is required.');
     }
     request.principal = principal;
-    if (principal.role === 'client') await this.count(principal.clientId, context.switchToHttp().getResponse<Response>());
+    if (principal.role === 'client') await this.count(principal.clientId, context.switchToHttp().getResponse<FastifyReply>());
     const roles = this.reflector.getAllAndOverride<Role[]>(ACCESS_KEY, targets) ?? ['admin'];
     if (!roles.includes(principal.role)) throw this.denied();
     const clientId = request.params?.client_id;
@@ -44,14 +44,14 @@ export class AuthGuard implements CanActivate {
   }
 
   /** Counts a client token's request against its hourly budget and tells the budget in X-RateLimit-* headers. */
-  private async count(clientId: string, response: Response): Promise<void> {
+  private async count(clientId: string, response: FastifyReply): Promise<void> {
     const budget = await this.rateLimits.consume(clientId);
     if (!budget) return;
-    response.setHeader('X-RateLimit-Limit', budget.limit);
-    response.setHeader('X-RateLimit-Remaining', budget.remaining);
-    response.setHeader('X-RateLimit-Reset', budget.resetSeconds);
+    response.header('X-RateLimit-Limit', budget.limit);
+    response.header('X-RateLimit-Remaining', budget.remaining);
+    response.header('X-RateLimit-Reset', budget.resetSeconds);
     if (budget.exceeded) {
-      response.setHeader('Retry-After', budget.resetSeconds);
+      response.header('Retry-After', budget.resetSeconds);
       throw new ApiError(
         HttpStatus.TOO_MANY_REQUESTS,
         'rate_limit_exceeded',

@@ -1,7 +1,6 @@
-import { Body, Controller, Header, Headers, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
-import { NoFilesInterceptor } from '@nestjs/platform-express';
+import { Body, Controller, Header, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiErrors } from '../common/api-errors.decorator.js';
 import { TOKEN_ERRORS } from './auth.errors.js';
 import { Public } from '../common/access.decorator.js';
@@ -19,8 +18,7 @@ export class OAuthController {
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')
-  // multipart/form-data (PHP's curl with an array); form-urlencoded is parsed by AuthModule's route middleware.
-  @UseInterceptors(NoFilesInterceptor({ limits: { fields: 16, fieldSize: 1024, parts: 16 } }))
+  // Its form-urlencoded and multipart/form-data (PHP's curl with an array) bodies are read by `requestBodies`.
   @ApiOperation({
     summary: 'An access token for an application (OAuth2 client credentials)',
     description:
@@ -34,15 +32,15 @@ export class OAuthController {
   @ApiErrors(...TOKEN_ERRORS)
   async issue(
     @Body() body: unknown,
-    @Req() request: Request,
-    @Res({ passthrough: true }) response: Response,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) response: FastifyReply,
     @Headers('authorization') authorization?: string,
   ): Promise<TokenResponseDto> {
     try {
       // The peer's own address: no proxy's X-Forwarded-For is trusted, so a client cannot pick what it is counted as.
       return await this.tokens.issue(readTokenRequest(body, authorization), request.socket.remoteAddress);
     } catch (error) {
-      if (error instanceof TokenRequestsThrottled) response.setHeader('Retry-After', error.retryAfterSeconds);
+      if (error instanceof TokenRequestsThrottled) response.header('Retry-After', error.retryAfterSeconds);
       throw error;
     }
   }

@@ -6,12 +6,13 @@ import { ApiExceptionFilter } from './api-exception.filter.js';
 function handle(exception: unknown) {
   const answer: { status?: number; body?: { message: string; status: string } } = {};
   const response = {
-    headersSent: false,
-    status(code: number) {
+    sent: false,
+    raw: { headersSent: false },
+    code(code: number) {
       answer.status = code;
       return this;
     },
-    json(body: { message: string; status: string }) {
+    send(body: { message: string; status: string }) {
       answer.body = body;
     },
   };

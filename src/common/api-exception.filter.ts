@@ -1,8 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
-import { MAX_JSON_DEPTH } from './request-body.middleware.js';
 
 const CODES: Record<number, string> = {
   400: 'bad_request',
@@ -24,27 +23,25 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const response = http.getResponse<Response>();
+    const response = http.getResponse<FastifyReply>();
     // The request's id (set by the request logger): this filter's own lines carry it, as the request's line does.
     const { httpStatus, body } = this.describe(exception, http.getRequest<{ id?: string }>().id);
-    if (response.headersSent) return;
-    response.status(httpStatus).json(body);
+    if (response.sent || response.raw.headersSent) return;
+    response.code(httpStatus).send(body);
   }
 
   private describe(exception: unknown, reqId?: string): { httpStatus: number; body: { message: string; status: string } } {
-    // The Express adapter wraps body-parser's errors in an HttpException; the parser's own error is its cause.
-    const parserError = (exception instanceof HttpException ? exception.cause : exception) as { type?: unknown } | undefined;
-    if (parserError?.type === 'entity.parse.failed') {
-      return { httpStatus: 400, body: { message: 'The request body is not valid JSON.', status: 'malformed_json' } };
-    }
-    if (parserError?.type === 'entity.too.deep') {
-      return {
-        httpStatus: 400,
-        body: { message: `The request body is nested deeper than ${MAX_JSON_DEPTH} levels.`, status: 'validation_failed' },
-      };
-    }
-    if (parserError?.type === 'entity.too.large') {
+    // The Fastify adapter wraps the server's own errors (a body over its limit, a URL it cannot decode) in an
+    // HttpException; the server's error, with its code, is the cause.
+    const serverError = (exception instanceof HttpException ? exception.cause : exception) as { code?: unknown } | undefined;
+    if (serverError?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return { httpStatus: 413, body: { message: 'The request body is too large.', status: 'payload_too_large' } };
+    }
+    if (serverError?.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return {
+        httpStatus: 415,
+        body: { message: 'The request body must be JSON (Content-Type: application/json).', status: 'unsupported_media_type' },
+      };
     }
     if (exception instanceof HttpException) {
       const httpStatus = exception.getStatus();
@@ -55,10 +52,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const message = typeof raw === 'string' ? raw : String((raw as { message?: unknown }).message ?? exception.message);
       return { httpStatus, body: { message, status: CODES[httpStatus] ?? (httpStatus < 500 ? 'bad_request' : 'internal_error') } };
     }
-    const bodyParserError = exception as { status?: number };
-    if (typeof bodyParserError?.status === 'number' && bodyParserError.status >= 400 && bodyParserError.status < 500) {
-      const status = CODES[bodyParserError.status] ?? 'bad_request';
-      return { httpStatus: bodyParserError.status, body: { message: 'The request could not be read.', status } };
+    // A stream's error with a client status (a request body cut off part-way).
+    const clientError = exception as { status?: number };
+    if (typeof clientError?.status === 'number' && clientError.status >= 400 && clientError.status < 500) {
+      const status = CODES[clientError.status] ?? 'bad_request';
+      return { httpStatus: clientError.status, body: { message: 'The request could not be read.', status } };
     }
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn({ msg: `database not answering: ${(exception as Error)?.message ?? String(exception)}`, reqId });

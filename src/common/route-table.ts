@@ -1,74 +1,51 @@
-import type { Application } from 'express';
+import type { FastifyInstance } from 'fastify';
+import Router from 'find-my-way';
+import { ROUTER_OPTIONS } from './http-platform.js';
 
-type Matcher = (path: string) => unknown;
-
-/** How many paths' answers are kept (the first kept goes first). */
-const RECENT_PATHS = 4096;
-/** A path no API route has. */
-const ANY_PATH = '/no-such-route/of/any/api';
-interface RouteLayer {
-  route?: { methods: Record<string, boolean> };
-  matchers?: Matcher[];
-}
+const noop = () => undefined;
 
 /**
- * The methods the app's routes answer on a path, read from Express' own router (so its matching, trailing
- * slashes included, is exactly the one requests get): an existing path asked with another method is a 405,
- * not a 404.
+ * The methods the app's routes answer on a path, from a router of its own that gets every route the server gets
+ * (Fastify's `onRoute` hook), with the server's router options, so its matching (trailing slashes, case) is exactly
+ * the one requests get: an existing path asked with another method is a 405, not a 404. Asked only for requests no
+ * route took.
  */
 export class RouteTable {
-  private routes: { matchers: Matcher[]; methods: string[] }[] = [];
-  private seenLayers = -1;
-  /**
-   * The answers for the paths asked recently (the same agents' paths come again and again): asking every route's
-   * matcher took about 25 µs of each request (the API's CPU profile at 200 changes/s, bench/README.md).
-   */
-  private readonly recent = new Map<string, ReadonlySet<string>>();
+  private readonly router = Router(ROUTER_OPTIONS);
+  /** `METHOD url` of every route added, and the methods any route has. */
+  private readonly added = new Set<string>();
+  private readonly methods = new Set<string>();
 
-  constructor(private readonly server: Application) {}
+  /** Follows the routes `server` gets from now on (call it before the app registers its routes). */
+  constructor(server: FastifyInstance) {
+    server.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) {
+        if (this.added.has(`${method} ${route.url}`)) continue;
+        this.added.add(`${method} ${route.url}`);
+        this.methods.add(method);
+        this.router.on(method as Router.HTTPMethod, route.url, noop);
+      }
+    });
+  }
+
+  /** Every route added, as `METHOD url` (the url as registered: `/client/:client_id/`). */
+  list(): string[] {
+    return [...this.added];
+  }
 
   /** Upper-case methods (HEAD with GET) of the routes matching `path`; empty when no route has this path. */
-  methodsOf(path: string): ReadonlySet<string> {
-    const routes = this.current();
-    const known = this.recent.get(path);
-    if (known) return known;
-    const methods = new Set<string>();
-    for (const route of routes) {
-      if (!route.matchers.some((match) => this.matches(match, path))) continue;
-      for (const method of route.methods) methods.add(method);
+  methodsOf(url: string): ReadonlySet<string> {
+    const path = url.split('?')[0];
+    const found = new Set<string>();
+    for (const method of this.methods) {
+      try {
+        if (this.router.find(method as Router.HTTPMethod, path)) found.add(method);
+      } catch {
+        // Broken percent-encoding in a parameter: the path has this shape.
+        found.add(method);
+      }
     }
-    if (methods.has('GET')) methods.add('HEAD');
-    if (this.recent.size >= RECENT_PATHS) this.recent.delete(this.recent.keys().next().value!);
-    this.recent.set(path, methods);
-    return methods;
-  }
-
-  private matches(match: Matcher, path: string): boolean {
-    try {
-      return Boolean(match(path));
-    } catch {
-      // Broken percent-encoding in a parameter: the path has this shape, and the router itself answers 400.
-      return true;
-    }
-  }
-
-  /** Routes are added while the app initialises; the table is rebuilt when the router has grown. */
-  private current() {
-    const stack = (this.server as unknown as { router: { stack: RouteLayer[] } }).router.stack;
-    if (stack.length !== this.seenLayers) {
-      this.seenLayers = stack.length;
-      this.recent.clear();
-      this.routes = stack
-        // A route that matches any path is middleware mounted for every request (the request logger's), not an
-        // API route: it would make every path look like an existing one.
-        .filter((layer) => layer.route && layer.matchers && !layer.matchers.some((match) => this.matches(match, ANY_PATH)))
-        .map((layer) => ({
-          matchers: layer.matchers as Matcher[],
-          methods: Object.keys(layer.route!.methods)
-            .filter((method) => method !== '_all')
-            .map((method) => method.toUpperCase()),
-        }));
-    }
-    return this.routes;
+    if (found.has('GET')) found.add('HEAD');
+    return found;
   }
 }

@@ -2,7 +2,7 @@ import { applyDecorators, ValidationError, ValidationPipe, ValidationPipeOptions
 import { Transform } from 'class-transformer';
 import { IsInt, Max, Min, ValidateIf } from 'class-validator';
 import { ApiError } from './api-error.js';
-import { PROTOTYPE_NAMES } from './request-body.middleware.js';
+import { PROTOTYPE_NAMES } from './request-body.js';
 
 function describe(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {

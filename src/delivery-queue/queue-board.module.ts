@@ -1,15 +1,16 @@
+import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { ExpressAdapter } from '@bull-board/express';
-import { BullBoardModule, InjectBullBoard, type BullBoardModuleOptions } from '@bull-board/nestjs';
+import { FastifyAdapter } from '@bull-board/fastify';
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { adminBasicAuth } from '../common/admin-basic-auth.js';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { ADMIN_REALM, isAdminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { QueueShards } from './queue-shards.js';
 
-/** Basic auth for Bull Board: user `admin`, password the admin token. */
-export const boardAuth = (adminToken: string) => adminBasicAuth(adminToken, 'Bull Board');
+/** Where Bull Board answers. */
+export const BOARD_ROUTE = '/admin/queues';
 
 const SAFE_METHODS = ['GET', 'HEAD'];
 
@@ -30,86 +31,97 @@ export function sameOrigin(request: IncomingMessage): boolean {
   }
 }
 
-function refuse(response: ServerResponse, message: string): void {
-  response.statusCode = 403;
-  response.setHeader('Content-Type', 'application/json; charset=utf-8');
-  response.end(JSON.stringify({ message, status: 'access_denied' }));
+function refuse(reply: FastifyReply, httpStatus: number, body: { message: string; status: string }): FastifyReply {
+  return reply.code(httpStatus).type('application/json; charset=utf-8').send(body);
 }
 
 /**
- * Bull Board's guard: basic auth (user `admin`, the admin token) for every route; a route that changes something
- * (anything but GET and HEAD) also needs a same-origin request, since a browser sends cached basic credentials with a
- * cross-site form or `text/plain` POST too; and none at all when BULL_BOARD_READ_ONLY is set.
+ * Bull Board's guard, a hook on its routes: basic auth (user `admin`, the admin token) for every route; a route that
+ * changes something (anything but GET and HEAD) also needs a same-origin request, since a browser sends cached basic
+ * credentials with a cross-site form or `text/plain` POST too; and none at all when BULL_BOARD_READ_ONLY is set.
+ * A refusal is answered here, before the board's own routes and error handler see the request.
  */
 export function boardGuard(config: Pick<AppConfig, 'adminToken' | 'bullBoardReadOnly'>) {
-  const auth = boardAuth(config.adminToken);
-  return (request: IncomingMessage, response: ServerResponse, next: () => void) =>
-    auth(request, response, () => {
-      if (SAFE_METHODS.includes(request.method ?? '')) return next();
-      if (config.bullBoardReadOnly) {
-        return refuse(response, 'Bull Board is read-only here (BULL_BOARD_READ_ONLY=true): it changes no job or queue.');
-      }
-      if (!sameOrigin(request)) {
-        return refuse(response, 'Bull Board changes jobs and queues only for requests from its own pages (same origin).');
-      }
-      next();
-    });
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+    if (!isAdminBasicAuth(request.headers.authorization, config.adminToken)) {
+      reply.header('WWW-Authenticate', ADMIN_REALM);
+      return refuse(reply, 401, { message: 'Bull Board needs user admin and the admin token as password.', status: 'invalid_token' });
+    }
+    if (SAFE_METHODS.includes(request.method)) return undefined;
+    if (config.bullBoardReadOnly) {
+      return refuse(reply, 403, {
+        message: 'Bull Board is read-only here (BULL_BOARD_READ_ONLY=true): it changes no job or queue.',
+        status: 'access_denied',
+      });
+    }
+    if (!sameOrigin(request.raw)) {
+      return refuse(reply, 403, {
+        message: 'Bull Board changes jobs and queues only for requests from its own pages (same origin).',
+        status: 'access_denied',
+      });
+    }
+    return undefined;
+  };
 }
 
 /** Bull Board's page asks Google for its fonts; ours makes no request to an outside host (it falls back to system fonts). */
 const OUTSIDE_FONTS = /<link[^>]+fonts\.googleapis\.com[^>]*>\s*/g;
 
-/** The Express adapter, with the page's outside font stylesheet taken out of the HTML it renders. */
-export class LocalBoardAdapter extends ExpressAdapter {
-  constructor() {
+/**
+ * The Fastify adapter, with `guard` on every route of the board, and the page's outside font stylesheet taken out of
+ * the HTML it renders.
+ */
+export class LocalBoardAdapter extends FastifyAdapter {
+  constructor(private readonly guard: ReturnType<typeof boardGuard>) {
     super();
-    this.app.use((_request: Request, response: Response, next: NextFunction) => {
-      const render = response.render.bind(response);
-      response.render = (view: string, options?: object) =>
-        render(view, options ?? {}, (error: Error | null, html: string) => {
-          if (error) return next(error);
-          response.type('html').send(html.replace(OUTSIDE_FONTS, ''));
-        });
-      next();
-    });
+  }
+
+  override registerPlugin(): ReturnType<FastifyAdapter['registerPlugin']> {
+    const plugin = super.registerPlugin();
+    return (fastify, options, done) => {
+      fastify.addHook('onRequest', this.guard);
+      fastify.addHook('onSend', async (_request, reply, payload) =>
+        typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
+          ? payload.replace(OUTSIDE_FONTS, '')
+          : payload,
+      );
+      plugin(fastify, options, done);
+    };
   }
 }
 
 /**
  * Bull Board at /admin/queues, showing the delivery queue in its two lanes, `webhooks` and `webhooks-backlog` (every
- * one with QUEUE_SHARDS, each named after its prefix).
- * Only `main.ts` imports it: @bull-board/nestjs is CommonJS and require()s the ESM-only Nest 12, which Node (>= 20.19)
- * allows but jest's module runtime does not, so the e2e suites check Bull Board on the real compiled service instead.
+ * one with QUEUE_SHARDS, each named after its prefix), read-only when BULL_BOARD_READ_ONLY says so. Only `main.ts`
+ * imports it; the e2e suites check Bull Board on the real compiled service.
  */
-@Module({
-  imports: [
-    BullBoardModule.forRootAsync({
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({
-        route: '/admin/queues',
-        // @bull-board/express pins an older @bull-board/api patch release: same shape, separate type declarations.
-        adapter: LocalBoardAdapter as unknown as BullBoardModuleOptions['adapter'],
-        middleware: boardGuard(config),
-        boardOptions: { uiConfig: { boardTitle: 'agent-events' } },
-      }),
-    }),
-  ],
-})
+@Module({})
 export class QueueBoardModule implements OnModuleInit {
   constructor(
-    @InjectBullBoard() private readonly board: { addQueue(adapter: BullMQAdapter): void },
+    private readonly adapterHost: HttpAdapterHost,
     private readonly shards: QueueShards,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** The delivery queues, read-only when BULL_BOARD_READ_ONLY says so (BullBoardModule.forFeature takes fixed options). */
+  /** Registers the board's routes on the API's server (before it starts: modules initialise first). */
   onModuleInit(): void {
+    const board = new LocalBoardAdapter(boardGuard(this.config));
+    board.setBasePath(BOARD_ROUTE);
     const { shards, queues } = this.shards;
-    for (const queue of queues) {
+    createBullBoard({
       // The board tells queues apart by name: shards share the names `webhooks` and `webhooks-backlog`, so each shows
       // its prefix before it.
-      const prefix = shards.length > 1 ? `${queue.opts.prefix}:` : '';
-      this.board.addQueue(new BullMQAdapter(queue, { readOnlyMode: this.config.bullBoardReadOnly, prefix }));
-    }
+      queues: queues.map(
+        (queue) =>
+          new BullMQAdapter(queue, {
+            readOnlyMode: this.config.bullBoardReadOnly,
+            prefix: shards.length > 1 ? `${queue.opts.prefix}:` : '',
+          }),
+      ),
+      serverAdapter: board,
+      options: { uiConfig: { boardTitle: 'agent-events' } },
+    });
+    const server = this.adapterHost.httpAdapter.getInstance() as FastifyInstance;
+    void server.register(board.registerPlugin(), { prefix: BOARD_ROUTE });
   }
 }

@@ -1,12 +1,7 @@
-import { Inject, Module, RequestMethod, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Module } from '@nestjs/common';
 import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { AppLogger } from './app-logger.js';
-
-/** A caller's `X-Request-Id` is kept when it is a plain token; anything else (too long, odd characters) is replaced. */
-const REQUEST_ID = /^[\w.:@-]{1,128}$/;
 
 /** Never written to a log line: credentials, signatures and secrets, wherever they appear in a logged object. */
 export const REDACTED_PATHS = [
@@ -26,13 +21,6 @@ export const REDACTED_PATHS = [
   '*.signature',
 ];
 
-export function requestId(request: IncomingMessage, response: ServerResponse): string {
-  const given = request.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-  response.setHeader('X-Request-Id', id);
-  return id;
-}
-
 /** The root pino logger every line goes through. */
 const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
@@ -47,42 +35,41 @@ function loggerOptions(config: AppConfig): LoggerOptions {
   };
 }
 
-/** A request as the request line and the exception filter read it: its id, set by `requestLogging`. */
-type IdentifiedRequest = IncomingMessage & { id?: string; originalUrl?: string };
+/** What the request line tells of a request (no header, so no token can slip into a line). */
+export interface AnsweredRequest {
+  /** The request's id (`X-Request-Id`, given or made). */
+  id: string;
+  method: string;
+  /** The URL it came with; the query is left out (it could carry a token). */
+  url: string;
+  statusCode: number;
+  responseTimeMs: number;
+}
 
 /**
- * One line per request, when it is answered (or the caller went away): its `reqId`, method, path (no query: it could
- * carry a token), status code and time; at `error` for a 5xx, `info` otherwise. Only what an operator needs: no
- * header, so no token can slip into a line. Nothing is built for a request whose line the level leaves out: no child
- * logger per request and no async context (Node 20's AsyncLocalStorage puts a hook on every promise), which cost the
- * API about a tenth of its CPU per status change at 200 changes/s (bench/README.md). A 500's own line (the exception
- * filter's, with its `errorId`) carries the `reqId` too.
+ * One line per request, when it is answered: its `reqId`, method, path, status code and time; at `error` for a 5xx,
+ * `info` otherwise. Only what an operator needs. Nothing is built for a request whose line the level leaves out: no
+ * child logger per request and no async context (Node 20's AsyncLocalStorage puts a hook on every promise), which
+ * cost the API about a tenth of its CPU per status change at 200 changes/s (bench/README.md). A 500's own line (the
+ * exception filter's, with its `errorId`) carries the `reqId` too. The HTTP set-up (`configureApp`) calls it.
  */
-export function requestLogging(logger: PinoLogger) {
-  return (request: IdentifiedRequest, response: ServerResponse, next: () => void): void => {
-    const reqId = requestId(request, response);
-    request.id = reqId;
-    const started = Date.now();
-    const answered = () => {
-      response.off('finish', answered);
-      response.off('close', answered);
-      const failed = response.statusCode >= 500;
-      const level = failed ? 'error' : 'info';
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](
-        {
-          reqId,
-          req: { method: request.method, url: (request.originalUrl ?? request.url ?? '').split('?')[0] },
-          res: { statusCode: response.statusCode },
-          responseTime: Date.now() - started,
-        },
-        failed ? 'request errored' : 'request completed',
-      );
-    };
-    response.on('finish', answered);
-    response.on('close', answered);
-    next();
-  };
+export class RequestLog {
+  constructor(private readonly logger: PinoLogger) {}
+
+  answered(request: AnsweredRequest): void {
+    const failed = request.statusCode >= 500;
+    const level = failed ? 'error' : 'info';
+    if (!this.logger.isLevelEnabled(level)) return;
+    this.logger[level](
+      {
+        reqId: request.id,
+        req: { method: request.method, url: request.url.split('?')[0] },
+        res: { statusCode: request.statusCode },
+        responseTime: request.responseTimeMs,
+      },
+      failed ? 'request errored' : 'request completed',
+    );
+  }
 }
 
 /**
@@ -94,14 +81,8 @@ export function requestLogging(logger: PinoLogger) {
   providers: [
     { provide: ROOT_LOGGER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => pino(loggerOptions(config)) },
     { provide: AppLogger, inject: [ROOT_LOGGER], useFactory: (root: PinoLogger) => new AppLogger(root) },
+    { provide: RequestLog, inject: [ROOT_LOGGER], useFactory: (root: PinoLogger) => new RequestLog(root) },
   ],
-  exports: [AppLogger],
+  exports: [AppLogger, RequestLog],
 })
-export class LoggingModule implements NestModule {
-  constructor(@Inject(ROOT_LOGGER) private readonly root: PinoLogger) {}
-
-  configure(consumer: MiddlewareConsumer): void {
-    // Every path, the unknown ones included (`{/*splat}` also matches `/`).
-    consumer.apply(requestLogging(this.root)).forRoutes({ path: '{/*splat}', method: RequestMethod.ALL });
-  }
-}
+export class LoggingModule {}

@@ -1,10 +1,11 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
+import { Controller, Get, Header, Res, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../common/access.decorator.js';
+import { MetricsAuthGuard } from './metrics-auth.guard.js';
 import { MetricsService } from './metrics.service.js';
 
-/** `GET /metrics` in Prometheus text format, behind basic auth (user admin, the admin token; see MetricsModule). */
+/** `GET /metrics` in Prometheus text format, behind basic auth (user admin, the admin token). */
 @ApiExcludeController()
 @Controller('metrics')
 export class MetricsController {
@@ -12,8 +13,9 @@ export class MetricsController {
 
   @Get()
   @Public()
+  @UseGuards(MetricsAuthGuard)
   @Header('Cache-Control', 'no-store')
-  async scrape(@Res() response: Response): Promise<void> {
+  async scrape(@Res() response: FastifyReply): Promise<void> {
     response.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
   }
 }

@@ -1,13 +1,14 @@
 import 'reflect-metadata';
 import type { INestApplication, LogLevel } from '@nestjs/common';
-import { Test, type TestingModuleBuilder } from '@nestjs/testing';
+import { Test, type TestingModule, type TestingModuleBuilder } from '@nestjs/testing';
+import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module.js';
 import { configureApp, HTTP_APP_OPTIONS } from '../../src/app.setup.js';
-import { ExpressHttpAdapter } from '../../src/common/express-http-adapter.js';
+import { createHttpAdapter } from '../../src/common/http-platform.js';
 import { loadConfig, type AppConfig } from '../../src/config/configuration.js';
 import { shardPrefixes } from '../../src/redis/queue-prefixes.js';
 
@@ -91,6 +92,14 @@ export async function metricOf(t: TestApp, series: string): Promise<number> {
   return metric(page, series) ?? 0;
 }
 
+/** The API's HTTP app on a compiled module, as `main.ts` sets it up, initialised and ready for requests (not listening). */
+export async function startHttpApp(moduleRef: TestingModule, logger: LogLevel[] | false): Promise<INestApplication> {
+  const app = configureApp(moduleRef.createNestApplication(createHttpAdapter(), { ...HTTP_APP_OPTIONS, logger }));
+  await app.init();
+  await (app.getHttpAdapter().getInstance() as FastifyInstance).ready();
+  return app;
+}
+
 export async function createTestApp(suite: string, env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const resources = suiteResources(suite);
   const server = await mysql.createConnection({ uri: baseDatabaseUrl.replace(/\/[^/]*$/, '/') });
@@ -111,10 +120,7 @@ export async function createTestApp(suite: string, env: Record<string, string> =
   });
   const builder = Test.createTestingModule({ imports: [AppModule.forRoot(config, { withWorker: options.withWorker })] });
   const moduleRef = await (options.customize ? options.customize(builder) : builder).compile();
-  const app = configureApp(
-    moduleRef.createNestApplication(new ExpressHttpAdapter(), { ...HTTP_APP_OPTIONS, logger: options.logLevels ?? false }),
-  );
-  await app.init();
+  const app = await startHttpApp(moduleRef, options.logLevels ?? false);
 
   const pool = mysql.createPool({ uri: resources.databaseUrl, connectionLimit: 4, dateStrings: false, timezone: 'Z' });
   const redis = new Redis(resources.redisUrl, { lazyConnect: false });
