@@ -3,11 +3,11 @@
  * chaos project instead: several API and worker processes, and MySQL, Redis or a receiver stopped for a while.
  */
 /**
- * ESM-only packages that CommonJS dependencies require() (@fastify/middie: path-to-regexp 9; @fastify/static:
- * content-disposition 3). Node (>= 20.19) loads them as they are; jest's module runtime does not, so under jest they
- * are compiled to CommonJS.
+ * ESM-only packages that CommonJS dependencies require() (@fastify/middie, which @nestjs/platform-fastify imports:
+ * path-to-regexp 9). Node (>= 20.19) loads them as they are; jest's module runtime does not, so under jest they are
+ * compiled to CommonJS.
  */
-const ESM_REQUIRED = ['path-to-regexp', 'content-disposition'].join('|');
+const ESM_REQUIRED = ['path-to-regexp'].join('|');
 
 const common = {
   extensionsToTreatAsEsm: ['.ts'],

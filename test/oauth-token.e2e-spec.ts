@@ -48,6 +48,37 @@ describe('POST /oauth/token: client credentials for an access token', () => {
     );
   });
 
+  it('refuses a multipart body with a file, too many fields or a field over 1 KiB, and issues no token', async () => {
+    const withFile = await t
+      .http()
+      .post('/oauth/token')
+      .field('grant_type', 'client_credentials')
+      .field('client_id', app.client_id)
+      .field('client_secret', app.client_secret)
+      .attach('key', Buffer.from('secret key'), 'key.pem');
+    expect([withFile.status, withFile.body]).toEqual([400, { message: 'This endpoint takes no files.', status: 'bad_request' }]);
+    const tooMany = t.http().post('/oauth/token').field('grant_type', 'client_credentials');
+    for (let index = 0; index < 17; index++) tooMany.field(`extra_${index}`, 'x');
+    const tooLong = t.http().post('/oauth/token').field('grant_type', 'client_credentials').field('client_id', 'x'.repeat(1025));
+    for (const response of await Promise.all([tooMany, tooLong])) {
+      expect([response.status, response.body]).toEqual([413, { message: 'The request body is too large.', status: 'payload_too_large' }]);
+    }
+  });
+
+  it('refuses a form body of more than 16 fields or 4 KiB with 413, and reads a name given twice as a mistake', async () => {
+    const fields = Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`extra_${index}`, 'x']));
+    for (const body of [{ ...grant(app), ...fields }, { ...grant(app), padding: 'x'.repeat(4096) }]) {
+      const response = await t.http().post('/oauth/token').type('form').send(body);
+      expect([response.status, response.body]).toEqual([413, { message: 'The request body is too large.', status: 'payload_too_large' }]);
+    }
+    const twice = await t
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send(`grant_type=client_credentials&client_id=${app.client_id}&client_id=${app.client_id}&client_secret=${app.client_secret}`);
+    expect([twice.status, twice.body]).toEqual([400, { message: 'client_id must be given once, as a string.', status: 'invalid_request' }]);
+  });
+
   it('issues a token for a JSON body', async () => {
     await expectWorkingToken(await t.http().post('/oauth/token').send(grant(app)));
   });
