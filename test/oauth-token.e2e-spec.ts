@@ -67,7 +67,10 @@ describe('POST /oauth/token: client credentials for an access token', () => {
 
   it('refuses a form body of more than 16 fields or 4 KiB with 413, and reads a name given twice as a mistake', async () => {
     const fields = Object.fromEntries(Array.from({ length: 17 }, (_, index) => [`extra_${index}`, 'x']));
-    for (const body of [{ ...grant(app), ...fields }, { ...grant(app), padding: 'x'.repeat(4096) }]) {
+    for (const body of [
+      { ...grant(app), ...fields },
+      { ...grant(app), padding: 'x'.repeat(4096) },
+    ]) {
       const response = await t.http().post('/oauth/token').type('form').send(body);
       expect([response.status, response.body]).toEqual([413, { message: 'The request body is too large.', status: 'payload_too_large' }]);
     }
