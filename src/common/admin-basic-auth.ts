@@ -11,3 +11,8 @@ export function isAdminBasicAuth(authorization: string | undefined, adminToken: 
   const given = scheme?.toLowerCase() === 'basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : '';
   return Boolean(given) && timingSafeEqual(digest(given), digest(`admin:${adminToken}`));
 }
+
+/** The answer (401) to a request to an operator's page without the admin's basic auth. */
+export function adminAuthRequired(what: string): { message: string; status: 'invalid_token' } {
+  return { message: `${what} needs user admin and the admin token as password.`, status: 'invalid_token' };
+}

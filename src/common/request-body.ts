@@ -149,13 +149,13 @@ function discard(payload: Readable): Promise<undefined> {
  * The API reads JSON and nothing else: on an existing route, a PUT/POST/PATCH with a body that is not JSON is 415
  * (`formPaths`, the OAuth2 token endpoint, also take form-urlencoded and multipart bodies); a JSON body is at most
  * MAX_BODY_BYTES, MAX_JSON_DEPTH deep, an object, and names no `Object.prototype` member. An empty body is always
- * fine (bodiless POSTs, and clients that send `Content-Type: application/json` on GET and DELETE). Fastify parses a
- * body only once its route is found, so none of this runs for a path the API does not have.
+ * fine (bodiless POSTs, and clients that send `Content-Type: application/json` on GET and DELETE). Fastify runs
+ * the parsers for a path no route has too: there the body is let go unread, and the answer is the 404.
  */
 export function requestBodies(server: FastifyInstance, formPaths: string[]): void {
   const isFormPath = (request: FastifyRequest) => formPaths.includes((request.url.split('?')[0] ?? '').replace(/\/+$/, ''));
   /** A body that is not JSON: 415 on a route that reads one, unless it is empty or the route is a form endpoint. */
-  const notForm = (request: FastifyRequest) => {
+  const refuseNonJson = (request: FastifyRequest) => {
     if (isFormPath(request) || request.is404 || !hasBody(request)) return;
     if (METHODS_WITH_BODY.has(request.method)) {
       throw new ApiError(
@@ -179,15 +179,15 @@ export function requestBodies(server: FastifyInstance, formPaths: string[]): voi
     });
   }
   server.addContentTypeParser('application/x-www-form-urlencoded', async (request: FastifyRequest, payload: Readable) => {
-    notForm(request);
+    refuseNonJson(request);
     return isFormPath(request) && !request.is404 ? parseFormBody(await readText(payload, FORM_LIMITS.bytes)) : discard(payload);
   });
   server.addContentTypeParser('multipart/form-data', async (request: FastifyRequest, payload: Readable) => {
-    notForm(request);
+    refuseNonJson(request);
     return isFormPath(request) && !request.is404 ? parseMultipartBody(request, payload) : discard(payload);
   });
   server.addContentTypeParser('*', async (request: FastifyRequest, payload: Readable) => {
-    notForm(request);
+    refuseNonJson(request);
     return discard(payload);
   });
 }

@@ -5,7 +5,7 @@ import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { ADMIN_REALM, isAdminBasicAuth } from '../common/admin-basic-auth.js';
+import { ADMIN_REALM, adminAuthRequired, isAdminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { QueueShards } from './queue-shards.js';
 
@@ -45,7 +45,7 @@ export function boardGuard(config: Pick<AppConfig, 'adminToken' | 'bullBoardRead
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (!isAdminBasicAuth(request.headers.authorization, config.adminToken)) {
       reply.header('WWW-Authenticate', ADMIN_REALM);
-      return refuse(reply, 401, { message: 'Bull Board needs user admin and the admin token as password.', status: 'invalid_token' });
+      return refuse(reply, 401, adminAuthRequired('Bull Board'));
     }
     if (SAFE_METHODS.includes(request.method)) return undefined;
     if (config.bullBoardReadOnly) {

@@ -1,7 +1,7 @@
 import { HttpStatus, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error.js';
-import { ADMIN_REALM, isAdminBasicAuth } from '../common/admin-basic-auth.js';
+import { ADMIN_REALM, adminAuthRequired, isAdminBasicAuth } from '../common/admin-basic-auth.js';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 
 /** `GET /metrics` needs basic auth: user `admin`, the admin token as password (what a Prometheus scrape config sends). */
@@ -13,6 +13,7 @@ export class MetricsAuthGuard implements CanActivate {
     const http = context.switchToHttp();
     if (isAdminBasicAuth(http.getRequest<FastifyRequest>().headers.authorization, this.config.adminToken)) return true;
     http.getResponse<FastifyReply>().header('WWW-Authenticate', ADMIN_REALM);
-    throw new ApiError(HttpStatus.UNAUTHORIZED, 'invalid_token', 'GET /metrics needs user admin and the admin token as password.');
+    const { message, status } = adminAuthRequired('GET /metrics');
+    throw new ApiError(HttpStatus.UNAUTHORIZED, status, message);
   }
 }
