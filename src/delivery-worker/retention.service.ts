@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
+import { retryDeadlocks } from '../database/transaction.js';
 import { DeliveriesRepository } from '../deliveries/deliveries.repository.js';
 import { StatusChangesRepository } from '../status/status-changes.repository.js';
 import type { DeliveryState } from '../deliveries/delivery-state.js';
@@ -104,7 +105,10 @@ export class RetentionService implements OnApplicationBootstrap, OnModuleDestroy
 
   private async batch<T>(pass: RetentionPass, work: (manager: DataSource['manager']) => Promise<T>): Promise<T> {
     const started = performance.now();
-    const result = await this.dataSource.transaction('READ COMMITTED', work);
+    // Pruners at once (several workers, or a pass and its next) skip each other's rows, but InnoDB may still pick one's
+    // batch as a deadlock's victim (the status changes' and attempts' own locks): the batch is rolled back whole and
+    // run again, rather than failing the pass.
+    const result = await retryDeadlocks(() => this.dataSource.transaction('READ COMMITTED', work));
     const elapsedMs = Math.round(performance.now() - started);
     pass.batches++;
     pass.batchMs.push(elapsedMs);
