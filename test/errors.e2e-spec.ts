@@ -205,6 +205,19 @@ describe('bad input is refused with {message, status} and changes nothing', () =
     },
   );
 
+  it("answers a path parameter over 8 KiB with 414 uri_too_long, and one just under with its route's own 400", async () => {
+    const tooLong = await t
+      .http()
+      .get(`/client/${'x'.repeat(8193)}`)
+      .set(admin);
+    expect([tooLong.status, tooLong.body]).toEqual([414, { message: 'The request URL is too long.', status: 'uri_too_long' }]);
+    const long = await t
+      .http()
+      .get(`/client/${'x'.repeat(8192)}`)
+      .set(admin);
+    expect([long.status, long.body.status]).toEqual([400, 'validation_failed']);
+  });
+
   it('answers a body of more than the size limit with 413 payload_too_large', async () => {
     await expectRefused(
       'post',

@@ -31,8 +31,8 @@ export function withoutApiPrefix(request: ArrivedRequest): string {
 
 /**
  * The router's options, shared by the server and the table of methods per path (`RouteTable`): a trailing slash and
- * the letters' case make no difference (as the API has always answered), and a path parameter may be as long as a
- * URL is (a long id is refused by the route with its own 400 or 404, not by the router).
+ * the letters' case make no difference (as the API has always answered), and a path parameter may be up to 8 KiB (a
+ * long id is refused by its route with its own 400 or 404; a longer one by the router, 414 `uri_too_long`).
  */
 export const ROUTER_OPTIONS = { ignoreTrailingSlash: true, caseSensitive: false, maxParamLength: 8192 };
 

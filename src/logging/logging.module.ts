@@ -48,8 +48,8 @@ export interface AnsweredRequest {
 
 /**
  * One line per request, when it is answered: its `reqId`, method, path, status code and time; at `error` for a 5xx,
- * `info` otherwise. Only what an operator needs. Nothing is built for a request whose line the level leaves out: no
- * child logger per request and no async context (Node 20's AsyncLocalStorage puts a hook on every promise), which
+ * `info` otherwise. Only what an operator needs. Nothing but the plain object above is built for a request whose line
+ * the level leaves out: no child logger per request and no async context (Node 20's AsyncLocalStorage puts a hook on every promise), which
  * cost the API about a tenth of its CPU per status change at 200 changes/s (bench/README.md). A 500's own line (the
  * exception filter's, with its `errorId`) carries the `reqId` too. The HTTP set-up (`configureApp`) calls it.
  */
