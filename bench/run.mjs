@@ -315,7 +315,9 @@ async function stopLevel(ctx) {
 async function settle({ db, out, level }, phase) {
   const settled = await waitForPurge(db);
   (out.settled ??= []).push({ phase, ...settled });
-  log(`level ${level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge, before ${phase}`);
+  log(
+    `level ${level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge, buffer pool ${settled.freePages} of ${settled.poolPages} pages free, ${settled.dirtyPages} dirty, before ${phase}`,
+  );
 }
 
 async function runE2e(level, out, { driver, pids, rss, tag = '', queuePrefix, db }) {

@@ -253,6 +253,11 @@ const MYSQL_COUNTERS = [
   'Innodb_os_log_fsyncs',
   // Pages InnoDB had to read from disk: the buffer pool (128 MB by default) no longer holds what a phase reads.
   'Innodb_buffer_pool_reads',
+  // Pages written out: by the page cleaner (all), to free a page for a read or a new page (LRU), and the waits for a
+  // free page. Late in a run the phases' rows can outgrow the buffer pool, and every new page then costs a flush.
+  'Innodb_buffer_pool_pages_flushed',
+  'Innodb_buffer_pool_pages_lru_flushed',
+  'Innodb_buffer_pool_wait_free',
 ];
 
 /** Global MariaDB counters (server-wide: other users of the server show up too). */
@@ -309,6 +314,19 @@ export function cleanUpOnExit(cleanup, maxSeconds, log) {
  * so a level's figures do not pay for the seeding's and the previous phases' writes. Needs the PROCESS privilege;
  * without it, returns at once.
  */
+/** The buffer pool's free and dirty pages, and its size in pages. */
+async function bufferPool(db) {
+  try {
+    const [rows] = await db.query(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_pages_free', 'Innodb_buffer_pool_pages_dirty', 'Innodb_buffer_pool_pages_total')",
+    );
+    const value = (name) => Number(rows.find((row) => row.Variable_name === `Innodb_buffer_pool_pages_${name}`)?.Value ?? 0);
+    return { poolPages: value('total'), freePages: value('free'), dirtyPages: value('dirty') };
+  } catch {
+    return {};
+  }
+}
+
 export async function waitForPurge(db, { below = 1000, timeoutMs = 60_000 } = {}) {
   const started = performance.now();
   for (;;) {
@@ -320,7 +338,7 @@ export async function waitForPurge(db, { below = 1000, timeoutMs = 60_000 } = {}
       length = 0;
     }
     const seconds = (performance.now() - started) / 1000;
-    if (length < below || seconds * 1000 > timeoutMs) return { seconds: round2(seconds), historyLength: length };
+    if (length < below || seconds * 1000 > timeoutMs) return { seconds: round2(seconds), historyLength: length, ...(await bufferPool(db)) };
     await sleep(500);
   }
 }

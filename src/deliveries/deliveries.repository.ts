@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AgentStatus, AgentType } from '../status/agent-state.js';
 import { retryDeadlocks, transaction } from '../database/transaction.js';
-import { selectPrepared } from '../database/prepared.js';
+import { callPrepared, selectPrepared } from '../database/prepared.js';
 import type { EventSource } from '../status/event-source.js';
 import { eventTypeFor, type StatusChangeFacts } from '../status/status-rules.js';
 import { deliveryJob, type DeliveryJob } from '../delivery-queue/delivery-job.js';
@@ -273,7 +273,7 @@ export class DeliveriesRepository {
 
   /** `record_attempt`: an attempt alone (the everyday case), its fields as parameters (record_attempt.sql). */
   recordAttemptAlone(attempt: AttemptToRecord): Promise<unknown> {
-    return this.dataSource.query('CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+    return callPrepared(this.dataSource, 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       attempt.id,
       attempt.attempt,
       attempt.started_at,

@@ -24,6 +24,12 @@ export interface AttemptReport {
 const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 /** A scrape must answer while Redis is away: the queue depth is then left out rather than waited for. */
 const QUEUE_COUNT_TIMEOUT_MS = 1000;
+/**
+ * How often the event loop's delay is sampled (prom-client's `nodejs_eventloop_lag_*`). Each sample is a timer that
+ * wakes the process; prom-client's 10 ms woke an idle API or worker 100 times a second, and at an everyday rate
+ * added about one wake-up per request (bench/README.md). A stall of this length or more is always seen.
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** What Redis answers within QUEUE_COUNT_TIMEOUT_MS, or undefined (late, or failed). */
 function withinScrape<T>(counting: Promise<T>): Promise<T | undefined> {
@@ -92,7 +98,7 @@ export class MetricsService {
   });
 
   constructor(shards: QueueShards) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     new Gauge({
       name: 'agent_events_queue_jobs',
       help: 'Jobs of the delivery queues (all shards) by state (waiting, delayed, active), counted in Redis at each scrape.',

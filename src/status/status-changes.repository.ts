@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { AgentState, AgentStatus, AgentType } from './agent-state.js';
+import { callPrepared } from '../database/prepared.js';
 import { retryDeadlocks } from '../database/transaction.js';
 import type { EventSource } from './event-source.js';
 import type { EventType } from './status-rules.js';
@@ -86,7 +87,7 @@ export class StatusChangesRepository {
 
   /** `change_agent`: one change's fields as parameters (change_agent.sql). */
   applyAlone(change: ChangeToApply, changedAt: Date): Promise<unknown> {
-    return this.dataSource.query('CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+    return callPrepared(this.dataSource, 'CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       change.client,
       change.type,
       change.agent,
