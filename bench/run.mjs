@@ -316,7 +316,7 @@ async function settle({ db, out, level }, phase) {
   const settled = await waitForPurge(db);
   (out.settled ??= []).push({ phase, ...settled });
   log(
-    `level ${level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge, buffer pool ${settled.freePages} of ${settled.poolPages} pages free, ${settled.dirtyPages} dirty, before ${phase}`,
+    `level ${level}: InnoDB history list ${settled.historyLength} after ${settled.seconds} s of waiting for purge, ${settled.dirtyBefore} dirty pages written out in ${settled.flushSeconds ?? '–'} s (${settled.dirtyPages} left; ${settled.freePages} of ${settled.poolPages} free), before ${phase}`,
   );
 }
 

@@ -327,6 +327,36 @@ async function bufferPool(db) {
   }
 }
 
+/**
+ * Has InnoDB write out its dirty pages now, and waits until it did (down to 1 % of the pool, at most `timeoutMs`): the pages an earlier phase
+ * changed. An idle InnoDB leaves them dirty; it writes them once the redo log fills, that is, during the next phase,
+ * whose commits then wait behind those writes (a saturation run at 1,800 deliveries/s left 3,400 dirty pages, and the
+ * fixed load after it flushed 0.64 pages per delivery against 0.12 after a short warm-up; its PUT p99 was 12.4 against
+ * 5 ms). With `innodb_max_dirty_pages_pct` at 0 the page cleaner writes them all at once; the setting is put back
+ * after. Returns the seconds it took, or null when the server does not allow the setting (then nothing is waited for).
+ */
+export async function flushDirtyPages(db, timeoutMs = 60_000) {
+  const started = performance.now();
+  let previous;
+  try {
+    [[{ previous }]] = await db.query('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS previous');
+    await db.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+  } catch {
+    return null;
+  }
+  try {
+    // Down to 1 % of the pool: what the phase about to run makes dirty at once is not worth waiting for.
+    for (;;) {
+      const { dirtyPages = 0, poolPages = 0 } = await bufferPool(db);
+      if (dirtyPages <= Math.max(64, poolPages / 100) || performance.now() - started >= timeoutMs) break;
+      await sleep(200);
+    }
+  } finally {
+    await db.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [Number(previous)]);
+  }
+  return round2((performance.now() - started) / 1000);
+}
+
 export async function waitForPurge(db, { below = 1000, timeoutMs = 60_000 } = {}) {
   const started = performance.now();
   for (;;) {
@@ -338,7 +368,11 @@ export async function waitForPurge(db, { below = 1000, timeoutMs = 60_000 } = {}
       length = 0;
     }
     const seconds = (performance.now() - started) / 1000;
-    if (length < below || seconds * 1000 > timeoutMs) return { seconds: round2(seconds), historyLength: length, ...(await bufferPool(db)) };
+    if (length < below || seconds * 1000 > timeoutMs) {
+      const dirtyBefore = (await bufferPool(db)).dirtyPages;
+      const flushSeconds = await flushDirtyPages(db, Math.max(5_000, timeoutMs - seconds * 1000));
+      return { seconds: round2(seconds), historyLength: length, dirtyBefore, flushSeconds, ...(await bufferPool(db)) };
+    }
     await sleep(500);
   }
 }
