@@ -77,7 +77,8 @@ async function main() {
       { ...env, PORT: String(ports[1]), QUEUE_PREFIX: prefixes[1] },
       {
         label: 'other',
-        nodeArgs: API_NODE_FLAGS,
+        // BENCH_AB_OTHER_NODE_ARGS: Node flags for the other API only (one build against itself, flags against flags).
+        nodeArgs: [...API_NODE_FLAGS, ...(process.env.BENCH_AB_OTHER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
         script: `${OTHER}/dist/src/main.js`,
       },
     ),

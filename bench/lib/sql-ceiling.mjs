@@ -15,7 +15,8 @@ const sqlTime = (date) => date.toISOString().slice(0, 23).replace('T', ' ');
 const SQL = {
   // src/status/status-changes.repository.ts (StatusChangesRepository.apply, called by StatusService.apply in
   // src/status/status.service.ts): the whole status change, one round trip; a change alone goes to `change_agent`
-  // with its fields as parameters, a batch to `change_agents` as JSON.
+  // with its fields as parameters (a prepared statement, as the service sends it: src/database/prepared.ts), a batch
+  // to `change_agents` as JSON.
   changeAgent: 'CALL change_agent(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   changeAgents: 'CALL change_agents(?, ?)',
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.loadToSend, called by DeliveryAttemptService.load
@@ -27,7 +28,7 @@ const SQL = {
   newerSent: undefined,
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
-  // goes to `record_attempt` with its fields as parameters.
+  // goes to `record_attempt` with its fields as parameters (a prepared statement, as the service sends it).
   recordAttempt: 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
 };
 
@@ -72,7 +73,7 @@ const aloneParams = (c) => [c.client, c.type, c.agent, null, null, c.status, c.e
 /** A change alone, as StatusChangesRepository.applyAlone sends it: the procedure's second result set is the new deliveries. */
 async function changeStatus(connection, tally, clientId, agent) {
   const params = aloneParams(changeOf(clientId, agent));
-  const [[, deliveries]] = await retryDeadlocks(tally, () => connection.query(SQL.changeAgent, params));
+  const [[, deliveries]] = await retryDeadlocks(tally, () => connection.execute(SQL.changeAgent, params));
   return deliveries;
 }
 
@@ -115,7 +116,7 @@ async function deliver(connection, tally, id, agent) {
     finishedAt,
     finishedAt,
   ];
-  await retryDeadlocks(tally, () => connection.query(SQL.recordAttempt, attempt));
+  await retryDeadlocks(tally, () => connection.execute(SQL.recordAttempt, attempt));
   tally.deliveries++;
 }
 
@@ -277,7 +278,7 @@ export async function measureChangeBatches({
             return changeOf(clientId, agent);
           });
           const [[, deliveries]] = alone
-            ? await retryDeadlocks(tally, () => db.query(SQL.changeAgent, aloneParams(batch[0])))
+            ? await retryDeadlocks(tally, () => db.execute(SQL.changeAgent, aloneParams(batch[0])))
             : await retryDeadlocks(tally, () => db.query(SQL.changeAgents, [JSON.stringify(batch), new Date()]));
           if (deliveries.length !== batch.length)
             throw new Error(`a batch of ${batch.length} changes made ${deliveries.length} deliveries`);
