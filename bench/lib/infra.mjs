@@ -309,11 +309,6 @@ export function cleanUpOnExit(cleanup, maxSeconds, log) {
   }, maxSeconds * 1000);
 }
 
-/**
- * Waits (at most `timeoutMs`) until InnoDB has purged the old row versions earlier writes left (its history list),
- * so a level's figures do not pay for the seeding's and the previous phases' writes. Needs the PROCESS privilege;
- * without it, returns at once.
- */
 /** The buffer pool's free and dirty pages, and its size in pages. */
 async function bufferPool(db) {
   try {
@@ -328,12 +323,13 @@ async function bufferPool(db) {
 }
 
 /**
- * Has InnoDB write out its dirty pages now, and waits until it did (down to 1 % of the pool, at most `timeoutMs`): the pages an earlier phase
- * changed. An idle InnoDB leaves them dirty; it writes them once the redo log fills, that is, during the next phase,
- * whose commits then wait behind those writes (a saturation run at 1,800 deliveries/s left 3,400 dirty pages, and the
- * fixed load after it flushed 0.64 pages per delivery against 0.12 after a short warm-up; its PUT p99 was 12.4 against
- * 5 ms). With `innodb_max_dirty_pages_pct` at 0 the page cleaner writes them all at once; the setting is put back
- * after. Returns the seconds it took, or null when the server does not allow the setting (then nothing is waited for).
+ * Has InnoDB write out its dirty pages now, and waits until it did (down to 1 % of the pool, at most `timeoutMs`):
+ * the pages an earlier phase changed. An idle InnoDB leaves them dirty; it writes them once the redo log fills, that
+ * is, during the next phase, whose commits then wait behind those writes (a saturation run at 1,800 deliveries/s left
+ * 3,400 dirty pages, and the fixed load after it flushed 0.64 pages per delivery against 0.12 after a short warm-up;
+ * its PUT p99 was 12.4 against 5 ms). With `innodb_max_dirty_pages_pct` at 0 the page cleaner writes them all at
+ * once; the setting is put back after. Returns the seconds it took, or null when the server does not allow the
+ * setting (then nothing is waited for).
  */
 export async function flushDirtyPages(db, timeoutMs = 60_000) {
   const started = performance.now();
@@ -357,6 +353,11 @@ export async function flushDirtyPages(db, timeoutMs = 60_000) {
   return round2((performance.now() - started) / 1000);
 }
 
+/**
+ * Waits (at most `timeoutMs`) until InnoDB has purged the old row versions earlier writes left (its history list),
+ * so a level's figures do not pay for the seeding's and the previous phases' writes, then has the dirty pages written
+ * out (`flushDirtyPages`). Needs the PROCESS privilege; without it, returns at once.
+ */
 export async function waitForPurge(db, { below = 1000, timeoutMs = 60_000 } = {}) {
   const started = performance.now();
   for (;;) {

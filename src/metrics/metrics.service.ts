@@ -26,8 +26,8 @@ const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 const QUEUE_COUNT_TIMEOUT_MS = 1000;
 /**
  * How often the event loop's delay is sampled (prom-client's `nodejs_eventloop_lag_*`). Each sample is a timer that
- * wakes the process; prom-client's 10 ms woke an idle API or worker 100 times a second, and at an everyday rate
- * added about one wake-up per request (bench/README.md). A stall of this length or more is always seen.
+ * wakes the process; prom-client's 10 ms woke an idle API or worker 100 times a second, one wake-up for every two
+ * requests at 200 a second (bench/README.md). A stall of this length or more is always seen.
  */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
