@@ -24,12 +24,6 @@ export interface AttemptReport {
 const QUEUE_STATES = ['waiting', 'delayed', 'active'] as const;
 /** A scrape must answer while Redis is away: the queue depth is then left out rather than waited for. */
 const QUEUE_COUNT_TIMEOUT_MS = 1000;
-/**
- * How often the event loop's delay is sampled (prom-client's `nodejs_eventloop_lag_*`). Each sample is a timer that
- * wakes the process; prom-client's 10 ms woke an idle API or worker 100 times a second, one wake-up for every two
- * requests at 200 a second (bench/README.md). A stall of this length or more is always seen.
- */
-const EVENT_LOOP_SAMPLE_MS = 100;
 
 /** What Redis answers within QUEUE_COUNT_TIMEOUT_MS, or undefined (late, or failed). */
 function withinScrape<T>(counting: Promise<T>): Promise<T | undefined> {
@@ -98,7 +92,9 @@ export class MetricsService {
   });
 
   constructor(shards: QueueShards) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    // prom-client samples the event loop's delay every 10 ms, and its `nodejs_eventloop_lag_*` figures include that
+    // interval: sampled less often (fewer wake-ups of an idle process), they would all move up by the new interval.
+    collectDefaultMetrics({ register: this.registry, prefix: 'agent_events_' });
     new Gauge({
       name: 'agent_events_queue_jobs',
       help: 'Jobs of the delivery queues (all shards) by state (waiting, delayed, active), counted in Redis at each scrape.',
