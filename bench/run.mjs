@@ -31,6 +31,7 @@ import {
   counterDelta,
   round2,
   serviceEnv,
+  restoreDirtyPagesSetting,
   waitForPurge,
 } from './lib/infra.mjs';
 import { measureFloor } from './lib/floor.mjs';
@@ -76,6 +77,7 @@ const state = {
 async function cleanup() {
   if (state.cleaned) return;
   state.cleaned = true;
+  await restoreDirtyPagesSetting();
   await Promise.all(state.services.map((service) => service.stop(config.profile ? 20_000 : 8_000).catch(() => undefined)));
   await Promise.all(state.levelDbs.map((db) => db.end().catch(() => undefined)));
   await state.db?.end().catch(() => undefined);

@@ -337,6 +337,7 @@ export async function flushDirtyPages(db, timeoutMs = 60_000) {
   try {
     [[{ previous }]] = await db.query('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS previous');
     await db.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+    flushing = { db, previous: Number(previous) };
   } catch {
     return null;
   }
@@ -348,9 +349,22 @@ export async function flushDirtyPages(db, timeoutMs = 60_000) {
       await sleep(200);
     }
   } finally {
-    await db.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [Number(previous)]);
+    await restoreDirtyPagesSetting();
   }
   return round2((performance.now() - started) / 1000);
+}
+
+/** The server's setting a flush in progress changed, and the connection it used (see `restoreDirtyPagesSetting`). */
+let flushing;
+
+/**
+ * Puts `innodb_max_dirty_pages_pct` back if a flush changed it: at the end of the flush, and from a bench's cleanup
+ * when it is stopped (Ctrl-C, its deadline) in the middle of one, so the server is not left flushing everything.
+ */
+export async function restoreDirtyPagesSetting() {
+  const current = flushing;
+  flushing = undefined;
+  if (current) await current.db.query('SET GLOBAL innodb_max_dirty_pages_pct = ?', [current.previous]).catch(() => undefined);
 }
 
 /**
