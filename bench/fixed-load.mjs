@@ -36,6 +36,11 @@ import { ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
 
 const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 3);
+/**
+ * BENCH_FIXED_NAIVE=1: the naive durable reference (bench/naive/) beside the service, on the same database, agents and
+ * receiver (a queue prefix of its own), each round once on each side, in the order service, naive, naive, service, …
+ */
+const withNaive = process.env.BENCH_FIXED_NAIVE === '1';
 /** Existing delivery rows and agent events before the rounds (as a level of `npm run bench`). */
 const historyRows = Number(process.env.BENCH_FIXED_HISTORY || 0);
 /** What InnoDB did meanwhile (server-wide): pages read from disk, flushed to free a page, waits for a free page, pages flushed, fsyncs. */
@@ -51,6 +56,7 @@ const log = (...args) => console.log(`[fixed-load ${((performance.now() - T0) / 
 const stamp = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14) + randomBytes(2).toString('hex');
 const databaseName = `ae_bench_${stamp}_fixed`;
 const queuePrefix = `{ae-bench-${stamp}-fixed}`;
+const naivePrefix = `{ae-bench-${stamp}-fixed-naive}`;
 const adminToken = `bench-admin-${randomBytes(12).toString('hex')}`;
 const state = { services: [], receiver: null, redis: null, db: null, cleaned: false };
 
@@ -61,7 +67,8 @@ async function cleanup() {
   await state.db?.end().catch(() => undefined);
   await dropDatabase(config.databaseUrl, databaseName).catch((error) => log(`could not drop ${databaseName}: ${error.message}`));
   if (state.redis) {
-    await deletePrefix(state.redis, queuePrefix).catch((error) => log(`could not clear ${queuePrefix}: ${error.message}`));
+    for (const prefix of [queuePrefix, naivePrefix])
+      await deletePrefix(state.redis, prefix).catch((error) => log(`could not clear ${prefix}: ${error.message}`));
     await state.redis.quit().catch(() => undefined);
   }
   await state.receiver?.stop().catch(() => undefined);
@@ -114,6 +121,63 @@ async function innodbCounters(connection) {
   return Object.fromEntries(rows.map((row) => [row.Variable_name.replace(/^Innodb_(buffer_pool_)?/, ''), Number(row.Value)]));
 }
 
+/**
+ * Each round's service figure ÷ the naive reference's (the two sides of one round ran one after the other), and
+ * the median of those ratios: p50, p99 and PUT p99 change → receipt, CPU per delivery of every process but the bench.
+ */
+function naiveComparison(results) {
+  const cpu = (r) => Object.entries(r.cpuMsPerDelivery).reduce((sum, [name, ms]) => (name === 'bench' ? sum : sum + ms), 0);
+  const figures = { p50: (r) => r.latency.p50, p99: (r) => r.latency.p99, 'PUT p99': (r) => r.putLatency.p99, CPU: cpu };
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  const pairs = [...new Set(results.map((r) => r.round))].map((round) => results.filter((r) => r.round === round));
+  const ratios = Object.fromEntries(
+    Object.entries(figures).map(([name, read]) => [
+      name,
+      pairs.map((pair) => {
+        const [ours, theirs] = ['service', 'naive'].map((side) => read(pair.find((r) => r.side === side)));
+        return round2(ours / theirs);
+      }),
+    ]),
+  );
+  return [
+    'Service ÷ naive reference, round by round, and the median:',
+    '',
+    '| figure | rounds | median |',
+    '|---|---|---|',
+    ...Object.entries(ratios).map(([name, values]) => `| ${name} | ${values.join(' · ')} | ${median(values)} |`),
+    '',
+  ];
+}
+
+/** The naive reference's API and worker (bench/naive/), warmed up as the service was; `gc` counts their collections. */
+async function startNaive({ env, profile, driver }) {
+  const naiveEnv = {
+    DATABASE_URL: env.DATABASE_URL,
+    REDIS_URL: env.REDIS_URL,
+    QUEUE_PREFIX: naivePrefix,
+    ADMIN_TOKEN: adminToken,
+    CONCURRENCY: String(config.concurrency),
+    PORT: String(await freePort()),
+  };
+  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: ['--trace-gc', ...profile('naive-api')] });
+  const worker = runService('naive-worker', naiveEnv, {
+    label: 'naive-worker',
+    script: 'bench/naive/worker.mjs',
+    nodeArgs: ['--trace-gc', ...profile('naive-worker')],
+  });
+  state.services.push(api, worker);
+  const gc = { api: gcCounter(api), worker: gcCounter(worker) };
+  await Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
+  const client = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
+  driver.api = client;
+  log(`naive reference; warm-up: ${config.saturationInflight} changes in flight for ${config.warmupSeconds} s`);
+  await driver.closedLoop('warmup-naive', config.saturationInflight, config.warmupSeconds);
+  await driver.drain('warmup-naive', config.drainSeconds * 1000);
+  const warm = driver.verify('warmup-naive');
+  if (!warm.ok) throw new Error(`naive warm-up deliveries not exact: ${JSON.stringify(warm)}`);
+  return { side: 'naive', api, worker, client, gc, queuePrefix: naivePrefix, pids: { api: api.pid, worker: worker.pid, ...serverPids() } };
+}
+
 async function main() {
   const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
   if (!config.skipBuild) build();
@@ -151,10 +215,17 @@ async function main() {
   const warm = driver.verify('warmup');
   if (!warm.ok) throw new Error(`warm-up deliveries not exact: ${JSON.stringify(warm)}`);
 
-  const pids = { api: api.pid, worker: worker.pid, ...serverPids() };
+  const sides = [{ side: 'service', api, worker, client, gc, queuePrefix, pids: { api: api.pid, worker: worker.pid, ...serverPids() } }];
+  if (withNaive) sides.push(await startNaive({ env, profile, driver }));
   const results = [];
+  const turns = [];
   for (let round = 1; round <= rounds; round++) {
-    const name = `fixed${round}`;
+    const ofRound = round % 2 === 1 ? sides : [...sides].reverse();
+    for (const side of ofRound) turns.push({ round, ...side });
+  }
+  for (const { round, side, api, worker, client, gc, queuePrefix, pids } of turns) {
+    const name = `fixed${round}${side === 'service' ? '' : `-${side}`}`;
+    driver.api = client;
     const gcBefore = { api: gc.api.counts(), worker: gc.worker.counts() };
     gc.api.resetLongest();
     gc.worker.resetLongest();
@@ -188,6 +259,7 @@ async function main() {
     );
     const result = {
       round,
+      side,
       offeredRate: config.fixedRate,
       seconds: config.fixedSeconds,
       achievedRate: round2(run.sent / ((run.ended - run.started) / 1000)),
@@ -206,16 +278,16 @@ async function main() {
     };
     results.push(result);
     log(
-      `round ${round}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
+      `round ${round}${side === 'service' ? '' : ` (${side})`}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
         `${over} over ${TARGETS.fixedP99Ms} ms in ${lateBursts.count} bursts (largest ${lateBursts.largest}); PUT p99 ${check.putLatency.p99} ms; ` +
         `full GCs api ${collections.api.full}, worker ${collections.worker.full}; longest GC pause api ${collections.api.longestPauseMs}, worker ${collections.worker.longestPauseMs} ms; ` +
         `peak RSS api ${result.peakRssMb.api}, worker ${result.peakRssMb.worker} MB; InnoDB ${JSON.stringify(innodb)}`,
     );
-    log(`round ${round}, where the time went: ${stagesLine(result.stages)}`);
+    log(`round ${round}${side === 'service' ? '' : ` (${side})`}, where the time went: ${stagesLine(result.stages)}`);
   }
-  client.close();
+  for (const side of sides) side.client.close();
 
-  const p99s = results.map((result) => result.latency.p99);
+  const p99s = results.filter((result) => result.side === 'service').map((result) => result.latency.p99);
   const lines = [
     `# Fixed load: ${config.fixedRate} status changes/s, ${rounds} rounds of ${config.fixedSeconds} s (node bench/fixed-load.mjs)`,
     '',
@@ -225,7 +297,7 @@ async function main() {
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.round} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} (${r.lateBursts.count}, ${r.lateBursts.largest}) | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
+        `| ${r.round}${r.side === 'service' ? '' : ` ${r.side}`} | ${r.latency.p50} / ${r.latency.p95} / ${r.latency.p99} / ${r.latency.max} | ${r.overTarget} of ${r.received} (${r.lateBursts.count}, ${r.lateBursts.largest}) | ${r.putLatency.p50} / ${r.putLatency.p99} | ` +
         `${r.collections.api.full} / ${r.collections.worker.full} | ${r.collections.api.scavenges} / ${r.collections.worker.scavenges} | ` +
         `${r.collections.api.pauseMs}, ${r.collections.api.longestPauseMs} / ${r.collections.worker.pauseMs}, ${r.collections.worker.longestPauseMs} | ` +
         `${Object.entries(r.cpuMsPerDelivery)
@@ -237,6 +309,7 @@ async function main() {
     '',
     `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
     '',
+    ...(withNaive ? naiveComparison(results) : []),
     'Where the time went, by stage (bench/lib/stages.mjs), ms: mean (p50).',
     '',
     `| round | ${Object.keys(STAGES).join(' | ')} |`,
@@ -245,7 +318,7 @@ async function main() {
       .join('|')}|`,
     ...results.map(
       (r) =>
-        `| ${r.round} | ${Object.keys(STAGES)
+        `| ${r.round}${r.side === 'service' ? '' : ` ${r.side}`} | ${Object.keys(STAGES)
           .map((stage) => `${r.stages[stage].mean} (${r.stages[stage].p50})`)
           .join(' | ')} |`,
     ),
