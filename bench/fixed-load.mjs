@@ -128,7 +128,11 @@ async function innodbCounters(connection) {
 function naiveComparison(results) {
   const cpu = (r) => Object.entries(r.cpuMsPerDelivery).reduce((sum, [name, ms]) => (name === 'bench' ? sum : sum + ms), 0);
   const figures = { p50: (r) => r.latency.p50, p99: (r) => r.latency.p99, 'PUT p99': (r) => r.putLatency.p99, CPU: cpu };
-  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return round2(sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2);
+  };
   const pairs = [...new Set(results.map((r) => r.round))].map((round) => results.filter((r) => r.round === round));
   const ratios = Object.fromEntries(
     Object.entries(figures).map(([name, read]) => [
