@@ -31,6 +31,7 @@ import {
   runService,
   serverPids,
   serviceEnv,
+  startNaiveProcesses,
 } from './lib/infra.mjs';
 import { ensureServices } from '../scripts/services.mjs';
 import { API_NODE_FLAGS, WORKER_NODE_FLAGS } from '../scripts/node-flags.mjs';
@@ -155,24 +156,18 @@ function naiveComparison(results) {
 
 /** The naive reference's API and worker (bench/naive/), warmed up as the service was; `gc` counts their collections. */
 async function startNaive({ env, profile, driver }) {
-  const naiveEnv = {
-    DATABASE_URL: env.DATABASE_URL,
-    REDIS_URL: env.REDIS_URL,
-    QUEUE_PREFIX: naivePrefix,
-    ADMIN_TOKEN: adminToken,
-    CONCURRENCY: String(config.concurrency),
-    PORT: String(await freePort()),
-  };
-  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: ['--trace-gc', ...profile('naive-api')] });
-  const worker = runService('naive-worker', naiveEnv, {
-    label: 'naive-worker',
-    script: 'bench/naive/worker.mjs',
-    nodeArgs: ['--trace-gc', ...profile('naive-worker')],
+  const { api, worker, url, ready } = await startNaiveProcesses({
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: naivePrefix,
+    adminToken,
+    concurrency: config.concurrency,
+    nodeArgs: { api: ['--trace-gc', ...profile('naive-api')], worker: ['--trace-gc', ...profile('naive-worker')] },
   });
   state.services.push(api, worker);
   const gc = { api: gcCounter(api), worker: gcCounter(worker) };
-  await Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
-  const client = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
+  await ready();
+  const client = new Api(url, adminToken);
   driver.api = client;
   log(`naive reference; warm-up: ${config.saturationInflight} changes in flight for ${config.warmupSeconds} s`);
   await driver.closedLoop('warmup-naive', config.saturationInflight, config.warmupSeconds);

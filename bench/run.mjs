@@ -32,6 +32,7 @@ import {
   round2,
   serviceEnv,
   restoreDirtyPagesSetting,
+  startNaiveProcesses,
   waitForPurge,
 } from './lib/infra.mjs';
 import { measureFloor } from './lib/floor.mjs';
@@ -443,25 +444,19 @@ async function runSaturation(level, out, { driver, pids, rss, tag = '' }) {
  * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code (runE2e).
  */
 async function runNaive(level, serviceOut, { driver, env, db }) {
-  const naiveEnv = {
-    DATABASE_URL: env.DATABASE_URL,
-    REDIS_URL: env.REDIS_URL,
-    QUEUE_PREFIX: naivePrefix,
-    ADMIN_TOKEN: adminToken,
-    CONCURRENCY: String(config.concurrency),
-    PORT: String(await freePort()),
-  };
-  // Plain `node`, as a hand-written service would run, and its faster setting here: with the service's
-  // --max-old-space-size it was slower (quick runs, deliveries/s: 743, 667 and 673 without; 629 and 629 with 1 GB,
-  // 608 and 578 with 512 MB).
-  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs' });
-  const worker = runService('naive-worker', naiveEnv, { label: 'naive-worker', script: 'bench/naive/worker.mjs' });
+  const { api, worker, url, ready } = await startNaiveProcesses({
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: naivePrefix,
+    adminToken,
+    concurrency: config.concurrency,
+  });
   state.services.push(api, worker);
-  await Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
+  await ready();
   const out = { level, phases: {}, rss: {}, diagnostics: {} };
   const pids = { 'naive-api': api.pid, 'naive-worker': worker.pid, ...serverPids() };
   const rss = (phase) => (out.rss[phase] = { api: memory(api.pid), worker: memory(worker.pid) });
-  driver.api = new Api(`http://127.0.0.1:${naiveEnv.PORT}`, adminToken);
+  driver.api = new Api(url, adminToken);
   log(`level ${level}: naive durable reference (bench/naive/), concurrency ${config.concurrency}`);
   await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix, db });
   // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
