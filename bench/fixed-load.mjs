@@ -156,12 +156,9 @@ function naiveComparison(results) {
 
 /** The naive reference's API and worker (bench/naive/), warmed up as the service was; `gc` counts their collections. */
 async function startNaive({ env, profile, driver }) {
-  const { api, worker, url, ready } = await startNaiveProcesses({
-    databaseUrl: env.DATABASE_URL,
-    redisUrl: env.REDIS_URL,
+  const { api, worker, url, ready } = await startNaiveProcesses(env, {
     queuePrefix: naivePrefix,
     adminToken,
-    concurrency: config.concurrency,
     nodeArgs: { api: ['--trace-gc', ...profile('naive-api')], worker: ['--trace-gc', ...profile('naive-worker')] },
   });
   state.services.push(api, worker);

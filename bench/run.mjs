@@ -444,13 +444,7 @@ async function runSaturation(level, out, { driver, pids, rss, tag = '' }) {
  * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code (runE2e).
  */
 async function runNaive(level, serviceOut, { driver, env, db }) {
-  const { api, worker, url, ready } = await startNaiveProcesses({
-    databaseUrl: env.DATABASE_URL,
-    redisUrl: env.REDIS_URL,
-    queuePrefix: naivePrefix,
-    adminToken,
-    concurrency: config.concurrency,
-  });
+  const { api, worker, url, ready } = await startNaiveProcesses(env, { queuePrefix: naivePrefix, adminToken });
   state.services.push(api, worker);
   await ready();
   const out = { level, phases: {}, rss: {}, diagnostics: {} };

@@ -151,28 +151,29 @@ export function runService(entry, env, { nodeArgs = [], label = entry, logFile, 
 }
 
 /**
- * The naive durable reference's API and worker (bench/naive/) on a database and queue prefix, with Node flags of
- * their own (`nodeArgs.api`, `nodeArgs.worker`). Plain `node`, as a hand-written service would run: with the
- * service's --max-old-space-size it was slower (quick runs, deliveries/s: 743, 667 and 673 without; 629 and 629 with
- * 1 GB, 608 and 578 with 512 MB). `ready()` resolves once both listen.
+ * The naive durable reference's API and worker (bench/naive/) on the database and Redis of a service's `env`, under
+ * `queuePrefix`, each with Node flags of its own (`nodeArgs.api`, `nodeArgs.worker`) and the bench's concurrency.
+ * Plain `node`, as a hand-written service would run: with the service's --max-old-space-size it was slower (quick
+ * runs, deliveries/s: 743, 667 and 673 without; 629 and 629 with 1 GB, 608 and 578 with 512 MB). `ready()` resolves
+ * once both listen.
  */
-export async function startNaiveProcesses({ databaseUrl, redisUrl, queuePrefix, adminToken, concurrency, nodeArgs = {} }) {
-  const env = {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
+export async function startNaiveProcesses(env, { queuePrefix, adminToken, nodeArgs = {} }) {
+  const naiveEnv = {
+    DATABASE_URL: env.DATABASE_URL,
+    REDIS_URL: env.REDIS_URL,
     QUEUE_PREFIX: queuePrefix,
     ADMIN_TOKEN: adminToken,
-    CONCURRENCY: String(concurrency),
+    CONCURRENCY: String(config.concurrency),
     PORT: String(await freePort()),
   };
-  const api = runService('naive-api', env, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: nodeArgs.api ?? [] });
-  const worker = runService('naive-worker', env, {
+  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: nodeArgs.api ?? [] });
+  const worker = runService('naive-worker', naiveEnv, {
     label: 'naive-worker',
     script: 'bench/naive/worker.mjs',
     nodeArgs: nodeArgs.worker ?? [],
   });
   const ready = () => Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
-  return { api, worker, url: `http://127.0.0.1:${env.PORT}`, ready };
+  return { api, worker, url: `http://127.0.0.1:${naiveEnv.PORT}`, ready };
 }
 
 export function profileArgs(dir, name) {
