@@ -141,11 +141,57 @@ function requireRedisTools(): void {
   }
 }
 
-/** A redis-server process without persistence, started with these extra arguments. */
+/** A redis-server process without persistence, started with these extra arguments; it keeps what it prints. */
 function redisServer(port: number, args: string[], dir: string): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
-    stdio: 'ignore',
-  });
+  return keepingOutput(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args]),
+  );
+}
+
+const printed = new WeakMap<ChildProcess, string>();
+
+/** Keeps the last few kB a process prints, for the error that says why it did not come up. */
+function keepingOutput(child: ChildProcess): ChildProcess {
+  printed.set(child, '');
+  const keep = (chunk: Buffer) => printed.set(child, (printed.get(child)! + chunk.toString()).slice(-4000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return child;
+}
+
+/**
+ * A redis-server on a loopback port picked free just before it starts. Another process may take that port (or the
+ * cluster bus port) between the pick and the server's bind, and the server then exits at once: it is started again on
+ * other ports, up to 5 times. `taken` holds the ports of the set-up's other servers, never picked again.
+ */
+async function redisOnFreePort(
+  what: string,
+  taken: Set<number>,
+  spawnOn: (port: number) => Promise<ChildProcess>,
+): Promise<{ port: number; child: ChildProcess }> {
+  let output = '';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePortOutside(taken);
+    const child = await spawnOn(port);
+    const gone = () => child.exitCode !== null || child.signalCode !== null;
+    await until(what, async () => gone() || redisCli(port, 'PING').trim() === 'PONG').catch((error: Error) => {
+      child.kill('SIGKILL');
+      throw new Error(`${error.message}; it printed:\n${printed.get(child)}`);
+    });
+    if (!gone()) {
+      taken.add(port);
+      return { port, child };
+    }
+    output = printed.get(child) ?? '';
+  }
+  throw new Error(`${what} exited at once on 5 free ports in a row; it printed:\n${output}`);
+}
+
+async function freePortOutside(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) return port;
+  }
 }
 
 async function kill(child: ChildProcess): Promise<void> {
@@ -160,14 +206,19 @@ export class OwnRedisCluster {
 
   async start(): Promise<this> {
     requireRedisTools();
+    const taken = new Set<number>();
     for (let index = 0; index < 6; index++) {
-      // The cluster bus gets a port of its own too (the default, port + 10000, may not exist).
-      const [port, busPort] = [await freePort(), await freePort()];
-      const args = ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`];
-      // A failed master is taken over by its replica after 2 s without an answer.
-      this.nodes.push({ port, child: redisServer(port, [...args, '--cluster-node-timeout', '2000'], this.dir) });
+      this.nodes.push(
+        await redisOnFreePort('a cluster node', taken, async (port) => {
+          // The cluster bus gets a port of its own too (the default, port + 10000, may not exist).
+          const busPort = await freePortOutside(taken);
+          taken.add(busPort);
+          const args = ['--cluster-enabled', 'yes', '--cluster-port', String(busPort), '--cluster-config-file', `nodes-${port}.conf`];
+          // A failed master is taken over by its replica after 2 s without an answer.
+          return redisServer(port, [...args, '--cluster-node-timeout', '2000'], this.dir);
+        }),
+      );
     }
-    for (const node of this.nodes) await until('a cluster node', async () => redisCli(node.port, 'PING').trim() === 'PONG');
     redisCli(
       this.nodes[0].port,
       '--cluster',
@@ -219,27 +270,35 @@ export class OwnRedisSentinels {
 
   async start(): Promise<this> {
     requireRedisTools();
-    const [masterPort, replicaPort] = [await freePort(), await freePort()];
-    this.servers.push({ port: masterPort, child: redisServer(masterPort, [], this.dir) });
-    this.servers.push({ port: replicaPort, child: redisServer(replicaPort, ['--replicaof', '127.0.0.1', String(masterPort)], this.dir) });
-    await until('the replica', async () => redisCli(replicaPort, 'INFO', 'replication').includes('master_link_status:up'));
+    const taken = new Set<number>();
+    const master = await redisOnFreePort('the master', taken, async (port) => redisServer(port, [], this.dir));
+    this.servers.push(master);
+    this.servers.push(
+      await redisOnFreePort('the replica', taken, async (port) =>
+        redisServer(port, ['--replicaof', '127.0.0.1', String(master.port)], this.dir),
+      ),
+    );
+    await until('the replica', async () => redisCli(this.servers[1].port, 'INFO', 'replication').includes('master_link_status:up'));
     for (let index = 0; index < 3; index++) {
-      const port = await freePort();
-      // A sentinel rewrites its configuration file: each has one of its own. A master silent for 1 s is failed over.
-      const file = join(this.dir, `sentinel-${port}.conf`);
-      writeFileSync(
-        file,
-        [
-          `port ${port}`,
-          'bind 127.0.0.1',
-          `dir ${this.dir}`,
-          `sentinel monitor ${this.name} 127.0.0.1 ${masterPort} 2`,
-          `sentinel down-after-milliseconds ${this.name} 1000`,
-          `sentinel failover-timeout ${this.name} 5000`,
-          '',
-        ].join('\n'),
+      this.sentinels.push(
+        await redisOnFreePort('a sentinel', taken, async (port) => {
+          // A sentinel rewrites its configuration file: each has one of its own. A master silent for 1 s is failed over.
+          const file = join(this.dir, `sentinel-${port}.conf`);
+          writeFileSync(
+            file,
+            [
+              `port ${port}`,
+              'bind 127.0.0.1',
+              `dir ${this.dir}`,
+              `sentinel monitor ${this.name} 127.0.0.1 ${master.port} 2`,
+              `sentinel down-after-milliseconds ${this.name} 1000`,
+              `sentinel failover-timeout ${this.name} 5000`,
+              '',
+            ].join('\n'),
+          );
+          return keepingOutput(spawn('redis-server', [file, '--sentinel']));
+        }),
       );
-      this.sentinels.push({ port, child: spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' }) });
     }
     await until('the sentinels', async () =>
       this.sentinels.every((sentinel) =>
