@@ -455,7 +455,7 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
   await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix, db });
   // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
   // its run of this level): (S1 + S2) / (N1 + N2), so a steady drift of the machine's speed over the four cancels.
-  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level });
+  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level, pids });
   // The fixed load's second runs, in the same order (service, naive, naive, service): see pairedFixed.
   await settle({ db, out, level }, 'the fixed load again-naive');
   await runFixed([{ level, out, driver, pids, rss, tag: '-naive', phase: 'fixedAgain', queuePrefix: naivePrefix }], 1);
@@ -469,13 +469,13 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
     await driver.closedLoop(warm, config.saturationInflight, config.saturationSeconds);
     await driver.drain(warm, config.drainSeconds * 1000);
     serviceOut.phases.warmupAgain = driver.verify(warm);
+    const pids = { api: again.api.pid, worker: again.worker.pid, ...serverPids() };
     if (serviceOut.phases.fixed) {
       await settle({ db, out: serviceOut, level }, 'the fixed load again');
-      const pids = { api: again.api.pid, worker: again.worker.pid, ...serverPids() };
       const rss = (phase) => (serviceOut.rss[phase] = { api: memory(again.api.pid), worker: memory(again.worker.pid) });
       await runFixed([{ level, out: serviceOut, driver, pids, rss, tag: '-again', phase: 'fixedAgain', queuePrefix: env.QUEUE_PREFIX }], 1);
     }
-    serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`, { db, out: serviceOut, level });
+    serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`, { db, out: serviceOut, level, pids });
     driver.api.close();
     await stopServices(again);
   }
@@ -520,13 +520,21 @@ function pairedFixed(driver, run, phaseNames) {
   };
 }
 
-/** One more saturation run (closed loop, checked like the first), once InnoDB purged: its sustained rate in the steady window. */
+/**
+ * One more saturation run (closed loop, checked like the first), once InnoDB purged: its sustained rate in the steady
+ * window, and what a delivery cost each process and server (as the first run's), to compare the two.
+ */
 async function saturationAgain(driver, name, ctx) {
   await settle(ctx, name);
-  const run = await driver.closedLoop(name, config.saturationInflight, config.saturationSeconds);
-  await driver.drain(name, config.drainSeconds * 1000);
+  let run;
+  const diag = await measured(ctx.pids, async () => {
+    run = await driver.closedLoop(name, config.saturationInflight, config.saturationSeconds);
+    await driver.drain(name, config.drainSeconds * 1000);
+  });
   const steady = driver.windowRates(name, run.started + config.steadySkipSeconds * 1000, run.ended);
-  return { ...driver.verify(name), deliveriesPerSecond: steady.deliveriesPerSecond, acceptedPerSecond: steady.acceptedPerSecond };
+  const check = driver.verify(name);
+  ctx.out.diagnostics.saturationAgainPerDelivery = perUnit(diag, check.received);
+  return { ...check, deliveriesPerSecond: steady.deliveriesPerSecond, acceptedPerSecond: steady.acceptedPerSecond };
 }
 
 /**

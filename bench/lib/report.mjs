@@ -303,6 +303,7 @@ export function renderReport(results) {
         .join(', '),
     ]);
     for (const [name, key] of [
+      ['per delivery (saturation, the second run)', 'saturationAgainPerDelivery'],
       [`per delivery at the fixed load`, 'fixedPerDelivery'],
       ['per PUT, worker stopped', 'backlogFillPerChange'],
       ['per delivery, worker alone', 'backlogDrainPerDelivery'],
@@ -577,6 +578,13 @@ function naiveSection(results) {
       (r) => `${fmt(r.rss.saturation.api.peakMb)} MB / ${fmt(r.rss.saturation.worker.peakMb)} MB`,
     ],
     ...perDelivery((r) => r.diagnostics.saturationPerDelivery),
+    [
+      '  the same in the second saturation run (order: service, naive, naive, service)',
+      (r) =>
+        Object.entries(r.diagnostics.saturationAgainPerDelivery?.cpuMs ?? {})
+          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
+          .join(', ') || '–',
+    ],
     [
       `  where the time goes at the fixed load, mean ms: ${Object.keys(STAGES).join(' · ')} (bench/lib/stages.mjs)`,
       (r) =>
