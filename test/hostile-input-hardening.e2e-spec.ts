@@ -119,7 +119,9 @@ describe('hostile input: what a tenant learns about the network', () => {
 
   it('listens on HOST only with the worker health port, so a test event to another allowed address cannot read it', async () => {
     expect(await probe(`http://127.0.0.1:${workerPort}/health/live`)).toBe(200);
-    expect(await probe(`http://${ALLOWED}:${workerPort}/health/live`)).toBe('ECONNREFUSED');
+    // Nothing answers there. Refused as a rule; a reset (seen once in a full run, while other suites' receivers
+    // listened on 127.0.0.2) is no answer either. The worker answering there would be a status code.
+    expect(['ECONNREFUSED', 'ECONNRESET']).toContain(await probe(`http://${ALLOWED}:${workerPort}/health/live`));
     const answer = await testEvent(t, `http://${ALLOWED}:${workerPort}/health/ready`);
     expect(answer).toEqual({ status_code: null, duration_ms: expect.any(Number), response_snippet: null, error: CONNECTION_FAILED });
   });
