@@ -2,7 +2,7 @@
 // in several rounds against one API and one worker, with the V8 garbage collections of both counted (`--trace-gc`).
 // The p99 change → receipt at that load is the bench's most fragile target; this looks at it, and at what moves it,
 // in ~2.5 minutes. A database and queue prefix of its own, dropped and deleted at the end (see bench/README.md).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
@@ -13,6 +13,7 @@ import { setupTenant } from './lib/setup.mjs';
 import { StatusDriver } from './lib/drive.mjs';
 import { latencyStages, STAGES, stagesLine } from './lib/stages.mjs';
 import { counts, seedHistory } from './lib/history.mjs';
+import { clearPerfFiles, PERF_HZ, PERF_NODE_ARGS, perfDirectory, perfMissing, recordPerf, samplesByPackage } from './lib/perf.mjs';
 import {
   ROOT,
   build,
@@ -42,6 +43,8 @@ const rounds = Number(process.env.BENCH_FIXED_ROUNDS || 3);
  * receiver (a queue prefix of its own), each round once on each side, in the order service, naive, naive, service, …
  */
 const withNaive = process.env.BENCH_FIXED_NAIVE === '1';
+/** BENCH_PERF=1: the working directory of the processes recorded, where their jit dumps and the recordings go. */
+const PERF_DIR = join(ROOT, 'bench/results/tmp/perf');
 /** Existing delivery rows and agent events before the rounds (as a level of `npm run bench`). */
 const historyRows = Number(process.env.BENCH_FIXED_HISTORY || 0);
 /** What InnoDB did meanwhile (server-wide): pages read from disk, flushed to free a page, waits for a free page, pages flushed, fsyncs. */
@@ -73,6 +76,7 @@ async function cleanup() {
     await state.redis.quit().catch(() => undefined);
   }
   await state.receiver?.stop().catch(() => undefined);
+  if (config.perf) rmSync(PERF_DIR, { recursive: true, force: true });
 }
 
 /**
@@ -154,9 +158,62 @@ function naiveComparison(results) {
   ];
 }
 
+/** Of a round's perf recording: for the API and the worker, their CPU ms per change sent, in all and by package. */
+function perfMsPerChange(file, pids, sent) {
+  const byPid = samplesByPackage(file);
+  const ms = (samples) => round2((samples * 1000) / PERF_HZ / sent);
+  return Object.fromEntries(
+    Object.entries(pids).map(([processName, pid]) => {
+      const of = byPid.get(pid) ?? { samples: 0, packages: new Map() };
+      return [
+        processName,
+        { all: ms(of.samples), packages: Object.fromEntries([...of.packages].map(([name, samples]) => [name, ms(samples)])) },
+      ];
+    }),
+  );
+}
+
+/**
+ * BENCH_PERF=1: the API's and the worker's CPU by package, ms per change, the mean of each side's rounds, the packages
+ * where the two sides differ most first (the whole difference in the first row).
+ */
+function perfTable(results) {
+  const sides = [...new Set(results.map((result) => result.side))];
+  const columns = ['api', 'worker'].flatMap((processName) => sides.map((side) => ({ processName, side })));
+  const mean = ({ processName, side }, name) => {
+    const rounds = results.filter((result) => result.side === side && result.perfMsPerChange);
+    const values = rounds.map((result) => {
+      const of = result.perfMsPerChange[processName];
+      return name === undefined ? of.all : (of.packages[name] ?? 0);
+    });
+    return values.length === 0 ? 0 : values.reduce((sum, value) => sum + value, 0) / values.length;
+  };
+  const names = [
+    ...new Set(results.flatMap((result) => Object.values(result.perfMsPerChange ?? {}).flatMap((of) => Object.keys(of.packages)))),
+  ];
+  const spread = (name) => {
+    const values = columns.map((column) => mean(column, name));
+    return sides.length < 2 ? values.reduce((a, b) => a + b, 0) : Math.abs(values[0] - values[1]) + Math.abs(values[2] - values[3]);
+  };
+  const row = (label, name) => `| ${label} | ${columns.map((column) => round2(mean(column, name))).join(' | ')} |`;
+  return [
+    `CPU by package, from Linux perf (\`-e cpu-clock\`, ${PERF_HZ} Hz, each sample at its nearest JavaScript frame; \`native\`: none on its stack), ms per change, mean of the rounds:`,
+    '',
+    `| package | ${columns.map(({ processName, side }) => `${side} ${processName}`).join(' | ')} |`,
+    `|---|${columns.map(() => '---').join('|')}|`,
+    row('all', undefined),
+    ...names
+      .sort((a, b) => spread(b) - spread(a))
+      .slice(0, 30)
+      .map((name) => row(name, name)),
+    '',
+  ];
+}
+
 /** The naive reference's API and worker (bench/naive/), warmed up as the service was; `gc` counts their collections. */
-async function startNaive({ env, profile, driver }) {
+async function startNaive({ env, profile, cwd, driver }) {
   const { api, worker, url, ready } = await startNaiveProcesses(env, {
+    cwd,
     queuePrefix: naivePrefix,
     adminToken,
     nodeArgs: { api: ['--trace-gc', ...profile('naive-api')], worker: ['--trace-gc', ...profile('naive-worker')] },
@@ -177,6 +234,8 @@ async function startNaive({ env, profile, driver }) {
 async function main() {
   const deadline = cleanUpOnExit(cleanup, config.maxSeconds, log);
   if (!config.skipBuild) build();
+  const noPerf = config.perf ? perfMissing() : undefined;
+  if (noPerf) throw new Error(noPerf);
   state.receiver = await new Receiver().start();
   const databaseUrl = databaseUrlFor(config.databaseUrl, databaseName);
   // The project's own check: MariaDB and Redis answer (started or installed where it can); the database is made.
@@ -192,9 +251,14 @@ async function main() {
   state.db = await mysql.createConnection({ uri: databaseUrl, timezone: 'Z' });
 
   // BENCH_PROFILE=1: --cpu-prof of both, under bench/results/tmp/profiles (bench/profile-top.mjs reads them).
-  const profile = (name) => (config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `fixed-${name}`) : []);
-  const api = runService('main', env, { label: 'api', nodeArgs: [...API_NODE_FLAGS, '--trace-gc', ...profile('api')] });
-  const worker = runService('worker', env, { label: 'worker', nodeArgs: [...WORKER_NODE_FLAGS, '--trace-gc', ...profile('worker')] });
+  // BENCH_PERF=1: V8 dumps its code's names for perf into the processes' working directory (bench/lib/perf.mjs).
+  const profile = (name) => [
+    ...(config.profile ? profileArgs(join(ROOT, 'bench/results/tmp/profiles'), `fixed-${name}`) : []),
+    ...(config.perf ? PERF_NODE_ARGS : []),
+  ];
+  const cwd = config.perf ? perfDirectory(PERF_DIR) : ROOT;
+  const api = runService('main', env, { label: 'api', nodeArgs: [...API_NODE_FLAGS, '--trace-gc', ...profile('api')], cwd });
+  const worker = runService('worker', env, { label: 'worker', nodeArgs: [...WORKER_NODE_FLAGS, '--trace-gc', ...profile('worker')], cwd });
   state.services.push(api, worker);
   const gc = { api: gcCounter(api), worker: gcCounter(worker) };
   await Promise.all([api.waitFor('Swagger UI', 60_000), worker.waitFor('Delivery worker running', 60_000)]);
@@ -212,7 +276,7 @@ async function main() {
   if (!warm.ok) throw new Error(`warm-up deliveries not exact: ${JSON.stringify(warm)}`);
 
   const sides = [{ side: 'service', api, worker, client, gc, queuePrefix, pids: { api: api.pid, worker: worker.pid, ...serverPids() } }];
-  if (withNaive) sides.push(await startNaive({ env, profile, driver }));
+  if (withNaive) sides.push(await startNaive({ env, profile, cwd, driver }));
   const results = [];
   const turns = [];
   for (let round = 1; round <= rounds; round++) {
@@ -227,7 +291,9 @@ async function main() {
     gc.worker.resetLongest();
     const cpuBefore = cpuSnapshot(pids);
     const innodbBefore = await innodbCounters(state.db);
+    const recording = config.perf ? recordPerf([api.pid, worker.pid], PERF_DIR, `${name}.data`) : undefined;
     const run = await driver.openLoop(name, config.fixedRate, config.fixedSeconds);
+    const perfFile = await recording?.stop();
     await driver.drain(name, config.drainSeconds * 1000);
     const cpu = cpuSince(cpuBefore, cpuSnapshot(pids));
     const innodb = counterDelta(innodbBefore, await innodbCounters(state.db));
@@ -269,10 +335,13 @@ async function main() {
         Object.entries(cpu.cpuSeconds).map(([key, value]) => [key, round2((value * 1000) / check.received)]),
       ),
       collections,
+      // BENCH_PERF=1: the API's and the worker's CPU during the open loop, ms per change sent, by package.
+      ...(perfFile ? { perfMsPerChange: perfMsPerChange(perfFile, { api: api.pid, worker: worker.pid }, run.sent) } : {}),
       // Where the time went, stage by stage (bench/lib/stages.mjs).
       stages: await latencyStages({ driver, phaseName: name, redis: state.redis, db: state.db, queuePrefix }),
     };
     results.push(result);
+    if (perfFile) clearPerfFiles(PERF_DIR);
     log(
       `round ${round}${side === 'service' ? '' : ` (${side})`}: ${check.received}/${check.expected} exact ${check.ok}; p50 ${check.latency.p50} · p95 ${check.latency.p95} · p99 ${check.latency.p99} · max ${check.latency.max} ms; ` +
         `${over} over ${TARGETS.fixedP99Ms} ms in ${lateBursts.count} bursts (largest ${lateBursts.largest}); PUT p99 ${check.putLatency.p99} ms; ` +
@@ -306,6 +375,7 @@ async function main() {
     `p99 < ${TARGETS.fixedP99Ms} ms: ${p99s.filter((p99) => p99 < TARGETS.fixedP99Ms).length} of ${rounds} rounds (${p99s.join(', ')} ms).`,
     '',
     ...(withNaive ? naiveComparison(results) : []),
+    ...(config.perf ? perfTable(results) : []),
     'Where the time went, by stage (bench/lib/stages.mjs), ms: mean (p50).',
     '',
     `| round | ${Object.keys(STAGES).join(' | ')} |`,

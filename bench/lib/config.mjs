@@ -21,6 +21,7 @@ export const config = {
   skipBuild: process.env.BENCH_SKIP_BUILD === '1',
   keep: process.env.BENCH_KEEP === '1', // keep the database and Redis keys (for a look afterwards)
   profile: process.env.BENCH_PROFILE === '1', // --cpu-prof on API and worker, profiles under bench/results/tmp/
+  perf: process.env.BENCH_PERF === '1', // bench/fixed-load.mjs: each round's CPU by package, from Linux perf (bench/lib/perf.mjs)
   /**
    * Which groups of figures to run: e2e (warm-up, fixed load, saturation), api (list, POST, delivery log), naive (the
    * naive durable reference, bench/naive/) and ceiling (the SQL ceiling), both at the first level; fairness (a

@@ -100,12 +100,12 @@ export function serviceEnv({
 }
 
 /**
- * One of the service's entry points as a child process (or another script, `script` relative to the repository);
- * output kept for errors and readiness.
+ * One of the service's entry points as a child process (or another script, `script` relative to the repository), run
+ * in `cwd` (the repository by default); output kept for errors and readiness.
  */
-export function runService(entry, env, { nodeArgs = [], label = entry, logFile, script = `dist/src/${entry}.js` } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, script], {
-    cwd: ROOT,
+export function runService(entry, env, { nodeArgs = [], label = entry, logFile, script = `dist/src/${entry}.js`, cwd = ROOT } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, script)], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -157,7 +157,7 @@ export function runService(entry, env, { nodeArgs = [], label = entry, logFile, 
  * runs, deliveries/s: 743, 667 and 673 without; 629 and 629 with 1 GB, 608 and 578 with 512 MB). `ready()` resolves
  * once both listen.
  */
-export async function startNaiveProcesses(env, { queuePrefix, adminToken, nodeArgs = {} }) {
+export async function startNaiveProcesses(env, { queuePrefix, adminToken, nodeArgs = {}, cwd }) {
   const naiveEnv = {
     DATABASE_URL: env.DATABASE_URL,
     REDIS_URL: env.REDIS_URL,
@@ -166,11 +166,12 @@ export async function startNaiveProcesses(env, { queuePrefix, adminToken, nodeAr
     CONCURRENCY: String(config.concurrency),
     PORT: String(await freePort()),
   };
-  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: nodeArgs.api ?? [] });
+  const api = runService('naive-api', naiveEnv, { label: 'naive-api', script: 'bench/naive/api.mjs', nodeArgs: nodeArgs.api ?? [], cwd });
   const worker = runService('naive-worker', naiveEnv, {
     label: 'naive-worker',
     script: 'bench/naive/worker.mjs',
     nodeArgs: nodeArgs.worker ?? [],
+    cwd,
   });
   const ready = () => Promise.all([api.waitFor('naive api ready', 30_000), worker.waitFor('naive worker ready', 30_000)]);
   return { api, worker, url: `http://127.0.0.1:${naiveEnv.PORT}`, ready };

@@ -23,16 +23,17 @@ export function deliveryJob(
   deliveryId: string,
   delivery: { clientId: string; agentType: string; agentId: number; eventType: string; url: string },
 ): DeliveryJob {
-  let host: string;
+  // One parse of the URL for both: the host name (isolation) and the host with its port (the name).
+  let url: URL | undefined;
   try {
-    host = new URL(delivery.url).host;
+    url = new URL(delivery.url);
   } catch {
-    host = delivery.url;
+    url = undefined;
   }
   return {
     deliveryId,
     clientId: delivery.clientId,
-    host: hostOf(delivery.url),
-    name: `client ${delivery.clientId} · ${delivery.agentType} agent ${delivery.agentId} · ${delivery.eventType} · ${host}`,
+    host: url?.hostname ?? '',
+    name: `client ${delivery.clientId} · ${delivery.agentType} agent ${delivery.agentId} · ${delivery.eventType} · ${url?.host ?? delivery.url}`,
   };
 }
