@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, mkdirSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -104,7 +104,7 @@ export function serviceEnv({
  * in `cwd` (the repository by default); output kept for errors and readiness.
  */
 export function runService(entry, env, { nodeArgs = [], label = entry, logFile, script = `dist/src/${entry}.js`, cwd = ROOT } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, script)], {
+  const child = spawn(process.execPath, [...nodeArgs, resolve(ROOT, script)], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
