@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 // changes/s the cap made the worker scavenge about twice as often: its GC pauses summed 271–661 ms per 20 s round
 // against 112–322 with 16 MB, and its CPU per delivery was 1.25× the naive reference worker's (median of 20 rounds)
 // against 1.12× (12 rounds); with fewer objects promoted, its old generation is collected in full at most twice a round
-// without the head start. Its peak RSS at saturation fell from 170–176 MB to 163 MB (the limit is 200): the head
+// without the head start. Its peak RSS at saturation fell from 170–176 MB to 158–163 MB (the limit is 200): the head
 // start cost more memory than the larger young generation (bench/README.md).
 // On a machine of two cores or fewer, which the API and the worker share with each other, MariaDB and Redis, V8
 // collects their garbage on their main threads alone (`--single-threaded-gc`): its helper threads only wait there for
