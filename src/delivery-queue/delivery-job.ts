@@ -28,7 +28,7 @@ export function deliveryJob(
   try {
     url = new URL(delivery.url);
   } catch {
-    url = undefined;
+    // Not a URL: no host, and the name shows it as it is.
   }
   return {
     deliveryId,
