@@ -323,14 +323,6 @@ async function settle({ db, out, level }, phase) {
   );
 }
 
-async function runE2e(level, out, { driver, pids, rss, tag = '', queuePrefix, db }) {
-  await runWarmup(level, out, driver, tag);
-  await settle({ db, out, level }, `the fixed load${tag}`);
-  await runFixed([{ level, out, driver, pids, rss, tag, queuePrefix }], 1);
-  await settle({ db, out, level }, `saturation${tag}`);
-  await runSaturation(level, out, { driver, pids, rss, tag });
-}
-
 /** Warm-up (JIT, pools, keep-alive sockets): checked, not reported as a figure. */
 async function runWarmup(level, out, driver, tag = '') {
   const warm = `L${level}${tag}:warmup`;
@@ -340,21 +332,23 @@ async function runWarmup(level, out, driver, tag = '') {
   log(`level ${level}${tag}: warm-up ${out.phases.warmup.received}/${out.phases.warmup.expected}`);
 }
 
-/** A side's fixed-load phase: `fixed`, or `fixedAgain` for the second run of the pair with the naive reference. */
+/** A side's fixed-load phase: `fixed`, or `fixedBeside` for the run taken in turns with the naive reference's. */
 const fixedPhaseOf = (side) => side.phase ?? 'fixed';
 const fixedNameOf = (side) => `L${side.level}${side.tag ?? ''}:${fixedPhaseOf(side)}`;
 
 /**
- * The fixed offered load, well under saturation (open loop), `config.fixedSeconds` for each of `sides` in `slices`
- * slices that take turns (order A B, then B A, …): what the machine does meanwhile falls on every side alike.
+ * The fixed offered load, well under saturation (open loop), `seconds` for each of `sides` in `slices` slices that
+ * take turns (order A B, then B A, …): what the machine does meanwhile falls on every side alike.
  */
-async function runFixed(sides, slices) {
-  const sliceSeconds = config.fixedSeconds / slices;
+async function runFixed(sides, slices, seconds = config.fixedSeconds) {
+  const sliceSeconds = seconds / slices;
   const runs = new Map(sides.map((side) => [side, []]));
   const diags = new Map(sides.map((side) => [side, []]));
   for (let slice = 0; slice < slices; slice++) {
     for (const side of slice % 2 === 0 ? sides : [...sides].reverse()) {
       const name = fixedNameOf(side);
+      // Sides on one database and driver (the service and the naive reference) differ by the API they are driven through.
+      if (side.api) side.driver.api = side.api;
       const diag = await measured(side.pids, async () => {
         const run = await side.driver.openLoop(name, config.fixedRate, sliceSeconds);
         await side.driver.drain(name, config.drainSeconds * 1000);
@@ -441,48 +435,77 @@ async function runSaturation(level, out, { driver, pids, rss, tag = '' }) {
 
 /**
  * The naive durable reference (bench/naive/): the same work as the service written plainly, one statement and one
- * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code (runE2e).
+ * Redis call at a time, on the same database, agents and receiver, driven and checked by the same code.
+ *
+ * Saturation runs twice on each side, in the order service (the level's own run), naive, naive, service. The fixed
+ * load compared runs with both sides up, in slices that take turns (service, naive, naive, service, …): a slow spell of
+ * the machine, which lasts from seconds to minutes here, falls on both sides alike (see pairedFixed).
  */
 async function runNaive(level, serviceOut, { driver, env, db }) {
-  const { api, worker, url, ready } = await startNaiveProcesses(env, { queuePrefix: naivePrefix, adminToken });
-  state.services.push(api, worker);
-  await ready();
+  const naive = await startNaiveProcesses(env, { queuePrefix: naivePrefix, adminToken });
+  state.services.push(naive.api, naive.worker);
+  await naive.ready();
   const out = { level, phases: {}, rss: {}, diagnostics: {} };
-  const pids = { 'naive-api': api.pid, 'naive-worker': worker.pid, ...serverPids() };
-  const rss = (phase) => (out.rss[phase] = { api: memory(api.pid), worker: memory(worker.pid) });
-  driver.api = new Api(url, adminToken);
+  const naivePids = { 'naive-api': naive.api.pid, 'naive-worker': naive.worker.pid, ...serverPids() };
+  const naiveRss = (phase) => (out.rss[phase] = { api: memory(naive.api.pid), worker: memory(naive.worker.pid) });
+  const naiveApi = new Api(naive.url, adminToken);
+  driver.api = naiveApi;
   log(`level ${level}: naive durable reference (bench/naive/), concurrency ${config.concurrency}`);
-  await runE2e(level, out, { driver, pids, rss, tag: '-naive', queuePrefix: naivePrefix, db });
-  // The ratio pairs two saturation runs of each, in the order service, naive, naive, service (the service's first is
-  // its run of this level): (S1 + S2) / (N1 + N2), so a steady drift of the machine's speed over the four cancels.
-  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level, pids });
-  // The fixed load's second runs, in the same order (service, naive, naive, service): see pairedFixed.
-  await settle({ db, out, level }, 'the fixed load again-naive');
-  await runFixed([{ level, out, driver, pids, rss, tag: '-naive', phase: 'fixedAgain', queuePrefix: naivePrefix }], 1);
-  driver.api.close();
-  await stopServices({ api, worker });
+  await runWarmup(level, out, driver, '-naive');
+  await settle({ db, out, level }, 'saturation-naive');
+  await runSaturation(level, out, { driver, pids: naivePids, rss: naiveRss, tag: '-naive' });
+  out.phases.saturationAgain = await saturationAgain(driver, `L${level}-naive:saturation-again`, { db, out, level, pids: naivePids });
   if (serviceOut.phases.saturation) {
     const again = await startServices(env, `${level}-again`);
-    driver.api = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
-    // Warmed up by a whole saturation run, not counted: the naive reference's second run follows its first.
+    const serviceApi = new Api(`http://127.0.0.1:${env.PORT}`, adminToken);
+    driver.api = serviceApi;
+    // Warmed up by a whole saturation run, not counted: the naive reference's runs follow its own warm-up.
     const warm = `L${level}-again:warmup`;
     await driver.closedLoop(warm, config.saturationInflight, config.saturationSeconds);
     await driver.drain(warm, config.drainSeconds * 1000);
     serviceOut.phases.warmupAgain = driver.verify(warm);
     const pids = { api: again.api.pid, worker: again.worker.pid, ...serverPids() };
+    const rss = (phase) => (serviceOut.rss[phase] = { api: memory(again.api.pid), worker: memory(again.worker.pid) });
     if (serviceOut.phases.fixed) {
-      await settle({ db, out: serviceOut, level }, 'the fixed load again');
-      const rss = (phase) => (serviceOut.rss[phase] = { api: memory(again.api.pid), worker: memory(again.worker.pid) });
-      await runFixed([{ level, out: serviceOut, driver, pids, rss, tag: '-again', phase: 'fixedAgain', queuePrefix: env.QUEUE_PREFIX }], 1);
+      await settle({ db, out: serviceOut, level }, 'the fixed load beside the naive reference');
+      await runFixed(
+        [
+          {
+            level,
+            out: serviceOut,
+            driver,
+            api: serviceApi,
+            pids,
+            rss,
+            tag: '-again',
+            phase: 'fixedBeside',
+            queuePrefix: env.QUEUE_PREFIX,
+          },
+          {
+            level,
+            out,
+            driver,
+            api: naiveApi,
+            pids: naivePids,
+            rss: naiveRss,
+            tag: '-naive',
+            phase: 'fixedBeside',
+            queuePrefix: naivePrefix,
+          },
+        ],
+        config.naiveFixedSlices,
+        config.naiveFixedSeconds,
+      );
+      serviceOut.fixedPaired = pairedFixed(driver, serviceOut, `L${level}-again:fixedBeside`);
+      out.fixedPaired = pairedFixed(driver, out, `L${level}-naive:fixedBeside`);
     }
+    driver.api = serviceApi;
     serviceOut.phases.saturationAgain = await saturationAgain(driver, `L${level}-again:saturation`, { db, out: serviceOut, level, pids });
-    driver.api.close();
+    serviceApi.close();
     await stopServices(again);
   }
-  if (serviceOut.phases.fixedAgain) {
-    serviceOut.fixedPaired = pairedFixed(driver, serviceOut, [`L${level}:fixed`, `L${level}-again:fixedAgain`]);
-    out.fixedPaired = pairedFixed(driver, out, [`L${level}-naive:fixed`, `L${level}-naive:fixedAgain`]);
-  }
+  naiveApi.close();
+  await stopServices(naive);
   const services = [serviceOut.phases.saturation, serviceOut.phases.saturationAgain].map((phase) => phase?.deliveriesPerSecond);
   const naives = [out.phases.saturation, out.phases.saturationAgain].map((phase) => phase.deliveriesPerSecond);
   const sum = (values) => (values.every((value) => value > 0) ? values.reduce((a, b) => a + b, 0) : null);
@@ -501,23 +524,14 @@ async function runNaive(level, serviceOut, { driver, env, db }) {
 }
 
 /**
- * A side's two fixed-load runs as one figure: the latencies of both pooled, the CPU per delivery of both weighted by
- * their deliveries. The four runs go in the order service, naive, naive, service, as saturation's, so a drift of the
- * machine's speed over them falls on both sides alike: with one run each, a slow spell during one side's run decided
- * the ratios (bench/README.md, History, 2026-12-05).
+ * A side's fixed load compared with the other side's, as the ratios read it (`fixedPaired`, bench/lib/report.mjs):
+ * its latencies and CPU per delivery, from slices taken in turns with the other side. Before, each side ran twice
+ * (30 s each, in the order service, naive, naive, service); a slow spell of a minute or more still fell on one side's
+ * two runs and decided the ratios (bench/README.md, History, 2026-12-05).
  */
-function pairedFixed(driver, run, phaseNames) {
-  const diagnostics = [run.diagnostics.fixedPerDelivery, run.diagnostics.fixedAgainPerDelivery].filter(Boolean);
-  const units = diagnostics.reduce((sum, diag) => sum + diag.units, 0);
-  const cpuSeconds = {};
-  for (const diag of diagnostics)
-    for (const [name, seconds] of Object.entries(diag.cpuSeconds)) cpuSeconds[name] = (cpuSeconds[name] ?? 0) + seconds;
-  return {
-    phases: phaseNames,
-    deliveries: units,
-    ...driver.pooledLatency(phaseNames),
-    cpuMs: Object.fromEntries(Object.entries(cpuSeconds).map(([name, seconds]) => [name, round2((seconds * 1000) / units)])),
-  };
+function pairedFixed(driver, run, phaseName) {
+  const { units, cpuMs } = run.diagnostics.fixedBesidePerDelivery;
+  return { phases: [phaseName], deliveries: units, ...driver.pooledLatency([phaseName]), cpuMs };
 }
 
 /**

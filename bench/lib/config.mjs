@@ -60,6 +60,12 @@ export const config = {
   fixedSeconds: num('BENCH_FIXED_SECONDS', 30, 4),
   /** The fixed load runs in this many slices per level, the levels taking turns (see runFixed in bench/run.mjs). */
   fixedSlices: num('BENCH_FIXED_SLICES', 6, 2),
+  /**
+   * The fixed load the service is compared with the naive reference on: this long for each side, in this many slices
+   * per side that take turns between the two (5 s slices: a slow spell of the machine falls on both sides alike).
+   */
+  naiveFixedSeconds: num('BENCH_NAIVE_FIXED_SECONDS', 60, 8),
+  naiveFixedSlices: num('BENCH_NAIVE_FIXED_SLICES', 12, 2),
   saturationSeconds: num('BENCH_SECONDS', 15, 5),
   saturationInflight: num('BENCH_SAT_INFLIGHT', 64, 64),
   /** Seconds at the start of the saturation drive left out of the sustained rate (queues fill up). */
@@ -106,7 +112,7 @@ export const config = {
   /** The ordering phase's API and worker run with this WEBHOOK_RETRY_SCHEDULE (the default's first retry is 5 s). */
   orderRetrySchedule: process.env.BENCH_ORDER_RETRY_SCHEDULE || '0,200ms,1s,5s,30s',
   /** Hard ceiling for the whole run; everything is stopped and cleaned up when it passes. */
-  maxSeconds: num('BENCH_MAX_SECONDS', 900, 300),
+  maxSeconds: num('BENCH_MAX_SECONDS', 1200, 300),
 };
 
 export const TARGETS = {

@@ -476,11 +476,12 @@ function orderingRows({ ordering: o }, width) {
 /**
  * The service against the naive reference at the fixed load, each a ratio (service ÷ naive) with its target:
  * p50 and p99 change → receipt, PUT p99, and CPU per delivery over all processes (the bench's own process left out).
- * Over both runs of each side when there are two (in the order service, naive, naive, service: `fixedPaired`, see
- * pairedFixed in bench/run.mjs); `runs` says how many.
+ * From `fixedPaired` (pairedFixed in bench/run.mjs): slices taken in turns with the other side, or, in results written
+ * before 2026-12-05's evening, two runs of each side in the order service, naive, naive, service; `runs` says which.
  */
 export function fixedToNaive(service, naive) {
   const paired = Boolean(service.fixedPaired && naive.fixedPaired);
+  const runs = !paired ? 'one run each' : service.fixedPaired.phases.length > 1 ? 'two runs each' : 'in turns';
   const fixedOf = (run) => (paired ? run.fixedPaired : { ...run.phases.fixed, cpuMs: run.diagnostics.fixedPerDelivery?.cpuMs ?? {} });
   const cpu = (run) =>
     Object.entries(fixedOf(run).cpuMs)
@@ -502,9 +503,12 @@ export function fixedToNaive(service, naive) {
     });
     const ratio = ours != null && theirs ? ours / theirs : null;
     const target = TARGETS.fixedToNaive[key];
-    return { name, key, runs: paired ? 2 : 1, service: ours, naive: theirs, ratio, target, pass: ratio != null && ratio <= target };
+    return { name, key, runs, service: ours, naive: theirs, ratio, target, pass: ratio != null && ratio <= target };
   });
 }
+
+/** The offered rate of the fixed load a side was compared at. */
+const fixedRateOf = (run) => (run.phases.fixedBeside ?? run.phases.fixed)?.offeredRate;
 
 /** The main table's rows for the naive durable reference (bench/naive/): its rate, and the service's ratio to it. */
 function naiveRows({ naive, levels }, labels) {
@@ -527,7 +531,7 @@ function naiveRows({ naive, levels }, labels) {
       ratio == null ? '–' : yes(pass),
     ],
     ...(service ? fixedToNaive(service, naive) : []).map((figure) => [
-      `${figure.name} at ${fmt(naive.phases.fixed?.offeredRate, 0)} changes/s ÷ naive's${figure.runs === 2 ? ', two runs each' : ''} (${fmt(figure.service, 2)} ÷ ${fmt(figure.naive, 2)})`,
+      `${figure.name} at ${fmt(fixedRateOf(naive), 0)} changes/s ÷ naive's, ${figure.runs} (${fmt(figure.service, 2)} ÷ ${fmt(figure.naive, 2)})`,
       ...at(figure.ratio == null ? '–' : `${figure.ratio.toFixed(2)}×`),
       `≤ ${figure.target}×`,
       figure.ratio == null ? '–' : yes(figure.pass),
@@ -567,12 +571,16 @@ function naiveSection(results) {
     ['  the second run (order: service, naive, naive, service)', (r) => fmt(r.phases.saturationAgain?.deliveriesPerSecond)],
     ['  status changes accepted/s (same window)', (r) => fmt(r.phases.saturation.acceptedPerSecond)],
     ['  drain after the drive stopped', (r) => `${fmt(r.phases.saturation.drainSecondsAfterDrive, 2)} s`],
-    [`latency at ${fmt(naive.phases.fixed?.offeredRate, 0)} changes/s`, (r) => pct(r.phases.fixed.latency)],
-    ['  the second run (order: service, naive, naive, service)', (r) => pct(r.phases.fixedAgain.latency)],
-    ['  both runs together (the ratios above)', (r) => pct(r.fixedPaired.latency)],
+    [
+      `latency at ${fmt(fixedRateOf(naive), 0)} changes/s, in turns with the other side (the ratios above)`,
+      (r) => pct(r.fixedPaired.latency),
+    ],
+    ["  the level's own run (the service alone)", (r) => pct(r.phases.fixed.latency)],
     ['latency at saturation', (r) => pct(r.phases.saturation.latency)],
-    ['PUT status p99, fixed load / saturation', (r) => `${ms(r.phases.fixed.putLatency.p99)} / ${ms(r.phases.saturation.putLatency.p99)}`],
-    ['  PUT status p99 at the fixed load, both runs together', (r) => ms(r.fixedPaired.putLatency.p99)],
+    [
+      'PUT status p99, fixed load in turns / saturation',
+      (r) => `${ms(r.fixedPaired.putLatency.p99)} / ${ms(r.phases.saturation.putLatency.p99)}`,
+    ],
     [
       'peak RSS after saturation, API / worker',
       (r) => `${fmt(r.rss.saturation.api.peakMb)} MB / ${fmt(r.rss.saturation.worker.peakMb)} MB`,
@@ -588,21 +596,14 @@ function naiveSection(results) {
     [
       `  where the time goes at the fixed load, mean ms: ${Object.keys(STAGES).join(' · ')} (bench/lib/stages.mjs)`,
       (r) =>
-        r.phases.fixed?.stages?.changes
+        r.phases.fixedBeside?.stages?.changes
           ? Object.keys(STAGES)
-              .map((stage) => fmt(r.phases.fixed.stages[stage].mean, 1))
+              .map((stage) => fmt(r.phases.fixedBeside.stages[stage].mean, 1))
               .join(' · ')
           : '–',
     ],
     [
-      '  CPU ms per delivery by process, fixed load',
-      (r) =>
-        Object.entries(r.diagnostics.fixedPerDelivery?.cpuMs ?? {})
-          .map(([k, v]) => `${k} ${fmt(v, 2)}`)
-          .join(', ') || '–',
-    ],
-    [
-      '  the same, both runs together',
+      '  CPU ms per delivery by process, fixed load in turns',
       (r) =>
         Object.entries(r.fixedPaired?.cpuMs ?? {})
           .map(([k, v]) => `${k} ${fmt(v, 2)}`)
@@ -614,7 +615,8 @@ function naiveSection(results) {
     `Naive durable reference (bench/naive/: one transaction per change, one queue.add per delivery, one load and one record`,
     `transaction per attempt, no batching) at @${fmt(naive.level, 0)} rows, beside the service; saturation with`,
     `${naive.phases.saturation.inflight} PUTs in flight, twice each in the order service, naive, naive, service. End-to-end ÷ naive,`,
-    `(S1 + S2) ÷ (N1 + N2): ${ratio == null ? '–' : `${ratio.toFixed(2)}×`} (target ≥ ${target}×: ${ratio == null ? '–' : yes(pass)}).`,
+    `(S1 + S2) ÷ (N1 + N2): ${ratio == null ? '–' : `${ratio.toFixed(2)}×`} (target ≥ ${target}×: ${ratio == null ? '–' : yes(pass)}). The fixed load`,
+    `compared: ${naive.phases.fixedBeside?.slices ?? '–'} slices of each side, taking turns with both sides up.`,
     '',
     table(
       ['figure', 'service', 'naive reference'],
