@@ -15,6 +15,7 @@ import { CatchUp1764420000000 } from './migrations/1764420000000-catch-up.js';
 import { ProceduresForOne1764430000000 } from './migrations/1764430000000-procedures-for-one.js';
 import { RecordAttemptNewerChange1764440000000 } from './migrations/1764440000000-record-attempt-newer-change.js';
 import { DeliveryOrderIndex1764450000000 } from './migrations/1764450000000-delivery-order-index.js';
+import { LighterProcedures1764460000000 } from './migrations/1764460000000-lighter-procedures.js';
 
 export const MIGRATIONS = [
   InitialSchema1764100000000,
@@ -33,6 +34,7 @@ export const MIGRATIONS = [
   ProceduresForOne1764430000000,
   RecordAttemptNewerChange1764440000000,
   DeliveryOrderIndex1764450000000,
+  LighterProcedures1764460000000,
 ];
 
 /** One definition for the app, the migration command and the benchmarks; never `synchronize`. */

@@ -5,8 +5,9 @@
 -- through record_attempts, which parses its batch in every statement (bench/README.md).
 -- test/deliveries-repository.e2e-spec.ts holds the two to the same results.
 --
--- - The attempt's row goes into delivery_attempts; then the delivery is locked, and its manual_retries is the result
---   set (none when the delivery is gone), with `newer_change`: whether its agent has a newer status change than the
+-- - The attempt's row goes into delivery_attempts; then the delivery is updated, and its manual_retries, read after
+--   the update under its lock, is the result set (none when the delivery is gone; the UPDATE's lock instead of a
+--   SELECT … FOR UPDATE before it: one lock fewer), with `newer_change`: whether its agent has a newer status change than the
 --   delivery's (or is gone). The agent's row is read under a shared lock, held to COMMIT, before anything else:
 --   change_agent locks the agent first, so a newer change either committed before this read (and is seen) or commits
 --   after this transaction (and its deliveries, loaded after their commit, find this one no longer pending). So when
@@ -28,15 +29,15 @@ MODIFIES SQL DATA
 BEGIN
   DECLARE v_sequence int unsigned DEFAULT NULL;
   DECLARE v_latest int unsigned DEFAULT NULL;
+  DECLARE v_agent int unsigned DEFAULT NULL;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;
 
   START TRANSACTION;
-  SELECT (SELECT s.sequence FROM status_changes s WHERE s.id = d.status_change_id) INTO v_sequence FROM deliveries d WHERE d.id = p_id;
-  SELECT a.status_sequence INTO v_latest
-    FROM agents a WHERE a.id = (SELECT d.agent_id FROM deliveries d WHERE d.id = p_id) LOCK IN SHARE MODE;
+  SELECT d.agent_id, s.sequence INTO v_agent, v_sequence
+    FROM deliveries d JOIN status_changes s ON s.id = d.status_change_id WHERE d.id = p_id;
+  SELECT a.status_sequence INTO v_latest FROM agents a WHERE a.id = v_agent LOCK IN SHARE MODE;
   INSERT INTO delivery_attempts (delivery_id, attempt_number, started_at, duration_ms, status_code, error, response_snippet)
     VALUES (p_id, p_attempt, p_started_at, p_duration_ms, p_status_code, p_error, p_snippet);
-  SELECT d.id, d.manual_retries, NOT (v_latest <=> v_sequence) AS newer_change FROM deliveries d WHERE d.id = p_id FOR UPDATE;
   UPDATE deliveries d
      SET d.last_error = CASE WHEN d.manual_retries <> p_manual_retries THEN 'retried by hand during this attempt'
                              WHEN d.state <> 'pending' AND p_state = 'pending' THEN d.last_error ELSE p_last_error END,
@@ -50,5 +51,6 @@ BEGIN
          d.delivered_at = IF(d.manual_retries <> p_manual_retries, d.delivered_at, COALESCE(p_delivered_at, d.delivered_at)),
          d.attempts_before_retry = IF(d.manual_retries <> p_manual_retries, p_attempt, d.attempts_before_retry)
    WHERE d.id = p_id;
+  SELECT d.id, d.manual_retries, NOT (v_latest <=> v_sequence) AS newer_change FROM deliveries d WHERE d.id = p_id;
   COMMIT;
 END
