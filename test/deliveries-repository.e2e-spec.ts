@@ -20,6 +20,7 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
   let repository: DeliveriesRepository;
   let statusChangeId: number;
   let agentEventId: number;
+  let agentId: number;
   let run = 0;
 
   beforeAll(async () => {
@@ -34,6 +35,7 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
       [agent.insertId],
     )) as unknown as { insertId: number };
     agentEventId = event.insertId;
+    agentId = agent.insertId;
     const change = (await t.sql(
       `INSERT INTO status_changes (client_id, agent_id, agent_type, old_status, agent_status, event_source, sequence, agent_name, changed_at)
        VALUES ('d1', ?, 'local', 'logged_out', 'available', 'api', 1, '101', NOW(3))`,
@@ -259,6 +261,8 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
           next_attempt_at: attempt.state === 'pending' ? sqlTime(new Date(finishedAt.getTime() + 5000)) : undefined,
           delivered_at: attempt.state === 'succeeded' ? sqlTime(finishedAt) : undefined,
           finished_at: sqlTime(finishedAt),
+          agent_id: agentId,
+          sequence: 1,
         });
         const [answerAlone] = (await repository.recordAttemptAlone(record(alone))) as [{ id: string; manual_retries: number }[]];
         const [answerBatch] = (await repository.recordAttemptBatch([record(batch)])) as [{ id: string; manual_retries: number }[]];
@@ -286,6 +290,8 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
         state: 'succeeded',
         delivered_at: '2026-01-01 00:02:00.012',
         finished_at: '2026-01-01 00:02:00.012',
+        agent_id: agentId,
+        sequence: 1,
       });
       const { delivery, attempts } = await rows(id);
       expect(delivery).toMatchObject({
@@ -327,6 +333,8 @@ describe('DeliveriesRepository: an attempt alone and a batch of one', () => {
       state: 'succeeded',
       delivered_at: '2026-01-01 00:03:00.005',
       finished_at: '2026-01-01 00:03:00.005',
+      agent_id: agent.insertId,
+      sequence: 1,
     });
     const newerChange = async (...batch: string[]) =>
       [...(await repository.recordAttempts(batch.map(succeeded))).values()].map((recorded) => recorded.newerChange);

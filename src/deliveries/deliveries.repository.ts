@@ -103,6 +103,9 @@ export interface AttemptToRecord {
   next_attempt_at?: string;
   delivered_at?: string;
   finished_at: string;
+  /** The delivery's agent and its status change's sequence, as loaded to send it (`record_attempt` answers from them). */
+  agent_id: number;
+  sequence: number;
 }
 
 export interface HoldToRecord {
@@ -273,7 +276,7 @@ export class DeliveriesRepository {
 
   /** `record_attempt`: an attempt alone (the everyday case), its fields as parameters (record_attempt.sql). */
   recordAttemptAlone(attempt: AttemptToRecord): Promise<unknown> {
-    return callPrepared(this.dataSource, 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+    return callPrepared(this.dataSource, 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       attempt.id,
       attempt.attempt,
       attempt.started_at,
@@ -287,6 +290,8 @@ export class DeliveriesRepository {
       attempt.next_attempt_at ?? null,
       attempt.delivered_at ?? null,
       attempt.finished_at,
+      attempt.agent_id,
+      attempt.sequence,
     ]);
   }
 

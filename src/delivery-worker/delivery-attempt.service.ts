@@ -23,6 +23,9 @@ interface AttemptRecord {
   outcome: AttemptOutcome;
   /** The delivery's count of manual retries when it was loaded for this attempt. */
   manualRetries: number;
+  /** Its agent, and its status change's sequence. */
+  agentId: number;
+  sequence: number;
 }
 
 /** Natural batching (micro-batcher.ts): a load or record goes at once, or with what gathered during the round trip before it. */
@@ -155,6 +158,8 @@ export class DeliveryAttemptService {
       result,
       outcome: judged,
       manualRetries: delivery.manual_retries,
+      agentId: Number(delivery.agent_id),
+      sequence: Number(delivery.sequence),
     });
     this.metrics.deliveryAttempted({
       deliveryId: delivery.id,
@@ -238,7 +243,7 @@ export class DeliveryAttemptService {
    */
   private async record(records: AttemptRecord[]): Promise<AttemptOutcome[]> {
     const recorded = await this.deliveries.recordAttempts(
-      records.map(({ deliveryId, attemptNumber, startedAt, result, outcome, manualRetries }) => {
+      records.map(({ deliveryId, attemptNumber, startedAt, result, outcome, manualRetries, agentId, sequence }) => {
         const finishedAt = new Date(startedAt.getTime() + result.durationMs);
         return {
           id: deliveryId,
@@ -254,6 +259,8 @@ export class DeliveryAttemptService {
           next_attempt_at: outcome.kind === 'retry' ? sqlTime(new Date(finishedAt.getTime() + outcome.delayMs)) : undefined,
           delivered_at: outcome.kind === 'succeeded' ? sqlTime(finishedAt) : undefined,
           finished_at: sqlTime(finishedAt),
+          agent_id: agentId,
+          sequence,
         };
       }),
     );
