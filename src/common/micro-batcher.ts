@@ -11,8 +11,7 @@ export interface BatchingOptions {
 
 /**
  * Gathers concurrent calls into one call of `run`, so many jobs or requests share one round trip (and one commit)
- * instead of taking one each. An idle batcher sends at once: only what arrives in the same turn of the event loop
- * joins the first item. Each caller gets its own item's result; when `run` fails, every caller of that batch gets
+ * instead of taking one each. An idle batcher sends at once: only what the same callback adds joins the first item. Each caller gets its own item's result; when `run` fails, every caller of that batch gets
  * the error.
  */
 export class MicroBatcher<I, O> {
@@ -35,8 +34,10 @@ export class MicroBatcher<I, O> {
       if (this.pending.length >= this.options.maxSize) this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
-        // The end of this turn of the event loop: the items of the same turn go together, and nothing waits longer.
-        setImmediate(() => {
+        // Once the code that added it has run (a microtask): the items added by the same callback go together, and
+        // nothing waits for the other callbacks of this turn of the event loop (setImmediate did: 0.3 ms per delivery
+        // load at 200 changes/s, bench/README.md).
+        queueMicrotask(() => {
           this.scheduled = false;
           this.flush();
         });
