@@ -1,6 +1,8 @@
 import { Queue, Worker } from 'bullmq';
 import mysql from 'mysql2/promise';
-import { fairSharesKeys, takeTurns, turnsTaken } from '../src/delivery-queue/fair-shares.js';
+import { DeliveryQueueService } from '../src/delivery-queue/delivery-queue.service.js';
+import { dropStandIn, fairSharesKeys, takeTurns, turnsTaken } from '../src/delivery-queue/fair-shares.js';
+import { WebhookProducer } from '../src/delivery-queue/webhook-producer.js';
 import { ShardQueue } from '../src/delivery-queue/queue-shards.js';
 import { agentWithEvents } from './support/delivery-fixtures.js';
 import { expectFairAndExact, lanesOf, noisyNeighbour } from './support/fair-order.js';
@@ -186,6 +188,55 @@ describe('fair shares of the workers between clients', () => {
     expect(await t.redis.hget(fair.counts, 'solo')).toBeNull();
     await queueUp(shard, ['solo', 'solo']);
     expect(await lanes(shard, ['solo-4', 'solo-5'])).toEqual(['first', 'backlog']);
+  });
+
+  it("puts a job alone behind its turn in one round trip, and in the backlog lane alone when its client's first one waits", async () => {
+    const { t } = setup;
+    // The API's enqueue on a queue of its own (a prefix no worker serves): a status change's job alone goes to the
+    // first lane right behind its turn.
+    const producer = new WebhookProducer({ ...t.config, queuePrefix: `${t.config.queuePrefix}:alone`, queueShards: 1 });
+    const deliveries = new DeliveryQueueService(producer);
+    const [shard] = producer.shards.shards;
+    const job = (clientId: string, n: number) => ({ deliveryId: `${clientId}-${n}`, clientId, host: 'h', name: clientId });
+    const standIn = (id: string) => t.redis.hget(shard.first.toKey(id), 'standIn');
+    try {
+      await shard.first.waitUntilReady();
+      await deliveries.enqueue([job('alone', 1)]);
+      // Its second while the first waits: the turn gives it the backlog lane, and the add sent behind the turn finds a
+      // stand-in under its id in the first lane and adds nothing there; the stand-in is gone after.
+      await deliveries.enqueue([job('alone', 2)]);
+      expect(await lanes(shard, ['alone-1', 'alone-2'])).toEqual(['first', 'backlog']);
+      expect(await t.redis.exists(shard.first.toKey('alone-2'))).toBe(0);
+      expect((await shard.backlog.getJob('alone-2'))?.data).toEqual({ deliveryId: 'alone-2', clientId: 'alone', host: 'h' });
+      // The shard's last turn gave the backlog lane: the next job alone takes its turn first, then goes where it says.
+      await deliveries.enqueue([job('alone', 3)]);
+      await deliveries.enqueue([job('other', 1)]);
+      await deliveries.enqueue([job('other', 2)]);
+      expect(await lanes(shard, ['alone-3', 'other-1', 'other-2'])).toEqual(['backlog', 'first', 'backlog']);
+      expect(await Promise.all(['alone-2', 'alone-3', 'other-2'].map(standIn))).toEqual([null, null, null]);
+      expect(await t.redis.hgetall(fairSharesKeys(shard).counts)).toEqual({ alone: '2', other: '1' });
+    } finally {
+      await producer.onApplicationShutdown();
+    }
+  });
+
+  it('leaves a stand-in where the first lane would take a job given the backlog lane, and never one over a job', async () => {
+    const { t } = setup;
+    const shard = ownQueue('stand-in');
+    await queueUp(shard, ['stand']);
+    // The turn of its second, with an add to the first lane to follow: a stand-in of one field, gone in time.
+    const [turn] = await takeTurns(t.redis, shard, [{ deliveryId: 'stand-2', clientId: 'stand' }], true);
+    expect(turn.lane).toBe('backlog');
+    expect(await t.redis.hgetall(shard.first.toKey('stand-2'))).toEqual({ standIn: '1' });
+    expect(await t.redis.pttl(shard.first.toKey('stand-2'))).toBeGreaterThan(0);
+    // The add behind it adds nothing there; the stand-in is taken away.
+    await shard.first.add('webhook', { deliveryId: 'stand-2', clientId: 'stand', host: 'h' }, { jobId: 'stand-2' });
+    expect(await shard.first.getWaiting(0, -1)).toHaveLength(1);
+    expect(await dropStandIn(t.redis, shard, 'stand-2')).toBe(true);
+    expect(await t.redis.exists(shard.first.toKey('stand-2'))).toBe(0);
+    // Where the add went first after all (a job under the id), the job stays and the caller adds no other.
+    expect(await dropStandIn(t.redis, shard, 'stand-1')).toBe(false);
+    expect((await shard.first.getJob('stand-1'))?.id).toBe('stand-1');
   });
 
   it('counts every turn a batch takes, a client as often as its deliveries in it, and clears the counts once nothing waits', async () => {

@@ -36,6 +36,9 @@ export class DeliveryQueueService {
     { maxSize: 64, maxInFlight: 2 },
   );
 
+  /** Per shard, whether its last turn gave a delivery the first lane: then a job alone goes with its turn (addAlone). */
+  private readonly firstLast = new Map<ShardQueue, boolean>();
+
   constructor(private readonly producer: WebhookProducer) {}
 
   private get shards() {
@@ -57,7 +60,9 @@ export class DeliveryQueueService {
    * the rest to the backlog lane, by priority (fair-shares.ts).
    */
   private async add(shard: ShardQueue, jobs: DeliveryJob[]): Promise<void> {
+    if (jobs.length === 1 && this.firstLast.get(shard) !== false) return this.addAlone(shard, jobs[0]);
     const turns = await this.producer.takeTurns(shard, jobs);
+    this.firstLast.set(shard, turns[turns.length - 1].lane === 'first');
     const first = jobs.filter((_, index) => turns[index].lane === 'first');
     const backlog = jobs.flatMap((job, index) => (turns[index].lane === 'backlog' ? [{ job, priority: turns[index].priority }] : []));
     await Promise.all([
@@ -68,6 +73,24 @@ export class DeliveryQueueService {
         ),
       backlog.length > 0 && this.addTo(shard.backlog, backlog),
     ]);
+  }
+
+  /**
+   * A job alone (a quiet moment's change), most likely its client's first waiting one: its add to the first lane is
+   * sent right behind its turn, on the same connection, so both take one round trip. Given the backlog lane instead,
+   * the turn leaves a stand-in under the job's id in the first lane, where the add then finds the id taken and adds
+   * nothing; the stand-in goes and the job goes to the backlog lane, in a second round trip (as every job took before).
+   * While a shard's turns give the backlog lane (a busy moment), its jobs take their turn first (`add`).
+   */
+  private async addAlone(shard: ShardQueue, job: DeliveryJob): Promise<void> {
+    const turning = this.producer.takeTurns(shard, [job], true);
+    const adding = this.addTo(shard.first, [{ job }]);
+    const [[turn]] = await Promise.all([turning, adding]);
+    this.firstLast.set(shard, turn.lane === 'first');
+    // The stand-in gone, the job goes to the backlog lane; a job found there instead is in the first lane after all.
+    if (turn.lane === 'backlog' && (await this.producer.dropStandIn(shard, job.deliveryId))) {
+      await this.addTo(shard.backlog, [{ job, priority: turn.priority }]);
+    }
   }
 
   private async addTo(queue: Queue<WebhookJobData>, entries: { job: DeliveryJob; priority?: number }[]): Promise<void> {

@@ -31,8 +31,9 @@ export const PRIORITY_LIMIT = 2 ** 21 - 1;
  * the clock: it goes before every delivery queued after it was first taken (unless the queue emptied meanwhile and
  * the clock started again).
  *
- * Cost per delivery: one script when it is queued (its lane and priority); for a backlog delivery, one more when it is
- * taken, shared by the deliveries taken while the previous one was in flight (delivery.processor.ts).
+ * Cost per delivery: one script when it is queued (its lane and priority), sent with a job alone's add to the first lane
+ * in one round trip (delivery-queue.service.ts); for a backlog delivery, one more when it is taken, shared by the
+ * deliveries taken while the previous one was in flight (delivery.processor.ts).
  *
  * A count can only drift upwards: a delivery counted in and never taken (its job removed with its agent, or added
  * twice by the reconciler). So whenever the queue has nothing waiting, every count there is should be zero: the
@@ -66,9 +67,12 @@ export interface Turn {
  * reconciler's, or two reconcilers') keeps that lane, so its second add is the no-op a job id makes it (a job of the
  * same id in the other lane would be sent twice). The lane chosen is kept beside the queue for `LANE_HELD_MS`, far
  * longer than from this script to the job's add. In the backlog lane, its priority: one after the later of its
- * client's last priority and the clock. KEYS: the counts, the clock, the last priorities, the first-lane marks, then
- * per delivery its held lane and its job hash in each lane. ARGV: the lane's lifetime, the largest priority, now (ms), the first lane's
- * job key prefix, `QUEUED_MS`, then each delivery's client and id.
+ * client's last priority and the clock. With an add to the first lane sent right behind the script (`firstAddFollows`),
+ * a delivery given the backlog lane gets a stand-in under its id in the first lane (a hash of one field, `standIn`, for
+ * `LANE_HELD_MS`), so that add finds the id taken and adds nothing (dropStandIn). KEYS: the counts, the clock, the
+ * last priorities, the first-lane marks, then per delivery its held lane and its job hash in each lane. ARGV: the
+ * lane's lifetime, the largest priority, now (ms), the first lane's job key prefix, `QUEUED_MS`, whether the first
+ * lane's add follows (1/0), then each delivery's client and id.
  */
 const TAKE_TURNS = redisScript<[number, Lane][]>(
   'fairTakeTurns',
@@ -88,7 +92,7 @@ local firstHere = {}
 local clock = nil
 for i = 1, (#KEYS - 4) / 3 do
   local held, first, backlog = KEYS[3 * i + 2], KEYS[3 * i + 3], KEYS[3 * i + 4]
-  local client, id = ARGV[2 * i + 4], ARGV[2 * i + 5]
+  local client, id = ARGV[2 * i + 5], ARGV[2 * i + 6]
   local lane = redis.call('GET', held)
   if not lane then
     if redis.call('EXISTS', first) == 1 then lane = 'first'
@@ -102,6 +106,10 @@ for i = 1, (#KEYS - 4) / 3 do
     firstHere[client] = true
     redis.call('HSET', marks, client, id .. ':' .. ARGV[3])
   else
+    if ARGV[6] == '1' and redis.call('EXISTS', first) == 0 then
+      redis.call('HSET', first, 'standIn', 1)
+      redis.call('PEXPIRE', first, ARGV[1])
+    end
     redis.call('HINCRBY', counts, client, 1)
     clock = clock or tonumber(redis.call('GET', clockKey) or '0')
     priority = math.min(math.max(tonumber(redis.call('HGET', last, client) or '0'), clock) + 1, tonumber(ARGV[2]))
@@ -115,11 +123,15 @@ const LANE_HELD_MS = 10_000;
 /** How long a first-lane job not found is taken as still on its way in (far longer than from the script to its add). */
 const QUEUED_MS = 5_000;
 
-/** One round trip (the script above), for deliveries of one shard's clients: each one's turn, in order. */
+/**
+ * One round trip (the script above), for deliveries of one shard's clients: each one's turn, in order. `firstAddFollows`:
+ * the caller sends their add to the first lane right behind it, on the same connection (see the script).
+ */
 export async function takeTurns(
   redis: RedisClient,
   shard: ShardQueue,
   entries: { deliveryId: string; clientId: string }[],
+  firstAddFollows = false,
 ): Promise<Turn[]> {
   const keys = entries.flatMap(({ deliveryId }) => [
     shard.key(`lane:${deliveryId}`),
@@ -140,9 +152,30 @@ export async function takeTurns(
     Date.now(),
     shard.first.toKey(''),
     QUEUED_MS,
+    firstAddFollows ? 1 : 0,
     ...entries.flatMap((entry) => [entry.clientId, entry.deliveryId]),
   );
   return turns.map(([priority, lane]) => ({ lane, priority: lane === 'first' ? 0 : priorityOfTurn(Number(priority)) }));
+}
+
+/**
+ * Takes away a stand-in the turn left (TAKE_TURNS, `firstAddFollows`) under a delivery's id in the first lane: 1, or 0
+ * when a job is there instead (the add went first after all: the turn's script, unknown to a Redis just restarted,
+ * was sent again after it; or a Cluster redirected the turn). KEYS: the delivery's job hash in the first lane.
+ */
+const DROP_STAND_IN = redisScript<number>(
+  'fairDropStandIn',
+  1,
+  `if redis.call('HEXISTS', KEYS[1], 'standIn') == 1 and redis.call('HEXISTS', KEYS[1], 'timestamp') == 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0`,
+);
+
+/** Whether the first lane held the delivery's stand-in (now gone) rather than its job (DROP_STAND_IN). */
+export async function dropStandIn(redis: RedisClient, shard: ShardQueue, deliveryId: string): Promise<boolean> {
+  return (await DROP_STAND_IN(redis, shard.first.toKey(deliveryId))) === 1;
 }
 
 /** A backlog delivery a worker took from the queue the first time: its client, and its priority. */

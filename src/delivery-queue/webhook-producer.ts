@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
-import { takeTurns, type Turn } from './fair-shares.js';
+import { dropStandIn, takeTurns, type Turn } from './fair-shares.js';
 import { QueueShards, type ShardQueue } from './queue-shards.js';
 import { createRedis, type RedisClient } from '../redis/redis-connections.js';
 
@@ -20,9 +20,17 @@ export class WebhookProducer implements OnApplicationShutdown {
     this.shards = QueueShards.create(this.redis, config);
   }
 
-  /** Counts deliveries of one shard's clients in (fair-shares.ts); returns each one's lane and priority, in order. */
-  takeTurns(shard: ShardQueue, entries: { deliveryId: string; clientId: string }[]): Promise<Turn[]> {
-    return takeTurns(this.redis, shard, entries);
+  /**
+   * Counts deliveries of one shard's clients in (fair-shares.ts); returns each one's lane and priority, in order.
+   * `firstAddFollows`: the caller's add to the first lane goes right behind it (the queues share this connection).
+   */
+  takeTurns(shard: ShardQueue, entries: { deliveryId: string; clientId: string }[], firstAddFollows = false): Promise<Turn[]> {
+    return takeTurns(this.redis, shard, entries, firstAddFollows);
+  }
+
+  /** Takes away the stand-in a turn left in the first lane under this delivery's id; false when its job is there. */
+  dropStandIn(shard: ShardQueue, deliveryId: string): Promise<boolean> {
+    return dropStandIn(this.redis, shard, deliveryId);
   }
 
   /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */
