@@ -29,7 +29,7 @@ const SQL = {
   // src/deliveries/deliveries.repository.ts (DeliveriesRepository.recordAttempts, called by DeliveryAttemptService.record
   // in src/delivery-worker/delivery-attempt.service.ts): the attempts and outcomes, one round trip; an attempt alone
   // goes to `record_attempt` with its fields as parameters (a prepared statement, as the service sends it).
-  recordAttempt: 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  recordAttempt: 'CALL record_attempt(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
 };
 
 /** The statements the service builds itself, read from its build (dist/, made before a bench runs). */
@@ -100,7 +100,8 @@ async function deliver(connection, tally, id, agent) {
   const durationMs = 3;
   const finishedAt = sqlTime(new Date(startedAt.getTime() + durationMs));
   // As DeliveriesRepository.recordAttemptAlone sends a 200's attempt (id, attempt, started_at, duration_ms, status_code,
-  // error, snippet, manual_retries, state, last_error, next_attempt_at, delivered_at, finished_at).
+  // error, snippet, manual_retries, state, last_error, next_attempt_at, delivered_at, finished_at, and the agent and
+  // change sequence it loaded).
   const attempt = [
     id,
     row.attempts + 1,
@@ -115,6 +116,8 @@ async function deliver(connection, tally, id, agent) {
     null,
     finishedAt,
     finishedAt,
+    Number(row.agent_id),
+    Number(row.sequence),
   ];
   await retryDeadlocks(tally, () => connection.execute(SQL.recordAttempt, attempt));
   tally.deliveries++;
