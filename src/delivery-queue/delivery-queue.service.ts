@@ -87,7 +87,8 @@ export class DeliveryQueueService {
     const adding = this.addTo(shard.first, [{ job }]);
     const [[turn]] = await Promise.all([turning, adding]);
     this.firstLast.set(shard, turn.lane === 'first');
-    // The stand-in gone, the job goes to the backlog lane; a job found there instead is in the first lane after all.
+    // The stand-in gone, the job goes to the backlog lane. None there: the job is in the first lane after all, or another
+    // enqueue of this delivery took the stand-in away and adds it to the backlog lane (fair-shares.ts, DROP_STAND_IN).
     if (turn.lane === 'backlog' && (await this.producer.dropStandIn(shard, job.deliveryId))) {
       await this.addTo(shard.backlog, [{ job, priority: turn.priority }]);
     }

@@ -160,8 +160,9 @@ export async function takeTurns(
 
 /**
  * Takes away a stand-in the turn left (TAKE_TURNS, `firstAddFollows`) under a delivery's id in the first lane: 1, or 0
- * when a job is there instead (the add went first after all: the turn's script, unknown to a Redis just restarted,
- * was sent again after it; or a Cluster redirected the turn). KEYS: the delivery's job hash in the first lane.
+ * when there is none. Then either a job is there (the add went first after all: the turn's script, unknown to a Redis
+ * just restarted, was sent again after it; or a Cluster redirected the turn), or another enqueue of the same delivery
+ * took the stand-in away and adds the job to the backlog lane itself. KEYS: the delivery's job hash in the first lane.
  */
 const DROP_STAND_IN = redisScript<number>(
   'fairDropStandIn',
