@@ -208,7 +208,8 @@ describe('fair shares of the workers between clients', () => {
       expect(await lanes(shard, ['alone-1', 'alone-2'])).toEqual(['first', 'backlog']);
       expect(await t.redis.exists(shard.first.toKey('alone-2'))).toBe(0);
       expect((await shard.backlog.getJob('alone-2'))?.data).toEqual({ deliveryId: 'alone-2', clientId: 'alone', host: 'h' });
-      // The shard's last turn gave the backlog lane: the next job alone takes its turn first, then goes where it says.
+      // After a turn that gave the backlog lane, the next job alone takes its turn before its add (no stand-in): each
+      // still goes where its turn says, and no stand-in is left anywhere.
       await deliveries.enqueue([job('alone', 3)]);
       await deliveries.enqueue([job('other', 1)]);
       await deliveries.enqueue([job('other', 2)]);

@@ -28,7 +28,10 @@ export class WebhookProducer implements OnApplicationShutdown {
     return takeTurns(this.redis, shard, entries, firstAddFollows);
   }
 
-  /** Takes away the stand-in a turn left in the first lane under this delivery's id; false when its job is there. */
+  /**
+   * Takes away the stand-in a turn left in the first lane under this delivery's id; false when there is none (its job is
+   * there, or another enqueue of it took the stand-in away: fair-shares.ts, DROP_STAND_IN).
+   */
   dropStandIn(shard: ShardQueue, deliveryId: string): Promise<boolean> {
     return dropStandIn(this.redis, shard, deliveryId);
   }
