@@ -446,14 +446,20 @@ describe('only exactly what the API accepts', () => {
       expect(fits.status).toBe(200);
     });
 
-    it('sends security headers and no X-Powered-By', async () => {
-      for (const path of ['/client/x', '/nowhere', '/health', '/docs']) {
-        const response = await t.http().get(path).set(admin);
-        expect(response.headers['x-powered-by']).toBeUndefined();
-        expect(response.headers['x-content-type-options']).toBe('nosniff');
-        expect(response.headers['content-security-policy']).toContain("default-src 'self'");
-        expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
-        expect(response.headers['strict-transport-security']).toBeDefined();
+    it("sends security headers and no X-Powered-By: a policy that allows nothing on JSON, helmet's whole set on the pages", async () => {
+      const paths = { api: ['/client/x', '/nowhere', '/health', '/api/ver1.0/client/x'], page: ['/docs', '/docs-json', '/admin/queues'] };
+      for (const [kind, list] of Object.entries(paths)) {
+        for (const path of list) {
+          const response = await t.http().get(path).set(admin);
+          expect(response.headers['x-powered-by']).toBeUndefined();
+          expect(response.headers['x-content-type-options']).toBe('nosniff');
+          expect(response.headers['content-security-policy']).toContain(kind === 'api' ? "default-src 'none'" : "default-src 'self'");
+          expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+          expect(response.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+          expect(response.headers['x-frame-options']).toBe(kind === 'api' ? 'DENY' : 'SAMEORIGIN');
+          // The headers that concern HTML documents only go with the pages.
+          expect(response.headers['cross-origin-opener-policy']).toBe(kind === 'api' ? undefined : 'same-origin');
+        }
       }
     });
   });
