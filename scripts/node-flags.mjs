@@ -17,7 +17,14 @@ import { availableParallelism } from 'node:os';
 // a core the other processes hold, and the main thread waits for them (bench/README.md). For the worker, at 200
 // changes/s: CPU per delivery 1.01× and 1.06× the naive reference worker's with it, 1.07× and 1.14× without (medians
 // of 4 rounds, two runs each way, taking turns); its peak RSS at saturation 169 MB against 158 (the limit is 200).
+// The API allocates every object young (`--no-allocation-site-pretenuring`). A burst (a shift change, the bench's warm-up
+// at saturation) leaves V8 sure that what the request path's allocation sites make lives long, and it went on making
+// it in the old generation after the burst: at 200 changes/s ~0.7 MB of it died there per scavenge (every ~0.66 s,
+// 3–6 ms each), and the old generation was collected in full 2–4 times per 30 s round, pauses up to 22 ms in the PUT's
+// tail. Without pretenuring the heap after a scavenge stays flat, scavenges take 1.2–2.5 ms, at most one full
+// collection a round; the GC pauses summed 62–105 ms per round against 283–342, and the peak RSS fell from 211 to
+// 182–190 MB (`node bench/fixed-load.mjs`, bench/README.md). The worker keeps it: its pauses did not move.
 const OLD_GENERATION = '--max-old-space-size=1024';
 const GC_THREADS = availableParallelism() <= 2 ? ['--single-threaded-gc'] : [];
-export const API_NODE_FLAGS = [OLD_GENERATION, ...GC_THREADS];
+export const API_NODE_FLAGS = [OLD_GENERATION, '--no-allocation-site-pretenuring', ...GC_THREADS];
 export const WORKER_NODE_FLAGS = [OLD_GENERATION, ...GC_THREADS];
