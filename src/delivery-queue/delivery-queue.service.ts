@@ -77,15 +77,15 @@ export class DeliveryQueueService {
 
   /**
    * A job alone (a quiet moment's change), most likely its client's first waiting one: its add to the first lane is
-   * sent right behind its turn, on the same connection and in the same write, so both take one round trip. Given the backlog lane instead,
+   * sent right behind its turn, on the same connection, so both take one round trip. Given the backlog lane instead,
    * the turn leaves a stand-in under the job's id in the first lane, where the add then finds the id taken and adds
    * nothing; the stand-in goes and the job goes to the backlog lane, in a second round trip (as every job took before).
    * While a shard's turns give the backlog lane (a busy moment), its jobs take their turn first (`add`).
    */
   private async addAlone(shard: ShardQueue, job: DeliveryJob): Promise<void> {
-    const [[turn]] = await Promise.all(
-      this.producer.together(() => [this.producer.takeTurns(shard, [job], true), this.addTo(shard.first, [{ job }])] as const),
-    );
+    const turning = this.producer.takeTurns(shard, [job], true);
+    const adding = this.addTo(shard.first, [{ job }]);
+    const [[turn]] = await Promise.all([turning, adding]);
     this.firstLast.set(shard, turn.lane === 'first');
     // The stand-in gone, the job goes to the backlog lane. None there: the job is in the first lane after all, or another
     // enqueue of this delivery took the stand-in away and adds it to the backlog lane (fair-shares.ts, DROP_STAND_IN).

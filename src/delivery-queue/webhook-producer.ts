@@ -1,6 +1,4 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Cluster } from 'ioredis';
-import type { Writable } from 'node:stream';
 import { APP_CONFIG, type AppConfig } from '../config/configuration.js';
 import { dropStandIn, takeTurns, type Turn } from './fair-shares.js';
 import { QueueShards, type ShardQueue } from './queue-shards.js';
@@ -36,22 +34,6 @@ export class WebhookProducer implements OnApplicationShutdown {
    */
   dropStandIn(shard: ShardQueue, deliveryId: string): Promise<boolean> {
     return dropStandIn(this.redis, shard, deliveryId);
-  }
-
-  /**
-   * Runs `send` with this connection's writes held until the end of this turn of the event loop, so the commands it
-   * sends (a turn and the add behind it) leave in one write and Redis reads them at once: one read and one reply
-   * rather than two. No timer: they leave when the turn ends. On a Cluster (a connection per node) each goes as sent.
-   */
-  together<T>(send: () => T): T {
-    const stream = this.redis instanceof Cluster ? undefined : (this.redis as { stream?: Writable }).stream;
-    if (!stream) return send();
-    stream.cork();
-    try {
-      return send();
-    } finally {
-      setImmediate(() => stream.uncork());
-    }
   }
 
   /** Whether a command sent now can reach Redis; when not, callers leave the work to the reconciler at once. */
