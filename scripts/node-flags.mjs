@@ -23,7 +23,7 @@ import { availableParallelism } from 'node:os';
 // 3–6 ms each), and the old generation was collected in full 2–4 times per 30 s round, pauses up to 22 ms in the PUT's
 // tail. Without pretenuring the heap after a scavenge stays flat, scavenges take 1.2–2.5 ms, at most one full
 // collection a round; the GC pauses summed 62–105 ms per round against 283–342, and the peak RSS fell from 211 to
-// 182–190 MB (`node bench/fixed-load.mjs`, bench/README.md). The worker keeps it: its pauses did not move.
+// 182–190 MB (`node bench/fixed-load.mjs`, bench/README.md). The worker keeps V8's pretenuring: without it, its pauses did not move.
 const OLD_GENERATION = '--max-old-space-size=1024';
 const GC_THREADS = availableParallelism() <= 2 ? ['--single-threaded-gc'] : [];
 export const API_NODE_FLAGS = [OLD_GENERATION, '--no-allocation-site-pretenuring', ...GC_THREADS];
