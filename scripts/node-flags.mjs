@@ -24,17 +24,18 @@ import { availableParallelism } from 'node:os';
 // tail. Without pretenuring the heap after a scavenge stays flat, scavenges take 1.2–2.5 ms, at most one full
 // collection a round; the GC pauses summed 62–105 ms per round against 283–342, and the peak RSS fell from 211 to
 // 182–190 MB (`node bench/fixed-load.mjs`, bench/README.md). The worker keeps V8's pretenuring: without it, its pauses did not move.
-// Both keep their young generation through a quiet spell (`--min-semi-space-size=16 --no-memory-reducer`). Some 8 s
-// after the traffic stops, V8's memory reducer collects an idle heap in full and shrinks its semi-spaces to 1 MB; when
-// the traffic comes back (the next shift, a burst after a lull), V8 grows them again only as objects survive, and
-// request objects do not: at 200 changes/s after a minute's lull the API scavenged 225–259 times per 30 s round and the
-// worker 165–183, against 42–43 and 68–69 before the lull, with the p99 change → receipt 17–28 ms against 6–8. The
-// reducer's own full collection could also come once the traffic was back (35 ms on the API's main thread, seen once).
-// With the semi-spaces held at 16 MB (V8's size here under load anyway) and no reducer, the round after a lull scavenges
-// as the first (42 / 69): the peak RSS does not move (API 185, worker 164 MB at 200 changes/s); an idle process keeps
-// what its heap had grown to (`node bench/fixed-load.mjs`, bench/README.md).
+// Both keep their young generation through a quiet spell (`--min-semi-space-size=16`). Some 8 s after the traffic
+// stops, V8's memory reducer collects an idle heap in full and shrinks its semi-spaces to 1 MB; when the traffic comes
+// back (the next shift, a burst after a lull), V8 grows them again only as objects survive, and request objects do
+// not: at 200 changes/s after a minute's lull the API scavenged 225–259 times per 30 s round and the worker 165–183,
+// against 42–43 and 68–69 before the lull, with the p99 change → receipt 17–28 ms against 6–8. Held at 16 MB (V8's
+// size here under load anyway), the round after a lull scavenges as the first (43 / 70), and the peak RSS at 200
+// changes/s does not move. The reducer itself stays: without it (`--no-memory-reducer`) the heaps kept what every
+// burst grew them to, and the worker's peak RSS at saturation reached 189–194 MB of its 200 (165–170 with it); its full
+// collection of an idle heap can fall on the first requests after a lull (35 ms on the API's main thread, seen once)
+// (`node bench/fixed-load.mjs`, bench/README.md).
 const OLD_GENERATION = '--max-old-space-size=1024';
-const YOUNG_GENERATION = ['--min-semi-space-size=16', '--no-memory-reducer'];
+const YOUNG_GENERATION = '--min-semi-space-size=16';
 const GC_THREADS = availableParallelism() <= 2 ? ['--single-threaded-gc'] : [];
-export const API_NODE_FLAGS = [OLD_GENERATION, ...YOUNG_GENERATION, '--no-allocation-site-pretenuring', ...GC_THREADS];
-export const WORKER_NODE_FLAGS = [OLD_GENERATION, ...YOUNG_GENERATION, ...GC_THREADS];
+export const API_NODE_FLAGS = [OLD_GENERATION, YOUNG_GENERATION, '--no-allocation-site-pretenuring', ...GC_THREADS];
+export const WORKER_NODE_FLAGS = [OLD_GENERATION, YOUNG_GENERATION, ...GC_THREADS];
