@@ -29,11 +29,12 @@ import { availableParallelism } from 'node:os';
 // back (the next shift, a burst after a lull), V8 grows them again only as objects survive, and request objects do
 // not: at 200 changes/s after a minute's lull the API scavenged 225–259 times per 30 s round and the worker 165–183,
 // against 42–43 and 68–69 before the lull, with the p99 change → receipt 17–28 ms against 6–8. Held at 16 MB (V8's
-// size here under load anyway), the round after a lull scavenges as the first (43 / 70), and the peak RSS at 200
-// changes/s does not move. The reducer itself stays: without it (`--no-memory-reducer`) the heaps kept what every
-// burst grew them to, and the worker's peak RSS at saturation reached 189–194 MB of its 200 (165–170 with it); its full
-// collection of an idle heap can fall on the first requests after a lull (35 ms on the API's main thread, seen once)
-// (`node bench/fixed-load.mjs`, bench/README.md).
+// size here at 200 changes/s anyway), the round after a lull scavenges as the first (43 / 70), and the peak RSS at
+// 200 changes/s does not move. At saturation it costs memory: two semi-spaces of 16 MB from the first request of a
+// burst, where one shrunk in a lull grew back only during it; the worker's peak RSS at saturation was 165–194 MB of its
+// 200 MB in the full runs with the flag, at most 170 before. The reducer itself stays (`--no-memory-reducer` spared
+// only its full collection of an idle heap, which can fall on the first requests after a lull: 35 ms on the API's
+// main thread, seen once) (`node bench/fixed-load.mjs`, bench/README.md).
 const OLD_GENERATION = '--max-old-space-size=1024';
 const YOUNG_GENERATION = '--min-semi-space-size=16';
 const GC_THREADS = availableParallelism() <= 2 ? ['--single-threaded-gc'] : [];
