@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 // A 1 GB old generation instead of V8's default (a share of the machine's memory, 4 GB here): V8 collects sooner and
 // the peak RSS at saturation drops (API ~250 → ~210 MB, worker ~240 → ~175 MB) without a loss of throughput; 512 MB
 // saved 10 MB more but ran slower (V8 treats a heap that small as a low-memory device), 2 GB saved nothing.
-// The worker's young generation is V8's default (semi-spaces of 16 MB here). It was capped at 8 MB, with its old
+// The worker's young generation grows to V8's largest (semi-spaces of 16 MB here). It was capped at 8 MB, with its old
 // generation started at 96 MB so that at 200 changes/s V8 would not collect it in full every few seconds. At 200
 // changes/s the cap made the worker scavenge about twice as often: its GC pauses summed 271–661 ms per 20 s round
 // against 112–322 with 16 MB, and its CPU per delivery was 1.25× the naive reference worker's (median of 20 rounds)
